@@ -1,0 +1,79 @@
+#pragma once
+// The contract between the core and one network. A connector translates between its network
+// and the core model only; it never includes another connector.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/model/event.hpp"
+#include "core/model/result.hpp"
+
+namespace coibridge::core {
+
+enum class PublishStatus {
+  kAccepted,   // committed with one outbox row per other linked conversation
+  kDuplicate,  // this origin was published before; nothing new was written
+  kEcho,       // the event came from one of our own deliveries or puppets; dropped
+  kUnlinked,   // the conversation belongs to no bridge; dropped (counted)
+};
+
+const char* to_string(PublishStatus status);
+
+struct PublishOutcome {
+  PublishStatus status = PublishStatus::kAccepted;
+  EventId event_id;        // the event's id (for kDuplicate: the id stored the first time)
+  std::size_t targets = 0;  // outbox rows written
+};
+
+// Where connectors hand inbound events. publish() returns only after PostgreSQL committed the
+// event and its outbox rows, so a connector acknowledges its peer (IMAP checkpoint, HTTP 200)
+// only after the returned awaitable completed with a value. Safe to call from any executor.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) = 0;
+};
+
+// One delivery of one event to one target conversation.
+struct Delivery {
+  EventId event_id;  // idempotency key: the same event id must never post twice
+  ConversationRef target;
+  Event event;  // message references already translated to the target network where known
+  int attempt = 1;
+};
+
+struct ConnectorContext {
+  boost::asio::any_io_executor executor;  // the connector's strand
+  EventSink& sink;
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+
+  // The instance name, unique in the process; it is the `connector` field of every reference
+  // this instance produces and of the links that target it.
+  virtual std::string_view name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+
+  // Receives from the network and publishes through ctx.sink until cancelled. Called once,
+  // on ctx.executor. Returning (or throwing) ends the connector; the supervisor restarts it.
+  virtual boost::asio::awaitable<void> run(ConnectorContext& ctx) = 0;
+
+  // Delivers one event. Called by the delivery worker of the target conversation, one call
+  // in flight per conversation. Must be idempotent on delivery.event_id: a retry after a
+  // crash may repeat a delivery that already succeeded. Errors of kind kUnavailable are
+  // retried with backoff; any other error dead-letters the delivery at once.
+  virtual boost::asio::awaitable<Result<RemoteMessageRef>> deliver(const Delivery& delivery) = 0;
+
+  // Whether the actor is one this connector itself represents (a puppet of a person on
+  // another network), so that its events are echoes of our own deliveries.
+  virtual bool is_own_actor(const ActorRef& /*actor*/) const { return false; }
+};
+
+using ConnectorPtr = std::shared_ptr<Connector>;
+
+}  // namespace coibridge::core

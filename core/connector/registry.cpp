@@ -1,0 +1,43 @@
+#include "core/connector/registry.hpp"
+
+namespace coibridge::core {
+
+const char* to_string(PublishStatus status) {
+  switch (status) {
+    case PublishStatus::kAccepted: return "accepted";
+    case PublishStatus::kDuplicate: return "duplicate";
+    case PublishStatus::kEcho: return "echo";
+    case PublishStatus::kUnlinked: return "unlinked";
+  }
+  return "unknown";
+}
+
+Status ConnectorRegistry::add(ConnectorPtr connector) {
+  std::string name(connector->name());
+  if (name.empty()) return Error::invalid("connectors", "a connector instance has an empty name");
+  if (by_name_.count(name) != 0) {
+    return Error::invalid("connectors", "two connector instances are named '" + name + "'");
+  }
+  by_name_.emplace(std::move(name), std::move(connector));
+  return {};
+}
+
+Connector* ConnectorRegistry::find(std::string_view name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second.get();
+}
+
+std::vector<ConnectorPtr> ConnectorRegistry::all() const {
+  std::vector<ConnectorPtr> out;
+  for (const auto& [_, c] : by_name_) out.push_back(c);
+  return out;
+}
+
+bool ConnectorRegistry::is_own_actor(const ActorRef& actor) const {
+  for (const auto& [_, c] : by_name_) {
+    if (c->is_own_actor(actor)) return true;
+  }
+  return false;
+}
+
+}  // namespace coibridge::core

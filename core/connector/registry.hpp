@@ -1,0 +1,24 @@
+#pragma once
+// The set of connector instances of this process, by name. Filled by main before start;
+// read-only afterwards, so lookups need no lock.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/connector/connector.hpp"
+
+namespace coibridge::core {
+
+class ConnectorRegistry {
+ public:
+  Status add(ConnectorPtr connector);
+  Connector* find(std::string_view name) const;
+  std::vector<ConnectorPtr> all() const;
+  bool is_own_actor(const ActorRef& actor) const;
+
+ private:
+  std::map<std::string, ConnectorPtr, std::less<>> by_name_;
+};
+
+}  // namespace coibridge::core

@@ -1,0 +1,60 @@
+#pragma once
+// Bridges and their links: the mappings an admin manages through the REST API.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model/event.hpp"
+#include "core/model/result.hpp"
+
+namespace coibridge::core {
+
+struct Bridge {
+  std::int64_t id = 0;
+  std::string name;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+struct Link {
+  std::int64_t id = 0;
+  std::int64_t bridge_id = 0;
+  std::string connector;
+  std::string remote_id;
+  nlohmann::json options = nlohmann::json::object();
+  Timestamp created_at{};
+};
+
+struct BridgePage {
+  std::vector<Bridge> items;
+  std::optional<std::int64_t> next_after;  // pass as `after` to get the next page
+};
+
+// All methods run their SQL on the database executor and resume the caller on its own
+// executor. Names are unique (kConflict); (connector, remote_id) of a link is unique across
+// all bridges (kConflict); unknown ids give kNotFound.
+class BridgeStore {
+ public:
+  virtual ~BridgeStore() = default;
+  virtual boost::asio::awaitable<Result<Bridge>> create_bridge(std::string name, std::string actor) = 0;
+  // Bridges with id > after, ascending by id, at most limit of them.
+  virtual boost::asio::awaitable<Result<BridgePage>> list_bridges(std::int64_t after, int limit) = 0;
+  virtual boost::asio::awaitable<Result<Bridge>> get_bridge(std::int64_t id) = 0;
+  virtual boost::asio::awaitable<Result<Bridge>> rename_bridge(std::int64_t id, std::string name,
+                                                               std::string actor) = 0;
+  // Deletes the bridge and its links; pending outbox rows of the bridge are dead-lettered.
+  virtual boost::asio::awaitable<Status> delete_bridge(std::int64_t id, std::string actor) = 0;
+
+  virtual boost::asio::awaitable<Result<Link>> add_link(std::int64_t bridge_id, std::string connector,
+                                                        std::string remote_id, nlohmann::json options,
+                                                        std::string actor) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<Link>>> list_links(std::int64_t bridge_id) = 0;
+  virtual boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
+                                                     std::string actor) = 0;
+};
+
+}  // namespace coibridge::core

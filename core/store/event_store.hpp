@@ -1,0 +1,77 @@
+#pragma once
+// The durable side of routing: the publish transaction and the outbox the delivery workers
+// drain.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/connector/connector.hpp"
+#include "core/model/event.hpp"
+#include "core/model/result.hpp"
+#include "core/store/bridge_store.hpp"
+
+namespace coibridge::core {
+
+// Given the links of the bridge the event's conversation belongs to, the conversations that
+// must receive it. Pure and cheap: it runs inside the publish transaction.
+using FanoutPlanner = std::function<std::vector<ConversationRef>(const Event&, const std::vector<Link>&)>;
+
+struct OutboxItem {
+  std::int64_t id = 0;
+  ConversationRef target;
+  Event event;
+  int attempts = 0;  // failed attempts so far
+  Timestamp next_attempt_at{};
+  std::string last_error;
+};
+
+struct DeadLetter {
+  std::int64_t id = 0;
+  std::string event_id;
+  ConversationRef target;
+  std::string reason;
+  int attempts = 0;
+  Timestamp created_at{};
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // One transaction: the dedupe key (event.origin), the message row, and one outbox row per
+  // conversation the planner returns. Returns after commit. A second publish of the same
+  // origin returns kDuplicate and writes nothing; a conversation in no bridge, kUnlinked.
+  virtual boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event,
+                                                                 const FanoutPlanner& planner) = 0;
+
+  // Target conversations that have at least one outbox row, with the due time of their head.
+  struct QueueHead {
+    ConversationRef target;
+    Timestamp next_attempt_at{};
+  };
+  virtual boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() = 0;
+  // The oldest outbox row of one target conversation (its queue's head), if any.
+  virtual boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target) = 0;
+  // Delivered: the row leaves the outbox and the remote id joins the message map, atomically.
+  virtual boost::asio::awaitable<Status> mark_delivered(std::int64_t outbox_id, EventId event_id,
+                                                        ConversationRef target,
+                                                        RemoteMessageRef remote) = 0;
+  virtual boost::asio::awaitable<Status> mark_failed(std::int64_t outbox_id, std::string error,
+                                                     Timestamp next_attempt_at) = 0;
+  // The row moves to dead_letters with the reason, atomically.
+  virtual boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id, std::string reason) = 0;
+
+  // The id the target network gave to a message we know by another network's id, if any.
+  virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
+      RemoteMessageRef ref, std::string target_connector) = 0;
+
+  virtual boost::asio::awaitable<Result<std::int64_t>> outbox_depth() = 0;
+  virtual boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
+                                                                               int limit) = 0;
+};
+
+}  // namespace coibridge::core
