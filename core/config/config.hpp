@@ -68,7 +68,8 @@ struct ConfigError {
   std::string message;
 };
 
-// "FILE:LINE: PATH: MESSAGE" (or "PATH: MESSAGE" without a line).
+// "FILE:LINE: PATH: MESSAGE", or "FILE: PATH: MESSAGE" when line is 0. Errors about the file as a
+// whole (missing, YAML syntax) have an empty path and read "FILE:LINE: MESSAGE".
 std::string format_config_error(const std::string& file, const ConfigError& error);
 
 struct ConfigLoad {

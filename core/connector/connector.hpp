@@ -35,6 +35,11 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) = 0;
+  // An inbound item this connector could not parse or map. It is logged, counted and parked
+  // as a dead letter (raw: an excerpt of the input), so the connector can acknowledge it and
+  // move on instead of blocking its source.
+  virtual boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
+                                                std::string raw) = 0;
 };
 
 // One delivery of one event to one target conversation.

@@ -86,7 +86,7 @@ struct Event {
   // The item on the source network this event came from. Its remote_id is the dedupe key:
   // publishing the same origin twice yields one event.
   RemoteMessageRef origin;
-  Timestamp at{};
+  Timestamp at{};  // millisecond precision in storage and JSON
   Payload payload;
   bool operator==(const Event&) const = default;
 };

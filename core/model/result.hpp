@@ -41,6 +41,9 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
+  // An empty result is an internal error. It exists because asio::co_spawn hands a
+  // default-constructed value to its completion handler when the coroutine threw.
+  Result() : v_(std::in_place_index<1>, Error::internal("no result")) {}
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 

@@ -65,6 +65,11 @@ class EventStore {
   // The row moves to dead_letters with the reason, atomically.
   virtual boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id, std::string reason) = 0;
 
+  // An inbound item that could not be parsed or mapped: parked with the reason (raw is an
+  // excerpt of the input, stored as a JSON string) so the source can move on.
+  virtual boost::asio::awaitable<Status> dead_letter_inbound(std::string connector, std::string reason,
+                                                             std::string raw) = 0;
+
   // The id the target network gave to a message we know by another network's id, if any.
   virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) = 0;

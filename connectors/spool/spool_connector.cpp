@@ -1,0 +1,181 @@
+#include "connectors/spool/spool_connector.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "core/model/event_json.hpp"
+
+namespace coibridge::connectors::spool {
+namespace {
+
+namespace fs = std::filesystem;
+using boost::asio::awaitable;
+
+// Inbox files above this size are rejected unread.
+constexpr std::uintmax_t kMaxInboxFile = 1024 * 1024;
+
+// Writes data to path only if path does not exist yet: a temporary file, then link(2),
+// which fails with EEXIST instead of replacing. Returns false with errno set on failure;
+// true with *created=false when the file was there already.
+bool write_once(const fs::path& path, const std::string& data, bool* created) {
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  const int rc = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (rc == 0) {
+    *created = true;
+    return true;
+  }
+  if (link_errno == EEXIST) {
+    *created = false;
+    return true;
+  }
+  errno = link_errno;
+  return false;
+}
+
+// A file-name-safe, build-independent digest of a conversation id (FNV-1a, 64 bit).
+std::string stable_digest(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+void append_line(const fs::path& path, const std::string& line) {
+  std::ofstream out(path, std::ios::app);
+  out << line << '\n';
+}
+
+}  // namespace
+
+SpoolConnector::SpoolConnector(core::SpoolConnectorConfig config, std::chrono::milliseconds poll_interval)
+    : config_(std::move(config)), poll_interval_(poll_interval) {}
+
+awaitable<void> SpoolConnector::run(core::ConnectorContext& ctx) {
+  boost::asio::steady_timer timer(ctx.executor);
+  for (;;) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(config_.inbox_dir, ec)) {
+      if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+    }
+    // Names order the files, so a script can sequence what it drops in.
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) co_await take_inbox_file(ctx, file);
+    timer.expires_after(poll_interval_);
+    co_await timer.async_wait(boost::asio::use_awaitable);  // cancellation ends the connector
+  }
+}
+
+awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, const fs::path& file) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) co_return;  // gone meanwhile
+  std::string text;
+  std::string problem;
+  if (size > kMaxInboxFile) {
+    problem = "file is larger than " + std::to_string(kMaxInboxFile) + " bytes";
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    text = buf.str();
+  }
+
+  std::optional<core::Event> event;
+  if (problem.empty()) {
+    auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded() || !json.is_object()) {
+      problem = "not a JSON object";
+    } else {
+      // The spool owns these fields; a file need not repeat them.
+      if (!json.contains("id")) json["id"] = core::new_event_id().value;
+      if (!json.contains("at")) json["at"] = core::format_timestamp(std::chrono::system_clock::now());
+      if (json.contains("where") && json["where"].is_object()) json["where"]["connector"] = config_.name;
+      if (json.contains("origin") && json["origin"].is_object()) json["origin"]["connector"] = config_.name;
+      auto parsed = core::event_from_json(json);
+      if (parsed) {
+        event = std::move(parsed).value();
+      } else {
+        problem = parsed.error().message;
+      }
+    }
+  }
+
+  if (!event) {
+    auto st = co_await ctx.sink.reject(config_.name, file.filename().string() + ": " + problem, text);
+    if (st) fs::remove(file, ec);
+    co_return;
+  }
+  auto outcome = co_await ctx.sink.publish(std::move(*event));
+  if (!outcome) {
+    if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
+      auto st = co_await ctx.sink.reject(config_.name, outcome.error().message, text);
+      if (st) fs::remove(file, ec);
+    }
+    co_return;  // database trouble: keep the file, try again on the next pass
+  }
+  // Acknowledge only now that the event is committed.
+  fs::remove(file, ec);
+  spdlog::debug("spool {}: {} -> {}", config_.name, file.filename().string(),
+                core::to_string(outcome->status));
+}
+
+awaitable<core::Result<core::RemoteMessageRef>> SpoolConnector::deliver(const core::Delivery& delivery) {
+  const fs::path dir(config_.outbox_dir);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    co_return core::Error::unavailable("spool outbox " + dir.string() + " is not a directory");
+  }
+  nlohmann::json out{{"event_id", delivery.event_id.value},
+                     {"target", {{"connector", delivery.target.connector},
+                                 {"remote_id", delivery.target.remote_id}}},
+                     {"attempt", delivery.attempt},
+                     {"event", core::to_json(delivery.event)}};
+  const std::string file_name = delivery.event_id.value + "--" +
+                                stable_digest(delivery.target.remote_id) + ".json";
+  bool created = false;
+  if (!write_once(dir / file_name, out.dump(2) + "\n", &created)) {
+    co_return core::Error::unavailable("cannot write to spool outbox " + dir.string() + ": " +
+                                       std::strerror(errno));
+  }
+  append_line(dir / "deliveries.log",
+              delivery.event_id.value + " " + delivery.target.remote_id + (created ? " written" : " already-present"));
+  co_return core::RemoteMessageRef{config_.name, file_name};
+}
+
+}  // namespace coibridge::connectors::spool

@@ -1,0 +1,69 @@
+#pragma once
+// The REST admin API: health and readiness probes, Prometheus metrics, and management of
+// bridges, links and dead letters under /api/v1. Plugged into HttpServer as its handler.
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/admin/auth.hpp"
+#include "core/admin/routes.hpp"
+#include "core/config/config.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/net/http_types.hpp"
+#include "core/store/bridge_store.hpp"
+#include "core/store/event_store.hpp"
+
+namespace coibridge::core {
+
+struct AdminDeps {
+  BridgeStore& bridges;
+  EventStore& events;
+  MetricsRegistry& metrics;
+  std::vector<AdminToken> tokens;
+  // True when the database is reachable and migrations are applied. Unset counts as ready.
+  std::function<boost::asio::awaitable<bool>()> ready;
+};
+
+class AdminApi {
+ public:
+  explicit AdminApi(AdminDeps deps);
+
+  // The HttpServer handler. Never throws: failures become JSON error responses. Every call is
+  // counted in coibridge_http_requests_total{route, method, status}. Safe to call
+  // concurrently; the stores and the registry it uses must outlive it.
+  boost::asio::awaitable<HttpResponse> handle(const HttpRequest& request);
+
+  // The route table handle() dispatches from, in matching order.
+  static const std::vector<RouteInfo>& routes();
+
+ private:
+  struct Call;
+  using Endpoint = boost::asio::awaitable<HttpResponse> (AdminApi::*)(const Call&);
+  struct Route {
+    RouteInfo info;
+    Endpoint endpoint;
+  };
+  static const std::vector<Route>& table();
+
+  boost::asio::awaitable<HttpResponse> dispatch(const HttpRequest& request, std::string& label);
+
+  boost::asio::awaitable<HttpResponse> health(const Call& call);
+  boost::asio::awaitable<HttpResponse> ready(const Call& call);
+  boost::asio::awaitable<HttpResponse> metrics(const Call& call);
+  boost::asio::awaitable<HttpResponse> list_bridges(const Call& call);
+  boost::asio::awaitable<HttpResponse> create_bridge(const Call& call);
+  boost::asio::awaitable<HttpResponse> get_bridge(const Call& call);
+  boost::asio::awaitable<HttpResponse> rename_bridge(const Call& call);
+  boost::asio::awaitable<HttpResponse> delete_bridge(const Call& call);
+  boost::asio::awaitable<HttpResponse> list_links(const Call& call);
+  boost::asio::awaitable<HttpResponse> add_link(const Call& call);
+  boost::asio::awaitable<HttpResponse> remove_link(const Call& call);
+  boost::asio::awaitable<HttpResponse> list_dead_letters(const Call& call);
+
+  AdminDeps deps_;
+  TokenAuthenticator auth_;
+};
+
+}  // namespace coibridge::core

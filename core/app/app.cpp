@@ -1,0 +1,182 @@
+#include "core/app/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <list>
+
+#include "connectors/spool/spool_connector.hpp"
+#include "core/admin/admin_api.hpp"
+#include "core/app/database.hpp"
+#include "core/connector/registry.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/net/backoff.hpp"
+#include "core/net/http_server.hpp"
+#include "core/router/delivery_scheduler.hpp"
+#include "core/router/router.hpp"
+#include "core/store/pg/pg_stores.hpp"
+
+namespace coibridge::app {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+// How long start-up waits for a configured database server that is still coming up.
+constexpr std::chrono::seconds kDatabaseWait{30};
+
+core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry) {
+  for (const auto& spool : config.connectors.spool) {
+    if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool)); !st) {
+      return st.error();
+    }
+  }
+  return {};
+}
+
+// Runs one connector until shutdown, restarting it with backoff when it fails.
+awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, const bool& stopping) {
+  auto ex = co_await asio::this_coro::executor;
+  core::ConnectorContext ctx{ex, sink};
+  const core::BackoffPolicy backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60000)};
+  int failures = 0;
+  asio::steady_timer timer(ex);
+  while (!stopping) {
+    try {
+      co_await connector->run(ctx);
+      failures = 0;
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == asio::error::operation_aborted || stopping) break;
+      spdlog::error("connector {} failed: {}", connector->name(), e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("connector {} failed: {}", connector->name(), e.what());
+    }
+    if (stopping) break;
+    timer.expires_after(core::backoff_delay(backoff, ++failures, 0.5));
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) break;
+  }
+}
+
+}  // namespace
+
+int run_migrate(const core::Config& config) {
+  auto database = open_database(config);
+  if (!database) {
+    spdlog::error("database: {}", database.error().message);
+    return kExitFailure;
+  }
+  core::pg::DbExecutor db(database->conninfo, 1);
+  auto report = apply_migrations(db, kDatabaseWait);
+  db.stop();
+  if (!report) {
+    spdlog::error("migration failed: {}", report.error().message);
+    return kExitFailure;
+  }
+  for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
+  spdlog::info("schema is at version {}", report->current_version);
+  return kExitOk;
+}
+
+int run_bridge(const core::Config& config) {
+  auto database = open_database(config);
+  if (!database) {
+    spdlog::error("database: {}", database.error().message);
+    return kExitFailure;
+  }
+  core::pg::DbExecutor db(database->conninfo, config.database.pool_size);
+  if (auto report = apply_migrations(db, kDatabaseWait); !report) {
+    spdlog::error("migration failed: {}", report.error().message);
+    return kExitFailure;
+  } else {
+    for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
+  }
+
+  asio::io_context io(1);
+  core::MetricsRegistry metrics;
+  core::ConnectorRegistry registry;
+  if (auto st = register_connectors(config, registry); !st) {
+    spdlog::error("{}", st.error().message);
+    return kExitUsage;
+  }
+  core::pg::PgBridgeStore bridges(db);
+  core::pg::PgEventStore events(db);
+
+  core::DeliveryPolicy policy;
+  policy.max_attempts = config.delivery.max_attempts;
+  policy.backoff = {config.delivery.backoff_initial, config.delivery.backoff_max};
+  core::DeliveryScheduler scheduler(io.get_executor(), events, registry, metrics, policy);
+  core::Router router(events, registry, metrics, [&scheduler] { scheduler.notify(); });
+
+  core::AdminApi admin({bridges, events, metrics, config.admin.tokens, [&db]() -> awaitable<bool> {
+                          auto current = co_await db.run([](pqxx::connection& c) {
+                            return core::pg::migrations_current(c, core::pg::builtin_migrations());
+                          });
+                          co_return current && *current;
+                        }});
+  core::HttpServer http(io.get_executor(),
+                        {config.http.host, config.http.port, config.http.max_body_bytes},
+                        [&admin](const core::HttpRequest& req) { return admin.handle(req); });
+  auto port = http.listen();
+  if (!port) {
+    spdlog::error("http: {}", port.error().message);
+    return kExitFailure;
+  }
+  spdlog::info("coi-bridge {} listening on http://{}:{}", COIBRIDGE_VERSION, config.http.host, *port);
+
+  bool stopping = false;
+  bool scheduler_done = false;
+  std::list<asio::cancellation_signal> connector_cancel;
+  for (const auto& connector : registry.all()) {
+    auto& signal = connector_cancel.emplace_back();
+    asio::co_spawn(asio::make_strand(io), supervise(connector, router, stopping),
+                   asio::bind_cancellation_slot(signal.slot(), asio::detached));
+    spdlog::info("connector {} started", connector->name());
+  }
+  asio::co_spawn(io, http.run(), asio::detached);
+  asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signo);
+    stopping = true;
+    http.stop();
+    scheduler.stop();
+    for (auto& s : connector_cancel) s.emit(asio::cancellation_type::terminal);
+    // Let the deliveries in flight finish, then leave the loop.
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          asio::steady_timer t(io);
+          while (!scheduler_done) {
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(kTuple);
+          }
+          io.stop();
+        },
+        asio::detached);
+  });
+
+  io.run();
+  db.stop();
+  if (database->embedded) {
+    if (auto st = database->embedded->stop(); !st) spdlog::warn("{}", st.error().message);
+  }
+  spdlog::info("coi-bridge stopped");
+  return kExitOk;
+}
+
+}  // namespace coibridge::app

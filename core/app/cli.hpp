@@ -1,0 +1,31 @@
+#pragma once
+// Command-line parsing for the coi-bridge binary.
+
+#include <string>
+#include <vector>
+
+namespace coibridge::app {
+
+enum class Command { kRun, kMigrate, kCheckConfig, kVersion, kHelp };
+
+struct CliOptions {
+  Command command = Command::kRun;
+  std::string config_path;  // from --config, else $COIBRIDGE_CONFIG, else kDefaultConfigPath
+};
+
+inline constexpr const char* kDefaultConfigPath = "/etc/coi-bridge/coi-bridge.yaml";
+
+// Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct CliParse {
+  CliOptions options;
+  std::string error;  // non-empty: bad usage
+};
+
+CliParse parse_cli(const std::vector<std::string>& args, const char* env_config);
+std::string usage_text();
+
+}  // namespace coibridge::app

@@ -1,0 +1,180 @@
+#include "core/router/delivery_scheduler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+
+namespace coibridge::core {
+namespace {
+
+using boost::asio::awaitable;
+using boost::asio::use_awaitable;
+constexpr auto kTuple = boost::asio::as_tuple(use_awaitable);
+
+// After a database error the worker waits this long before it looks at its queue again.
+constexpr std::chrono::seconds kStoreRetry{1};
+
+std::function<double()> default_random() {
+  auto gen = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return [gen] { return std::uniform_real_distribution<double>(0.0, 1.0)(*gen); };
+}
+
+}  // namespace
+
+DeliveryScheduler::DeliveryScheduler(boost::asio::any_io_executor executor, EventStore& store,
+                                     const ConnectorRegistry& registry, MetricsRegistry& metrics,
+                                     DeliveryPolicy policy, std::function<double()> random)
+    : strand_(boost::asio::make_strand(executor)),
+      store_(store),
+      registry_(registry),
+      metrics_(metrics),
+      policy_(policy),
+      random_(random ? std::move(random) : default_random()),
+      wake_(strand_) {}
+
+Counter& DeliveryScheduler::deliveries(const std::string& connector, const char* result) {
+  return metrics_.counter("coibridge_deliveries_total", "Delivery attempts by target connector and result",
+                          {{"connector", connector}, {"result", result}});
+}
+
+void DeliveryScheduler::notify() {
+  boost::asio::post(strand_, [this] {
+    ++generation_;
+    wake_.cancel();
+  });
+}
+
+void DeliveryScheduler::stop() {
+  boost::asio::post(strand_, [this] {
+    stopping_ = true;
+    wake_.cancel();
+    for (auto& [_, timer] : workers_) timer->cancel();
+  });
+}
+
+awaitable<void> DeliveryScheduler::sleep(std::shared_ptr<boost::asio::steady_timer> timer,
+                                         std::chrono::steady_clock::duration d) {
+  timer->expires_after(d);
+  co_await timer->async_wait(kTuple);  // cancelled by stop(): just return
+}
+
+awaitable<void> DeliveryScheduler::run() {
+  co_await boost::asio::post(strand_, use_awaitable);  // everything below runs on the strand
+  while (!stopping_) {
+    const auto gen = generation_;
+    auto heads = co_await store_.queue_heads();
+    if (heads) {
+      for (const auto& head : *heads) {
+        if (stopping_ || workers_.count(head.target) != 0) continue;
+        workers_[head.target] = std::make_shared<boost::asio::steady_timer>(strand_);
+        boost::asio::co_spawn(strand_, worker(head.target), boost::asio::detached);
+      }
+    }
+    if (stopping_) break;
+    if (gen != generation_) continue;  // woken while querying: look again at once
+    wake_.expires_after(heads ? policy_.poll_interval : std::chrono::milliseconds(kStoreRetry));
+    co_await wake_.async_wait(kTuple);
+  }
+  // Graceful stop: wait for the deliveries in flight.
+  boost::asio::steady_timer idle(strand_);
+  while (!workers_.empty()) {
+    idle.expires_after(std::chrono::milliseconds(20));
+    co_await idle.async_wait(kTuple);
+  }
+}
+
+awaitable<void> DeliveryScheduler::worker(ConversationRef target) {
+  auto timer = workers_.at(target);
+  while (!stopping_) {
+    const auto gen = generation_;
+    auto head = co_await store_.head_of(target);
+    if (!head) {
+      co_await sleep(timer, kStoreRetry);
+      continue;
+    }
+    if (!*head) {
+      if (gen == generation_) break;  // queue empty and nothing published meanwhile
+      continue;
+    }
+    const OutboxItem& item = **head;
+    const auto now = std::chrono::system_clock::now();
+    if (item.next_attempt_at > now) {
+      co_await sleep(timer, item.next_attempt_at - now);
+      continue;
+    }
+    co_await deliver_one(item);
+  }
+  workers_.erase(target);
+}
+
+awaitable<void> DeliveryScheduler::translate_refs(Event& event, const std::string& target_connector) {
+  auto translate = [&](RemoteMessageRef& ref) -> awaitable<void> {
+    if (ref.connector == target_connector) co_return;
+    auto mapped = co_await store_.translate(ref, target_connector);
+    if (mapped && *mapped) ref = **mapped;
+  };
+  if (auto* p = std::get_if<MessagePosted>(&event.payload)) {
+    if (p->body.reply_to) co_await translate(*p->body.reply_to);
+  } else if (auto* e = std::get_if<MessageEdited>(&event.payload)) {
+    co_await translate(e->target);
+    if (e->body.reply_to) co_await translate(*e->body.reply_to);
+  } else if (auto* d = std::get_if<MessageDeleted>(&event.payload)) {
+    co_await translate(d->target);
+  } else if (auto* r = std::get_if<ReactionChanged>(&event.payload)) {
+    co_await translate(r->target);
+  } else if (auto* u = std::get_if<ReadUpTo>(&event.payload)) {
+    co_await translate(u->target);
+  }
+}
+
+awaitable<void> DeliveryScheduler::deliver_one(const OutboxItem& item) {
+  const auto& target = item.target;
+  Delivery delivery{item.event.id, target, item.event, item.attempts + 1};
+  co_await translate_refs(delivery.event, target.connector);
+
+  Result<RemoteMessageRef> result = Error::unavailable("no connector named '" + target.connector +
+                                                       "' runs in this instance");
+  if (Connector* connector = registry_.find(target.connector)) {
+    try {
+      result = co_await connector->deliver(delivery);
+    } catch (const std::exception& e) {
+      // A connector bug must not kill the queue; treat it as a failed attempt.
+      result = Error::unavailable(std::string("connector threw: ") + e.what());
+    }
+  }
+
+  Status recorded;
+  if (result) {
+    recorded = co_await store_.mark_delivered(item.id, item.event.id, target, *result);
+    deliveries(target.connector, "ok").inc();
+  } else if (result.error().kind == ErrorKind::kUnavailable && delivery.attempt < policy_.max_attempts) {
+    const auto delay = backoff_delay(policy_.backoff, delivery.attempt, random_());
+    spdlog::info("delivery of {} to {}:{} failed (attempt {}), retrying in {} ms: {}", item.event.id.value,
+                 target.connector, target.remote_id, delivery.attempt, delay.count(),
+                 result.error().message);
+    recorded = co_await store_.mark_failed(item.id, result.error().message,
+                                           std::chrono::system_clock::now() + delay);
+    deliveries(target.connector, "failed").inc();
+  } else {
+    const std::string reason = result.error().message + " (after " + std::to_string(delivery.attempt) +
+                               (delivery.attempt == 1 ? " attempt)" : " attempts)");
+    spdlog::warn("delivery of {} to {}:{} dead-lettered: {}", item.event.id.value, target.connector,
+                 target.remote_id, reason);
+    recorded = co_await store_.dead_letter(item.id, reason);
+    deliveries(target.connector, "dead").inc();
+  }
+  if (!recorded) {
+    // The outcome is not recorded; the row stays at the head and is retried, which is safe
+    // because deliveries are idempotent on the event id.
+    spdlog::warn("recording a delivery outcome failed: {}", recorded.error().message);
+    auto timer = workers_.at(target);
+    co_await sleep(timer, kStoreRetry);
+  }
+}
+
+}  // namespace coibridge::core

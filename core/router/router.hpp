@@ -1,0 +1,34 @@
+#pragma once
+// The hub: connectors publish here. The router drops echoes of our own puppets, gives the
+// event its id, and has the store commit it with its outbox rows in one transaction; then it
+// wakes the delivery scheduler.
+
+#include <functional>
+
+#include "core/connector/connector.hpp"
+#include "core/connector/registry.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/store/event_store.hpp"
+
+namespace coibridge::core {
+
+class Router final : public EventSink {
+ public:
+  // on_committed: called after an accepted publish committed (wakes the delivery scheduler).
+  Router(EventStore& store, const ConnectorRegistry& registry, MetricsRegistry& metrics,
+         std::function<void()> on_committed);
+
+  boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) override;
+  boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
+                                        std::string raw) override;
+
+ private:
+  Counter& published(const std::string& connector, PublishStatus status);
+
+  EventStore& store_;
+  const ConnectorRegistry& registry_;
+  MetricsRegistry& metrics_;
+  std::function<void()> on_committed_;
+};
+
+}  // namespace coibridge::core

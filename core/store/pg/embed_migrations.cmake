@@ -1,0 +1,17 @@
+# Writes a C++ file holding the schema migrations, so the binary carries its own schema.
+# Inputs: OUTPUT (file to write), FILES (list of .sql paths, in version order).
+set(content "// Generated from schema/*.sql by embed_migrations.cmake; do not edit.\n")
+string(APPEND content "#include \"core/store/pg/migrator.hpp\"\n\n")
+string(APPEND content "namespace coibridge::core::pg {\n\n")
+string(APPEND content "const std::vector<Migration>& builtin_migrations() {\n")
+string(APPEND content "  static const std::vector<Migration> kMigrations = {\n")
+foreach(file IN LISTS FILES)
+  get_filename_component(name "${file}" NAME)
+  string(REGEX MATCH "^[0-9]+" version "${name}")
+  math(EXPR version "${version}")
+  file(READ "${file}" sql)
+  string(APPEND content "      {${version}, \"${name}\", R\"coisql(${sql})coisql\"},\n")
+endforeach()
+string(APPEND content "  };\n  return kMigrations;\n}\n\n}  // namespace coibridge::core::pg\n")
+file(WRITE "${OUTPUT}.tmp" "${content}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

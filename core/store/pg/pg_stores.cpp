@@ -1,0 +1,331 @@
+#include "core/store/pg/pg_stores.hpp"
+
+#include "core/model/event_json.hpp"
+
+namespace coibridge::core::pg {
+namespace {
+
+using boost::asio::awaitable;
+
+Timestamp from_ms(std::int64_t ms) { return Timestamp{std::chrono::milliseconds(ms)}; }
+std::int64_t to_ms(Timestamp t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+Bridge bridge_from(const pqxx::row& r) {
+  return {r[0].as<std::int64_t>(), r[1].as<std::string>(), from_ms(r[2].as<std::int64_t>()),
+          from_ms(r[3].as<std::int64_t>())};
+}
+
+Link link_from(const pqxx::row& r) {
+  Link l;
+  l.id = r[0].as<std::int64_t>();
+  l.bridge_id = r[1].as<std::int64_t>();
+  l.connector = r[2].as<std::string>();
+  l.remote_id = r[3].as<std::string>();
+  l.options = nlohmann::json::parse(r[4].as<std::string>());
+  l.created_at = from_ms(r[5].as<std::int64_t>());
+  return l;
+}
+
+void audit(pqxx::work& tx, const std::string& actor, const char* action, const std::string& target,
+           const nlohmann::json& details) {
+  tx.exec_prepared("audit_insert", actor, std::string(action), target, details.dump());
+}
+
+std::string bridge_target(std::int64_t id) { return "bridge/" + std::to_string(id); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- bridges
+
+awaitable<Result<Bridge>> PgBridgeStore::create_bridge(std::string name, std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<Bridge> {
+    try {
+      pqxx::work tx(c);
+      Bridge b = bridge_from(tx.exec_prepared1("bridge_insert", name));
+      audit(tx, actor, "bridge.create", bridge_target(b.id), {{"name", name}});
+      tx.commit();
+      return b;
+    } catch (const pqxx::unique_violation&) {
+      return Error::conflict("a bridge named '" + name + "' exists already");
+    }
+  });
+}
+
+awaitable<Result<BridgePage>> PgBridgeStore::list_bridges(std::int64_t after, int limit) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<BridgePage> {
+    pqxx::read_transaction tx(c);
+    // One extra row tells whether another page exists.
+    auto rows = tx.exec_prepared("bridge_list", after, limit + 1);
+    BridgePage page;
+    for (const auto& r : rows) {
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_after = page.items.back().id;
+        break;
+      }
+      page.items.push_back(bridge_from(r));
+    }
+    return page;
+  });
+}
+
+awaitable<Result<Bridge>> PgBridgeStore::get_bridge(std::int64_t id) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<Bridge> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("bridge_get", id);
+    if (rows.empty()) return Error::not_found("no bridge with id " + std::to_string(id));
+    return bridge_from(rows[0]);
+  });
+}
+
+awaitable<Result<Bridge>> PgBridgeStore::rename_bridge(std::int64_t id, std::string name,
+                                                       std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<Bridge> {
+    try {
+      pqxx::work tx(c);
+      auto rows = tx.exec_prepared("bridge_rename", id, name);
+      if (rows.empty()) return Error::not_found("no bridge with id " + std::to_string(id));
+      audit(tx, actor, "bridge.rename", bridge_target(id), {{"name", name}});
+      tx.commit();
+      return bridge_from(rows[0]);
+    } catch (const pqxx::unique_violation&) {
+      return Error::conflict("a bridge named '" + name + "' exists already");
+    }
+  });
+}
+
+awaitable<Status> PgBridgeStore::delete_bridge(std::int64_t id, std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("bridge_outbox_to_dead", id, std::string("bridge deleted"));
+    auto r = tx.exec_prepared("bridge_delete", id);
+    if (r.affected_rows() == 0) return Error::not_found("no bridge with id " + std::to_string(id));
+    audit(tx, actor, "bridge.delete", bridge_target(id), nlohmann::json::object());
+    tx.commit();
+    return {};
+  });
+}
+
+awaitable<Result<Link>> PgBridgeStore::add_link(std::int64_t bridge_id, std::string connector,
+                                                std::string remote_id, nlohmann::json options,
+                                                std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<Link> {
+    try {
+      pqxx::work tx(c);
+      if (tx.exec_prepared("bridge_get", bridge_id).empty()) {
+        return Error::not_found("no bridge with id " + std::to_string(bridge_id));
+      }
+      Link l = link_from(tx.exec_prepared1("link_insert", bridge_id, connector, remote_id, options.dump()));
+      audit(tx, actor, "link.add", bridge_target(bridge_id),
+            {{"link_id", l.id}, {"connector", connector}, {"remote_id", remote_id}});
+      tx.commit();
+      return l;
+    } catch (const pqxx::unique_violation&) {
+      return Error::conflict("conversation " + connector + ":" + remote_id +
+                             " is linked to a bridge already");
+    }
+  });
+}
+
+awaitable<Result<std::vector<Link>>> PgBridgeStore::list_links(std::int64_t bridge_id) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<Link>> {
+    pqxx::read_transaction tx(c);
+    if (tx.exec_prepared("bridge_get", bridge_id).empty()) {
+      return Error::not_found("no bridge with id " + std::to_string(bridge_id));
+    }
+    std::vector<Link> out;
+    for (const auto& r : tx.exec_prepared("link_list", bridge_id)) out.push_back(link_from(r));
+    return out;
+  });
+}
+
+awaitable<Status> PgBridgeStore::remove_link(std::int64_t bridge_id, std::int64_t link_id,
+                                             std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto rows = tx.exec_prepared("link_delete", bridge_id, link_id);
+    if (rows.empty()) {
+      return Error::not_found("no link " + std::to_string(link_id) + " in bridge " +
+                              std::to_string(bridge_id));
+    }
+    const auto connector = rows[0][0].as<std::string>();
+    const auto remote_id = rows[0][1].as<std::string>();
+    // Deliveries still queued for the unlinked conversation have nowhere to go.
+    tx.exec_prepared("link_outbox_to_dead", connector, remote_id, std::string("link removed"));
+    audit(tx, actor, "link.remove", bridge_target(bridge_id),
+          {{"link_id", link_id}, {"connector", connector}, {"remote_id", remote_id}});
+    tx.commit();
+    return {};
+  });
+}
+
+// ---------------------------------------------------------------- events
+
+awaitable<Result<PublishOutcome>> PgEventStore::publish(const Event& event,
+                                                        const FanoutPlanner& planner) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<PublishOutcome> {
+    pqxx::work tx(c);
+    PublishOutcome out;
+    auto seen = tx.exec_prepared("message_by_origin", event.origin.connector, event.origin.remote_id);
+    if (!seen.empty()) {
+      out.status = PublishStatus::kDuplicate;
+      out.event_id = EventId{seen[0][0].as<std::string>()};
+      return out;
+    }
+    // Our own delivery coming back (the copy of a sent mail, our own Matrix event).
+    if (!tx.exec_prepared("part_is_ours", event.origin.connector, event.origin.remote_id).empty()) {
+      out.status = PublishStatus::kEcho;
+      return out;
+    }
+    auto bridge = tx.exec_prepared("link_bridge_of", event.where.connector, event.where.remote_id);
+    if (bridge.empty()) {
+      out.status = PublishStatus::kUnlinked;
+      return out;
+    }
+    const auto bridge_id = bridge[0][0].as<std::int64_t>();
+    std::vector<Link> links;
+    for (const auto& r : tx.exec_prepared("link_list", bridge_id)) links.push_back(link_from(r));
+
+    auto inserted = tx.exec_prepared("message_insert", event.id.value, bridge_id,
+                                     event.origin.connector, event.origin.remote_id,
+                                     event.where.remote_id, std::string(payload_kind(event.payload)));
+    if (inserted.empty()) {
+      // A concurrent publish of the same origin won the race.
+      tx.abort();
+      out.status = PublishStatus::kDuplicate;
+      return out;
+    }
+    const std::string body = to_json(event).dump();
+    for (const auto& target : planner(event, links)) {
+      tx.exec_prepared("outbox_insert", event.id.value, bridge_id, target.connector,
+                       target.remote_id, body);
+      ++out.targets;
+    }
+    tx.commit();
+    out.status = PublishStatus::kAccepted;
+    out.event_id = event.id;
+    return out;
+  });
+}
+
+awaitable<Result<std::vector<EventStore::QueueHead>>> PgEventStore::queue_heads() {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<QueueHead>> {
+    pqxx::read_transaction tx(c);
+    std::vector<QueueHead> out;
+    for (const auto& r : tx.exec_prepared("outbox_heads")) {
+      out.push_back({{r[0].as<std::string>(), r[1].as<std::string>()}, from_ms(r[2].as<std::int64_t>())});
+    }
+    return out;
+  });
+}
+
+awaitable<Result<std::optional<OutboxItem>>> PgEventStore::head_of(ConversationRef target) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<OutboxItem>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("outbox_head_of", target.connector, target.remote_id);
+    if (rows.empty()) return std::optional<OutboxItem>{};
+    const auto& r = rows[0];
+    OutboxItem item;
+    item.id = r[0].as<std::int64_t>();
+    item.target = target;
+    auto event = event_from_json(nlohmann::json::parse(r[1].as<std::string>()));
+    if (!event) return Error::internal("outbox row " + std::to_string(item.id) + ": " + event.error().message);
+    item.event = std::move(event).value();
+    item.attempts = r[2].as<int>();
+    item.next_attempt_at = from_ms(r[3].as<std::int64_t>());
+    item.last_error = r[4].as<std::string>();
+    return std::optional<OutboxItem>(std::move(item));
+  });
+}
+
+awaitable<Status> PgEventStore::mark_delivered(std::int64_t outbox_id, EventId event_id,
+                                               ConversationRef target, RemoteMessageRef remote) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("outbox_delete", outbox_id);
+    if (!remote.remote_id.empty()) {
+      tx.exec_prepared("part_insert", event_id.value, target.connector, target.remote_id,
+                       remote.remote_id);
+    }
+    tx.commit();
+    return {};
+  });
+}
+
+awaitable<Status> PgEventStore::mark_failed(std::int64_t outbox_id, std::string error,
+                                            Timestamp next_attempt_at) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("outbox_failed", outbox_id, error, to_ms(next_attempt_at));
+    tx.commit();
+    return {};
+  });
+}
+
+awaitable<Status> PgEventStore::dead_letter(std::int64_t outbox_id, std::string reason) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("outbox_to_dead", outbox_id, reason);
+    tx.commit();
+    return {};
+  });
+}
+
+awaitable<Status> PgEventStore::dead_letter_inbound(std::string connector, std::string reason,
+                                                    std::string raw) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    // Stored as a JSON string; dump() replaces invalid UTF-8 so any input can be parked.
+    // jsonb cannot hold U+0000, so NUL bytes become U+FFFD as well.
+    std::string text;
+    text.reserve(raw.size());
+    for (char ch : raw) {
+      if (ch == '\0') {
+        text += "\xEF\xBF\xBD";
+      } else {
+        text += ch;
+      }
+    }
+    const auto raw_json = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    tx.exec_prepared("inbound_to_dead", connector, raw_json, reason);
+    tx.commit();
+    return {};
+  });
+}
+
+awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::translate(RemoteMessageRef ref,
+                                                                           std::string target_connector) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<RemoteMessageRef>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("translate_ref", ref.connector, ref.remote_id, target_connector);
+    if (rows.empty()) {
+      rows = tx.exec_prepared("translate_to_origin", ref.connector, ref.remote_id, target_connector);
+    }
+    if (rows.empty()) return std::optional<RemoteMessageRef>{};
+    return std::optional<RemoteMessageRef>(
+        RemoteMessageRef{rows[0][0].as<std::string>(), rows[0][1].as<std::string>()});
+  });
+}
+
+awaitable<Result<std::int64_t>> PgEventStore::outbox_depth() {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::int64_t> {
+    pqxx::read_transaction tx(c);
+    return tx.exec_prepared1("outbox_depth")[0].as<std::int64_t>();
+  });
+}
+
+awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64_t after, int limit) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<DeadLetter>> {
+    pqxx::read_transaction tx(c);
+    std::vector<DeadLetter> out;
+    for (const auto& r : tx.exec_prepared("dead_letter_list", after, limit)) {
+      out.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(),
+                     {r[2].as<std::string>(), r[3].as<std::string>()}, r[4].as<std::string>(),
+                     r[5].as<int>(), from_ms(r[6].as<std::int64_t>())});
+    }
+    return out;
+  });
+}
+
+}  // namespace coibridge::core::pg

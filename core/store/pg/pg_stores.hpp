@@ -1,0 +1,55 @@
+#pragma once
+// PostgreSQL implementations of the store interfaces. Every method runs on the DbExecutor.
+
+#include "core/store/bridge_store.hpp"
+#include "core/store/event_store.hpp"
+#include "core/store/pg/db_executor.hpp"
+
+namespace coibridge::core::pg {
+
+class PgBridgeStore final : public BridgeStore {
+ public:
+  explicit PgBridgeStore(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<Bridge>> create_bridge(std::string name, std::string actor) override;
+  boost::asio::awaitable<Result<BridgePage>> list_bridges(std::int64_t after, int limit) override;
+  boost::asio::awaitable<Result<Bridge>> get_bridge(std::int64_t id) override;
+  boost::asio::awaitable<Result<Bridge>> rename_bridge(std::int64_t id, std::string name,
+                                                       std::string actor) override;
+  boost::asio::awaitable<Status> delete_bridge(std::int64_t id, std::string actor) override;
+  boost::asio::awaitable<Result<Link>> add_link(std::int64_t bridge_id, std::string connector,
+                                                std::string remote_id, nlohmann::json options,
+                                                std::string actor) override;
+  boost::asio::awaitable<Result<std::vector<Link>>> list_links(std::int64_t bridge_id) override;
+  boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
+                                             std::string actor) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+class PgEventStore final : public EventStore {
+ public:
+  explicit PgEventStore(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event,
+                                                         const FanoutPlanner& planner) override;
+  boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override;
+  boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target) override;
+  boost::asio::awaitable<Status> mark_delivered(std::int64_t outbox_id, EventId event_id,
+                                                ConversationRef target,
+                                                RemoteMessageRef remote) override;
+  boost::asio::awaitable<Status> mark_failed(std::int64_t outbox_id, std::string error,
+                                             Timestamp next_attempt_at) override;
+  boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id, std::string reason) override;
+  boost::asio::awaitable<Status> dead_letter_inbound(std::string connector, std::string reason,
+                                                     std::string raw) override;
+  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
+      RemoteMessageRef ref, std::string target_connector) override;
+  boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override;
+  boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
+                                                                       int limit) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+}  // namespace coibridge::core::pg

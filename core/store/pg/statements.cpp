@@ -1,0 +1,108 @@
+#include "core/store/pg/statements.hpp"
+
+namespace coibridge::core::pg {
+namespace {
+
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+// Timestamps cross the boundary as milliseconds since the epoch (bigint), so no time-zone or
+// text parsing is involved on either side.
+#define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+
+constexpr Statement kStatements[] = {
+    // --- bridges and links (admin API)
+    {"bridge_insert",
+     "INSERT INTO bridges (name) VALUES ($1) RETURNING id, name, " MS("created_at") ", " MS("updated_at")},
+    {"bridge_list",
+     "SELECT id, name, " MS("created_at") ", " MS("updated_at")
+     " FROM bridges WHERE id > $1 ORDER BY id LIMIT $2"},
+    {"bridge_get", "SELECT id, name, " MS("created_at") ", " MS("updated_at") " FROM bridges WHERE id = $1"},
+    {"bridge_rename",
+     "UPDATE bridges SET name = $2, updated_at = now() WHERE id = $1"
+     " RETURNING id, name, " MS("created_at") ", " MS("updated_at")},
+    {"bridge_delete", "DELETE FROM bridges WHERE id = $1"},
+    {"bridge_outbox_to_dead",
+     "WITH moved AS (DELETE FROM outbox WHERE bridge_id = $1 RETURNING *)"
+     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
+     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $2, attempts FROM moved"},
+    {"link_insert",
+     "INSERT INTO links (bridge_id, connector, remote_id, options) VALUES ($1, $2, $3, $4::jsonb)"
+     " RETURNING id, bridge_id, connector, remote_id, options::text, " MS("created_at")},
+    {"link_list",
+     "SELECT id, bridge_id, connector, remote_id, options::text, " MS("created_at")
+     " FROM links WHERE bridge_id = $1 ORDER BY id"},
+    {"link_delete",
+     "DELETE FROM links WHERE bridge_id = $1 AND id = $2 RETURNING connector, remote_id"},
+    {"link_outbox_to_dead",
+     "WITH moved AS (DELETE FROM outbox WHERE target_connector = $1 AND target_conversation = $2"
+     " RETURNING *)"
+     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
+     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $3, attempts FROM moved"},
+    {"link_bridge_of", "SELECT bridge_id FROM links WHERE connector = $1 AND remote_id = $2"},
+    {"audit_insert", "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)"},
+
+    // --- publish
+    {"message_by_origin",
+     "SELECT event_id::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
+    {"part_is_ours",
+     "SELECT 1 FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},
+    {"message_insert",
+     "INSERT INTO messages (event_id, bridge_id, origin_connector, origin_remote_id,"
+     " origin_conversation, kind) VALUES ($1::uuid, $2, $3, $4, $5, $6)"
+     " ON CONFLICT (origin_connector, origin_remote_id) DO NOTHING RETURNING event_id"},
+    {"outbox_insert",
+     "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
+     " VALUES ($1::uuid, $2, $3, $4, $5::jsonb)"},
+
+    // --- delivery
+    {"outbox_heads",
+     "SELECT DISTINCT ON (target_connector, target_conversation) target_connector,"
+     " target_conversation, " MS("next_attempt_at")
+     " FROM outbox ORDER BY target_connector, target_conversation, id"},
+    {"outbox_head_of",
+     "SELECT id, event::text, attempts, " MS("next_attempt_at") ", last_error FROM outbox"
+     " WHERE target_connector = $1 AND target_conversation = $2 ORDER BY id LIMIT 1"},
+    {"outbox_delete", "DELETE FROM outbox WHERE id = $1"},
+    {"part_insert",
+     "INSERT INTO message_parts (event_id, connector, conversation, remote_id)"
+     " VALUES ($1::uuid, $2, $3, $4) ON CONFLICT DO NOTHING"},
+    {"outbox_failed",
+     "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
+     " next_attempt_at = to_timestamp($3::bigint / 1000.0) WHERE id = $1"},
+    {"outbox_to_dead",
+     "WITH moved AS (DELETE FROM outbox WHERE id = $1 RETURNING *)"
+     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
+     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $2, attempts + 1"
+     " FROM moved"},
+    {"inbound_to_dead",
+     "INSERT INTO dead_letters (source, connector, conversation, event, reason)"
+     " VALUES ('inbound', $1, '', $2::jsonb, $3)"},
+    {"translate_ref",
+     "SELECT p2.connector, p2.remote_id FROM messages m"
+     " LEFT JOIN message_parts p1 ON p1.event_id = m.event_id"
+     " JOIN message_parts p2 ON p2.event_id = m.event_id AND p2.connector = $3"
+     " WHERE (m.origin_connector = $1 AND m.origin_remote_id = $2)"
+     "    OR (p1.connector = $1 AND p1.remote_id = $2)"
+     " LIMIT 1"},
+    {"translate_to_origin",
+     "SELECT m.origin_connector, m.origin_remote_id FROM message_parts p"
+     " JOIN messages m ON m.event_id = p.event_id"
+     " WHERE p.connector = $1 AND p.remote_id = $2 AND m.origin_connector = $3 LIMIT 1"},
+    {"outbox_depth", "SELECT count(*) FROM outbox"},
+    {"dead_letter_list",
+     "SELECT id, coalesce(event_id::text, ''), connector, conversation, reason, attempts, "
+     MS("created_at") " FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},
+};
+
+#undef MS
+
+}  // namespace
+
+void prepare_statements(pqxx::connection& conn) {
+  for (const auto& s : kStatements) conn.prepare(s.name, s.sql);
+}
+
+}  // namespace coibridge::core::pg

@@ -1,0 +1,206 @@
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include "core/router/fanout.hpp"
+#include "core/store/pg/db_executor.hpp"
+#include "core/store/pg/migrator.hpp"
+#include "core/store/pg/pg_stores.hpp"
+#include "tests/pg/pg_database.hpp"
+#include "tests/support/run_awaitable.hpp"
+
+namespace coibridge::core::pg {
+namespace {
+
+using testing::run_awaitable;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = db_.run_sync([](pqxx::connection& c) { return migrate(c, builtin_migrations()); });
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+
+  Event message(const std::string& connector, const std::string& conv, const std::string& origin,
+                const std::string& text) {
+    Event e;
+    e.id = new_event_id();
+    e.where = {connector, conv};
+    e.who = {connector, "alice", "Alice"};
+    e.origin = {connector, origin};
+    // Timestamps are kept to the millisecond.
+    e.at = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    e.payload = MessagePosted{{text, std::nullopt, {}, std::nullopt}};
+    return e;
+  }
+
+  Bridge bridge_with(const std::vector<std::pair<std::string, std::string>>& links) {
+    auto b = run_awaitable(bridges_.create_bridge("b" + std::to_string(++n_), "test"));
+    EXPECT_TRUE(b.ok());
+    for (const auto& [c, r] : links) {
+      auto l = run_awaitable(bridges_.add_link(b->id, c, r, nlohmann::json::object(), "test"));
+      EXPECT_TRUE(l.ok()) << l.error().message;
+    }
+    return *b;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    pqxx::connection c(pg_.conninfo());
+    pqxx::read_transaction tx(c);
+    return tx.exec1(sql)[0].as<std::int64_t>();
+  }
+
+  testing::PgDatabase pg_;
+  DbExecutor db_{pg_.conninfo(), 2};
+  PgBridgeStore bridges_{db_};
+  PgEventStore events_{db_};
+  int n_ = 0;
+};
+
+TEST_F(StoreTest, BridgeCrud) {
+  auto created = run_awaitable(bridges_.create_bridge("team", "ops"));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->name, "team");
+  EXPECT_EQ(run_awaitable(bridges_.create_bridge("team", "ops")).error().kind, ErrorKind::kConflict);
+
+  auto renamed = run_awaitable(bridges_.rename_bridge(created->id, "crew", "ops"));
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_EQ(renamed->name, "crew");
+  EXPECT_EQ(run_awaitable(bridges_.get_bridge(created->id))->name, "crew");
+  EXPECT_EQ(run_awaitable(bridges_.rename_bridge(999999, "x", "ops")).error().kind, ErrorKind::kNotFound);
+
+  ASSERT_TRUE(run_awaitable(bridges_.delete_bridge(created->id, "ops")).ok());
+  EXPECT_EQ(run_awaitable(bridges_.get_bridge(created->id)).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(run_awaitable(bridges_.delete_bridge(created->id, "ops")).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE actor = 'ops'"), 3);
+}
+
+TEST_F(StoreTest, ListPaginates) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(run_awaitable(bridges_.create_bridge("p" + std::to_string(i), "t")).ok());
+  auto first = run_awaitable(bridges_.list_bridges(0, 2));
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->items.size(), 2u);
+  ASSERT_TRUE(first->next_after.has_value());
+  auto second = run_awaitable(bridges_.list_bridges(*first->next_after, 2));
+  auto third = run_awaitable(bridges_.list_bridges(*second->next_after, 2));
+  ASSERT_EQ(third->items.size(), 1u);
+  EXPECT_FALSE(third->next_after.has_value());
+  EXPECT_EQ(third->items[0].name, "p4");
+}
+
+TEST_F(StoreTest, LinkIsUniqueAcrossBridges) {
+  auto a = bridge_with({{"spool", "room-1"}});
+  auto b = bridge_with({});
+  auto dup = run_awaitable(bridges_.add_link(b.id, "spool", "room-1", nlohmann::json::object(), "t"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().kind, ErrorKind::kConflict);
+  auto links = run_awaitable(bridges_.list_links(a.id));
+  ASSERT_EQ(links->size(), 1u);
+  ASSERT_TRUE(run_awaitable(bridges_.remove_link(a.id, links->front().id, "t")).ok());
+  EXPECT_TRUE(run_awaitable(bridges_.add_link(b.id, "spool", "room-1", {{"direction", "inbound"}}, "t")).ok());
+  EXPECT_EQ(run_awaitable(bridges_.list_links(b.id))->front().options["direction"], "inbound");
+  EXPECT_EQ(run_awaitable(bridges_.add_link(424242, "x", "y", nlohmann::json::object(), "t")).error().kind,
+            ErrorKind::kNotFound);
+}
+
+TEST_F(StoreTest, PublishWritesOneOutboxRowPerOtherLinkInOneGo) {
+  bridge_with({{"a", "room"}, {"b", "chan"}, {"c", "muc"}});
+  auto e = message("a", "room", "msg-1", "hello");
+  auto out = run_awaitable(events_.publish(e, plan_fanout));
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->status, PublishStatus::kAccepted);
+  EXPECT_EQ(out->targets, 2u);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
+
+  auto head = run_awaitable(events_.head_of({"b", "chan"}));
+  ASSERT_TRUE(head.ok());
+  ASSERT_TRUE(head->has_value());
+  EXPECT_EQ((*head)->event, e);  // the outbox keeps the whole event, losslessly
+}
+
+TEST_F(StoreTest, SameOriginTwiceIsOneEvent) {
+  bridge_with({{"a", "room"}, {"b", "chan"}});
+  auto first = run_awaitable(events_.publish(message("a", "room", "msg-1", "hello"), plan_fanout));
+  auto again = run_awaitable(events_.publish(message("a", "room", "msg-1", "hello"), plan_fanout));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, PublishStatus::kDuplicate);
+  EXPECT_EQ(again->event_id, first->event_id);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 1);
+}
+
+TEST_F(StoreTest, UnlinkedConversationWritesNothing) {
+  auto out = run_awaitable(events_.publish(message("a", "nowhere", "m", "x"), plan_fanout));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->status, PublishStatus::kUnlinked);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+}
+
+TEST_F(StoreTest, OurOwnDeliveryComingBackIsAnEcho) {
+  bridge_with({{"a", "room"}, {"b", "chan"}});
+  auto e = message("a", "room", "msg-1", "hello");
+  ASSERT_TRUE(run_awaitable(events_.publish(e, plan_fanout)).ok());
+  auto head = run_awaitable(events_.head_of({"b", "chan"}));
+  ASSERT_TRUE(run_awaitable(events_.mark_delivered((*head)->id, e.id, {"b", "chan"}, {"b", "b-77"})).ok());
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
+
+  // Network b shows us our own message b-77: it must not travel back to a.
+  auto echo = run_awaitable(events_.publish(message("b", "chan", "b-77", "hello"), plan_fanout));
+  ASSERT_TRUE(echo.ok());
+  EXPECT_EQ(echo->status, PublishStatus::kEcho);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
+
+  // And references translate both ways through the message map.
+  auto to_b = run_awaitable(events_.translate({"a", "msg-1"}, "b"));
+  ASSERT_TRUE(to_b.ok() && to_b->has_value());
+  EXPECT_EQ((*to_b)->remote_id, "b-77");
+  auto to_a = run_awaitable(events_.translate({"b", "b-77"}, "a"));
+  ASSERT_TRUE(to_a.ok() && to_a->has_value());
+  EXPECT_EQ((*to_a)->remote_id, "msg-1");
+}
+
+TEST_F(StoreTest, FailedAndDeadLetteredRows) {
+  bridge_with({{"a", "room"}, {"b", "chan"}});
+  ASSERT_TRUE(run_awaitable(events_.publish(message("a", "room", "m1", "x"), plan_fanout)).ok());
+  auto head = run_awaitable(events_.head_of({"b", "chan"}));
+  const auto id = (*head)->id;
+  const auto later = std::chrono::system_clock::now() + std::chrono::hours(1);
+  ASSERT_TRUE(run_awaitable(events_.mark_failed(id, "peer down", later)).ok());
+  head = run_awaitable(events_.head_of({"b", "chan"}));
+  EXPECT_EQ((*head)->attempts, 1);
+  EXPECT_EQ((*head)->last_error, "peer down");
+  EXPECT_GT((*head)->next_attempt_at, std::chrono::system_clock::now() + std::chrono::minutes(59));
+
+  ASSERT_TRUE(run_awaitable(events_.dead_letter(id, "gave up")).ok());
+  EXPECT_EQ(*run_awaitable(events_.outbox_depth()), 0);
+  auto dead = run_awaitable(events_.dead_letters(0, 10));
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().reason, "gave up");
+  EXPECT_EQ(dead->front().attempts, 2);
+  EXPECT_EQ(dead->front().target.remote_id, "chan");
+}
+
+TEST_F(StoreTest, RemovingALinkDeadLettersItsQueue) {
+  auto b = bridge_with({{"a", "room"}, {"b", "chan"}});
+  ASSERT_TRUE(run_awaitable(events_.publish(message("a", "room", "m1", "x"), plan_fanout)).ok());
+  auto links = run_awaitable(bridges_.list_links(b.id));
+  ASSERT_TRUE(run_awaitable(bridges_.remove_link(b.id, links->back().id, "t")).ok());
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE reason = 'link removed'"), 1);
+}
+
+TEST_F(StoreTest, InboundDeadLetterKeepsAnyBytes) {
+  ASSERT_TRUE(run_awaitable(events_.dead_letter_inbound("coi", "bad mime", std::string("\xff\xfe\0x", 4))).ok());
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason = 'bad mime'"), 1);
+}
+
+TEST_F(StoreTest, UnreachableDatabaseIsUnavailableNotACrash) {
+  DbExecutor nowhere("host=/nonexistent-dir port=1 user=postgres dbname=x connect_timeout=2", 1);
+  PgEventStore store(nowhere);
+  auto r = run_awaitable(store.outbox_depth());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);
+}
+
+}  // namespace
+}  // namespace coibridge::core::pg

@@ -1,0 +1,111 @@
+#pragma once
+// An in-memory EventStore for unit tests of the router and the delivery scheduler. It keeps
+// the store's contract (dedupe by origin, one queue per target, head first) without SQL.
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/store/event_store.hpp"
+
+namespace coibridge::testing {
+
+class MemoryEventStore final : public core::EventStore {
+ public:
+  boost::asio::awaitable<core::Result<core::PublishOutcome>> publish(
+      const core::Event& event, const core::FanoutPlanner& planner) override {
+    ++publish_calls;
+    const auto key = event.origin.connector + "|" + event.origin.remote_id;
+    if (auto it = origins_.find(key); it != origins_.end()) {
+      co_return core::PublishOutcome{core::PublishStatus::kDuplicate, it->second, 0};
+    }
+    origins_[key] = event.id;
+    core::PublishOutcome out{core::PublishStatus::kAccepted, event.id, 0};
+    for (const auto& target : planner(event, links)) {
+      outbox.push_back({++next_id_, target, event, 0, {}, {}});
+      ++out.targets;
+    }
+    co_return out;
+  }
+
+  boost::asio::awaitable<core::Result<std::vector<QueueHead>>> queue_heads() override {
+    std::map<core::ConversationRef, core::Timestamp> heads;
+    for (const auto& item : outbox) heads.try_emplace(item.target, item.next_attempt_at);
+    std::vector<QueueHead> out;
+    for (const auto& [t, at] : heads) out.push_back({t, at});
+    co_return out;
+  }
+
+  boost::asio::awaitable<core::Result<std::optional<core::OutboxItem>>> head_of(
+      core::ConversationRef target) override {
+    for (const auto& item : outbox) {
+      if (item.target == target) co_return std::optional<core::OutboxItem>(item);
+    }
+    co_return std::optional<core::OutboxItem>{};
+  }
+
+  boost::asio::awaitable<core::Status> mark_delivered(std::int64_t id, core::EventId, core::ConversationRef,
+                                                      core::RemoteMessageRef) override {
+    erase(id);
+    co_return core::Status{};
+  }
+
+  boost::asio::awaitable<core::Status> mark_failed(std::int64_t id, std::string error,
+                                                   core::Timestamp next) override {
+    for (auto& item : outbox) {
+      if (item.id == id) {
+        ++item.attempts;
+        item.last_error = std::move(error);
+        item.next_attempt_at = next;
+      }
+    }
+    co_return core::Status{};
+  }
+
+  boost::asio::awaitable<core::Status> dead_letter(std::int64_t id, std::string reason) override {
+    for (const auto& item : outbox) {
+      if (item.id == id) {
+        dead.push_back({id, item.event.id.value, item.target, reason, item.attempts + 1, {}});
+      }
+    }
+    erase(id);
+    co_return core::Status{};
+  }
+
+  boost::asio::awaitable<core::Status> dead_letter_inbound(std::string, std::string,
+                                                           std::string raw) override {
+    inbound_dead.push_back(std::move(raw));
+    co_return core::Status{};
+  }
+
+  boost::asio::awaitable<core::Result<std::optional<core::RemoteMessageRef>>> translate(
+      core::RemoteMessageRef, std::string) override {
+    co_return std::optional<core::RemoteMessageRef>{};
+  }
+
+  boost::asio::awaitable<core::Result<std::int64_t>> outbox_depth() override {
+    co_return static_cast<std::int64_t>(outbox.size());
+  }
+
+  boost::asio::awaitable<core::Result<std::vector<core::DeadLetter>>> dead_letters(std::int64_t,
+                                                                                   int) override {
+    co_return dead;
+  }
+
+  std::vector<core::Link> links;
+  std::vector<core::OutboxItem> outbox;
+  std::vector<core::DeadLetter> dead;
+  std::vector<std::string> inbound_dead;
+  int publish_calls = 0;
+
+ private:
+  void erase(std::int64_t id) {
+    outbox.erase(std::remove_if(outbox.begin(), outbox.end(), [&](const auto& i) { return i.id == id; }),
+                 outbox.end());
+  }
+  std::map<std::string, core::EventId> origins_;
+  std::int64_t next_id_ = 0;
+};
+
+}  // namespace coibridge::testing
