@@ -143,8 +143,9 @@ asio::awaitable<HttpResponse> AdminApi::dispatch(const HttpRequest& request, std
     // RFC 9110 §15.5.6: a 405 response lists the methods the resource does support.
     std::string allow;
     for (const auto& method : allowed) allow += (allow.empty() ? "" : ", ") + method;
-    auto res = error_response(405, "method_not_allowed",
-                              fmt::format("{} is not supported here", method_label(request.method)));
+    auto res =
+        error_response(405, "method_not_allowed",
+                       fmt::format("{} is not supported here", method_label(request.method)));
     res.headers.emplace_back("Allow", std::move(allow));
     co_return res;
   }
@@ -216,7 +217,8 @@ asio::awaitable<HttpResponse> AdminApi::list_bridges(const Call& call) {
   if (!page) co_return store_error_response(page.error());
   json items = json::array();
   for (const auto& bridge : page->items) items.push_back(bridge_json(bridge));
-  co_return json_response(200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
+  co_return json_response(
+      200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
 }
 
 asio::awaitable<HttpResponse> AdminApi::create_bridge(const Call& call) {

@@ -43,8 +43,8 @@ HttpResponse error_response(int status, std::string_view code, std::string_view 
 }
 
 HttpResponse invalid_field_response(const Error& error) {
-  return json_response(400,
-                       {{"error", "invalid_field"}, {"field", error.field}, {"message", error.message}});
+  return json_response(
+      400, {{"error", "invalid_field"}, {"field", error.field}, {"message", error.message}});
 }
 
 HttpResponse store_error_response(const Error& error) {

@@ -12,9 +12,12 @@
 
 namespace coibridge::core {
 
-nlohmann::json bridge_json(const Bridge& bridge);      // {id, name, created_at, updated_at}
-nlohmann::json link_json(const Link& link);            // {id, bridge_id, connector, remote_id, options, created_at}
-nlohmann::json dead_letter_json(const DeadLetter& d);  // {id, event_id, target{connector, remote_id}, reason, attempts, created_at}
+// {id, name, created_at, updated_at}
+nlohmann::json bridge_json(const Bridge& bridge);
+// {id, bridge_id, connector, remote_id, options, created_at}
+nlohmann::json link_json(const Link& link);
+// {id, event_id, target: {connector, remote_id}, reason, attempts, created_at}
+nlohmann::json dead_letter_json(const DeadLetter& d);
 
 HttpResponse json_response(int status, const nlohmann::json& body);
 // {"error": code, "message": message}

@@ -19,7 +19,9 @@ std::string_view trim_ows(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    };
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
@@ -30,9 +32,12 @@ bool iequals(std::string_view a, std::string_view b) {
 bool AuthResult::permits(Scope scope) const {
   if (outcome != AuthOutcome::kOk) return scope == Scope::kNone;
   switch (scope) {
-    case Scope::kNone: return true;
-    case Scope::kRead: return can_read || can_write;
-    case Scope::kWrite: return can_write;
+    case Scope::kNone:
+      return true;
+    case Scope::kRead:
+      return can_read || can_write;
+    case Scope::kWrite:
+      return can_write;
   }
   return false;
 }

@@ -14,15 +14,15 @@ bool is_control(char c) {
 // Code points in a UTF-8 string (nlohmann's parser has already rejected ill-formed UTF-8):
 // every byte that is not a continuation byte starts one.
 std::size_t utf8_length(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 Result<std::int64_t> parse_decimal(std::string_view text, const std::string& field) {
   std::int64_t value = 0;
-  const bool digits_only =
-      !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits_only = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
   if (!digits_only) return Error::invalid(field, "must be a non-negative integer");
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) {
@@ -79,11 +79,11 @@ Status check_name(const std::string& name) {
 }
 
 Status check_connector(const std::string& connector) {
-  const bool ok = !connector.empty() && connector.size() <= kMaxConnectorBytes &&
-                  std::all_of(connector.begin(), connector.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                           c == '.' || c == '-';
-                  });
+  const bool ok =
+      !connector.empty() && connector.size() <= kMaxConnectorBytes &&
+      std::all_of(connector.begin(), connector.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+      });
   if (!ok) return Error::invalid("connector", "must match [a-z0-9_.-]{1,64}");
   return {};
 }

@@ -10,7 +10,8 @@ std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt
   using std::chrono::milliseconds;
   const milliseconds::rep max_ms = std::max<milliseconds::rep>(policy.max.count(), 1);
   const double cap = static_cast<double>(max_ms);
-  const double initial = static_cast<double>(std::max<milliseconds::rep>(policy.initial.count(), 1));
+  const double initial =
+      static_cast<double>(std::max<milliseconds::rep>(policy.initial.count(), 1));
   // `!(x >= 1)` also catches NaN.
   const double multiplier = !(policy.multiplier >= 1.0) ? 1.0 : policy.multiplier;
   const double jitter = !(policy.jitter >= 0.0) ? 0.0 : std::min(policy.jitter, 1.0);

@@ -224,7 +224,7 @@ asio::awaitable<void> session(std::shared_ptr<Connection> c) {
   const HttpServerOptions& opt = c->server->options;
   beast::flat_buffer buffer;
   for (;;) {
-    if (c->stop_requested) break;
+    if (c->stop_requested || c->server->stopping.load()) break;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(opt.header_limit, std::numeric_limits<std::uint32_t>::max())));
@@ -273,7 +273,7 @@ asio::awaitable<void> session(std::shared_ptr<Connection> c) {
 
     c->busy = true;
     HttpResponse response = co_await call_handler(c->server->handler, req);
-    const bool keep_alive = client_keep_alive && !c->stop_requested;
+    const bool keep_alive = client_keep_alive && !c->stop_requested && !c->server->stopping.load();
     auto res = to_beast(std::move(response), version, keep_alive);
     c->stream.expires_after(opt.read_timeout);
     if (is_head) {
@@ -294,7 +294,8 @@ asio::awaitable<void> reject_overloaded(tcp::socket socket, std::chrono::millise
   beast::tcp_stream stream(std::move(socket));
   auto response = error_response(503, "unavailable", "too many connections");
   response.headers.emplace_back("Retry-After", "1");
-  co_await fail_connection(stream, std::move(response), std::min<std::chrono::milliseconds>(timeout, 5s));
+  co_await fail_connection(stream, std::move(response),
+                           std::min<std::chrono::milliseconds>(timeout, 5s));
 }
 
 void ServerState::start_connection(tcp::socket socket) {
@@ -367,8 +368,8 @@ asio::awaitable<void> ServerState::accept_loop() {
   while (!stopping.load()) {
     // Each connection gets its own strand, so handlers never run concurrently on one
     // connection even when the io_context has several threads.
-    auto [ec, socket] = co_await acceptor.async_accept(
-        asio::any_io_executor(asio::make_strand(executor)), kAwait);
+    auto [ec, socket] =
+        co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(executor)), kAwait);
     if (ec) {
       if (stopping.load() || !acceptor.is_open() || ec == asio::error::operation_aborted) break;
       // EMFILE and the like: pause instead of spinning on the error.
@@ -376,6 +377,12 @@ asio::awaitable<void> ServerState::accept_loop() {
       timer.expires_after(100ms);
       co_await timer.async_wait(kAwait);
       continue;
+    }
+    if (stopping.load()) {
+      // Accepted just before stop() closed the acceptor: it would miss the stop request.
+      beast::error_code ignored;
+      socket.close(ignored);
+      break;
     }
     if (active.load() >= options.max_connections) {
       spdlog::warn("http: {} connections open, refusing one", active.load());
@@ -396,8 +403,7 @@ asio::awaitable<void> ServerState::drain() {
     co_await timer.async_wait(kAwait);
   }
   if (const auto left = active.load(); left > 0) {
-    spdlog::warn("http: closing {} connection(s) still busy after the shutdown grace period",
-                 left);
+    spdlog::warn("http: closing {} connection(s) still busy after the shutdown grace period", left);
     close_connections(true);
   }
 }
@@ -408,8 +414,7 @@ struct HttpServer::Impl : ServerState {
   using ServerState::ServerState;
 };
 
-HttpServer::HttpServer(asio::any_io_executor executor, HttpServerOptions options,
-                       Handler handler)
+HttpServer::HttpServer(asio::any_io_executor executor, HttpServerOptions options, Handler handler)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handler))) {}
 
 HttpServer::~HttpServer() = default;
@@ -426,7 +431,8 @@ Result<std::uint16_t> HttpServer::listen() {
   const auto fail = [&](const char* step) -> Result<std::uint16_t> {
     beast::error_code ignored;
     acceptor.close(ignored);
-    return Error::unavailable(fmt::format("cannot listen on {}: {}: {}", where, step, ec.message()));
+    return Error::unavailable(
+        fmt::format("cannot listen on {}: {}: {}", where, step, ec.message()));
   };
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return fail("open");

@@ -17,8 +17,8 @@
 namespace coibridge::core {
 
 struct HttpServerOptions {
-  std::string host = "127.0.0.1";  // an IP address literal (no name resolution)
-  std::uint16_t port = 0;          // 0: any free port; listen() returns the one chosen
+  std::string host = "127.0.0.1";            // an IP address literal (no name resolution)
+  std::uint16_t port = 0;                    // 0: any free port; listen() returns the one chosen
   std::size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413 (RFC 9110 §15.5.14)
   std::size_t header_limit = 16 * 1024;      // larger request heads get 431 (RFC 6585 §5)
   // Budget for reading one request (head and body) and for writing one response. An idle

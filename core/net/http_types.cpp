@@ -15,17 +15,17 @@ int hex_value(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
 }
 
 }  // namespace
 
 bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const {
-  return std::lexicographical_compare(
-      a.begin(), a.end(), b.begin(), b.end(),
-      [](char x, char y) { return ascii_lower(x) < ascii_lower(y); });
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return ascii_lower(x) < ascii_lower(y);
+  });
 }
 
 std::optional<std::string> HttpRequest::header(std::string_view name) const {
@@ -48,7 +48,8 @@ std::string decode_query_component(std::string_view text) {
     const char c = text[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
       i += 2;
     } else {
@@ -78,7 +79,8 @@ void split_target(HttpRequest& request) {
   const std::string_view target = request.target;
   const auto q = target.find('?');
   request.path = std::string(target.substr(0, q));
-  request.raw_query = q == std::string_view::npos ? std::string{} : std::string(target.substr(q + 1));
+  request.raw_query =
+      q == std::string_view::npos ? std::string{} : std::string(target.substr(q + 1));
   request.query = parse_query(request.raw_query);
 }
 

@@ -23,10 +23,10 @@ struct CaseInsensitiveLess {
 using HttpHeaders = std::map<std::string, std::string, CaseInsensitiveLess>;
 
 struct HttpRequest {
-  std::string method;  // as sent, e.g. "GET"; methods are case-sensitive (RFC 9110 §9.1)
-  std::string target;  // the raw request target, e.g. "/api/v1/bridges?limit=10"
-  std::string path;    // target up to '?', not percent-decoded (so "%2F" never splits a segment)
-  std::string raw_query;                     // after '?', empty when absent
+  std::string method;     // as sent, e.g. "GET"; methods are case-sensitive (RFC 9110 §9.1)
+  std::string target;     // the raw request target, e.g. "/api/v1/bridges?limit=10"
+  std::string path;       // target up to '?', not percent-decoded (so "%2F" never splits a segment)
+  std::string raw_query;  // after '?', empty when absent
   std::map<std::string, std::string> query;  // decoded; for a repeated key the first wins
   HttpHeaders headers;
   std::string body;

@@ -82,7 +82,8 @@ struct ClientConnection {
     if (!has_host) req.set(http::field::host, host_header);
     if (close) req.set(http::field::connection, "close");
     req.body() = body;
-    if (!has_framing && (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
+    if (!has_framing &&
+        (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
       req.prepare_payload();
     }
 
@@ -104,8 +105,8 @@ struct ClientConnection {
     out.status = static_cast<int>(res.result_int());
     out.body = std::move(res.body());
     for (const auto& field : res) {
-      auto [it, inserted] =
-          out.headers.try_emplace(lower(std::string(field.name_string())), std::string(field.value()));
+      auto [it, inserted] = out.headers.try_emplace(lower(std::string(field.name_string())),
+                                                    std::string(field.value()));
       if (!inserted) it->second += ", " + std::string(field.value());
     }
     return out;
@@ -158,12 +159,12 @@ std::string raw_exchange(const std::string& host, std::uint16_t port, const std:
   for (;;) {
     std::size_t n = 0;
     const auto ec = run_op(conn.ioc, [&](auto handler) {
-      conn.stream.async_read_some(asio::buffer(scratch),
-                                  [&n, h = std::move(handler)](beast::error_code e,
-                                                               std::size_t got) mutable {
-                                    n = got;
-                                    h(e);
-                                  });
+      conn.stream.async_read_some(
+          asio::buffer(scratch),
+          [&n, h = std::move(handler)](beast::error_code e, std::size_t got) mutable {
+            n = got;
+            h(e);
+          });
     });
     received.append(scratch.data(), n);
     if (ec == beast::error::timeout) fail("raw exchange timed out", ec);

@@ -95,15 +95,15 @@ class AdminApiTest : public ::testing::Test {
   MetricsRegistry metrics_;
   bool ready_ = true;
   bool ready_throws_ = false;
-  AdminApi api_{AdminDeps{bridges_,
-                          events_,
-                          metrics_,
-                          {AdminToken{"admin", kWriteToken, true, true},
-                           AdminToken{"viewer", kReadToken, true, false}},
-                          [this]() -> boost::asio::awaitable<bool> {
-                            if (ready_throws_) throw std::runtime_error("db gone");
-                            co_return ready_;
-                          }}};
+  AdminApi api_{AdminDeps{
+      bridges_,
+      events_,
+      metrics_,
+      {AdminToken{"admin", kWriteToken, true, true}, AdminToken{"viewer", kReadToken, true, false}},
+      [this]() -> boost::asio::awaitable<bool> {
+        if (ready_throws_) throw std::runtime_error("db gone");
+        co_return ready_;
+      }}};
 };
 
 }  // namespace coibridge::core::fakes

@@ -148,10 +148,9 @@ TEST_F(AdminApiTest, ListBridgesPages) {
 
 TEST_F(AdminApiTest, ListBridgesRejectsBadPaging) {
   const std::pair<const char*, const char*> cases[] = {
-      {"limit=0", "limit"},        {"limit=201", "limit"}, {"limit=abc", "limit"},
-      {"limit=", "limit"},         {"limit=-1", "limit"},  {"after=-1", "after"},
-      {"after=1.5", "after"},      {"after=x", "after"},
-      {"after=99999999999999999999", "after"},
+      {"limit=0", "limit"},   {"limit=201", "limit"}, {"limit=abc", "limit"},
+      {"limit=", "limit"},    {"limit=-1", "limit"},  {"after=-1", "after"},
+      {"after=1.5", "after"}, {"after=x", "after"},   {"after=99999999999999999999", "after"},
   };
   for (const auto& [query, field] : cases) {
     const auto res = call("GET", std::string("/api/v1/bridges?") + query);
@@ -183,21 +182,25 @@ TEST_F(AdminApiTest, GetRenameDeleteBridge) {
 
 TEST_F(AdminApiTest, BridgeBodyValidation) {
   const std::pair<std::string, const char*> invalid_json_bodies[] = {
-      {"", "empty"}, {"not json", "text"}, {"[]", "array"}, {R"("name")", "string"},
-      {R"({"name":)", "truncated"}, {"\xff\xfe", "bytes"}};
+      {"", "empty"},           {"not json", "text"},         {"[]", "array"},
+      {R"("name")", "string"}, {R"({"name":)", "truncated"}, {"\xff\xfe", "bytes"}};
   for (const auto& [text, what] : invalid_json_bodies) {
     for (const char* method : {"POST", "PATCH"}) {
-      const auto res = call(method, method == std::string("POST") ? "/api/v1/bridges"
-                                                                  : "/api/v1/bridges/1",
-                            text);
+      const auto res = call(
+          method, method == std::string("POST") ? "/api/v1/bridges" : "/api/v1/bridges/1", text);
       EXPECT_EQ(res.status, 400) << what;
       EXPECT_EQ(body(res).at("error"), "invalid_json") << what;
     }
   }
   const std::string too_long(201, 'x');
-  const std::string invalid_names[] = {
-      "{}", R"({"name":5})", R"({"name":null})", R"({"name":["a"]})", R"({"name":""})",
-      json{{"name", too_long}}.dump(), R"({"name":"a\nb"})", R"({"nam":"a"})"};
+  const std::string invalid_names[] = {"{}",
+                                       R"({"name":5})",
+                                       R"({"name":null})",
+                                       R"({"name":["a"]})",
+                                       R"({"name":""})",
+                                       json{{"name", too_long}}.dump(),
+                                       R"({"name":"a\nb"})",
+                                       R"({"nam":"a"})"};
   for (const auto& text : invalid_names) {
     const auto res = call("POST", "/api/v1/bridges", text);
     EXPECT_EQ(res.status, 400) << text;
@@ -253,8 +256,9 @@ TEST_F(AdminApiTest, BadPathIdsAre400NamingTheField) {
 TEST_F(AdminApiTest, AddListRemoveLinks) {
   const auto id = make_bridge("b");
   const std::string links = "/api/v1/bridges/" + std::to_string(id) + "/links";
-  auto res = call("POST", links,
-                  R"({"connector":"matrix","remote_id":"!room:example.org","options":{"relay":true}})");
+  auto res =
+      call("POST", links,
+           R"({"connector":"matrix","remote_id":"!room:example.org","options":{"relay":true}})");
   ASSERT_EQ(res.status, 201) << res.body;
   EXPECT_EQ(body(res), json({{"id", 1},
                              {"bridge_id", id},
@@ -308,11 +312,11 @@ TEST_F(AdminApiTest, LinkBodyValidation) {
   EXPECT_EQ(call("POST", links, "nope").status, 400);
   EXPECT_EQ(bridges_.calls, calls_before);
   // Boundaries that are allowed.
-  EXPECT_EQ(call("POST", links,
-                 json{{"connector", std::string(64, 'a')}, {"remote_id", std::string(1024, 'r')}}
-                     .dump())
-                .status,
-            201);
+  EXPECT_EQ(
+      call("POST", links,
+           json{{"connector", std::string(64, 'a')}, {"remote_id", std::string(1024, 'r')}}.dump())
+          .status,
+      201);
   EXPECT_EQ(call("POST", links, json{{"connector", "a0_.-z"}, {"remote_id", "r"}}.dump()).status,
             201);
 }
@@ -330,8 +334,8 @@ TEST_F(AdminApiTest, DuplicateLinkIs409) {
 
 TEST_F(AdminApiTest, ListDeadLetters) {
   for (std::int64_t i = 1; i <= 3; ++i) {
-    events_.letters.push_back(DeadLetter{i, "ev-" + std::to_string(i), {"matrix", "!r:x"},
-                                         "rejected", 10, fixed_time()});
+    events_.letters.push_back(
+        DeadLetter{i, "ev-" + std::to_string(i), {"matrix", "!r:x"}, "rejected", 10, fixed_time()});
   }
   auto res = call("GET", "/api/v1/dead-letters", "", kReadToken);
   ASSERT_EQ(res.status, 200) << res.body;
@@ -405,12 +409,13 @@ TEST_F(AdminApiTest, EveryRouteHasAWorkingHappyPath) {
   // Set up through the store so that only the calls below are counted.
   const auto bridge = run_sync(bridges_.create_bridge("first", "setup"))->id;
   const auto spare = run_sync(bridges_.create_bridge("spare", "setup"))->id;
-  const auto link = run_sync(bridges_.add_link(spare, "matrix", "!room:x", json::object(), "setup"))->id;
+  const auto link =
+      run_sync(bridges_.add_link(spare, "matrix", "!room:x", json::object(), "setup"))->id;
   for (const auto& route : AdminApi::routes()) {
     const bool deletes_bridge = route.method == "DELETE" && route.pattern == "/api/v1/bridges/{id}";
-    const auto target = fill_pattern(
-        route.pattern, {{"id", std::to_string(deletes_bridge ? bridge : spare)},
-                        {"link_id", std::to_string(link)}});
+    const auto target =
+        fill_pattern(route.pattern, {{"id", std::to_string(deletes_bridge ? bridge : spare)},
+                                     {"link_id", std::to_string(link)}});
     std::string request_body;
     if (route.method == "POST" && route.pattern == "/api/v1/bridges") {
       request_body = R"({"name":"another"})";

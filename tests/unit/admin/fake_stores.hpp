@@ -28,7 +28,8 @@ class FakeBridgeStore : public BridgeStore {
   int last_limit = 0;
   int calls = 0;
 
-  boost::asio::awaitable<Result<Bridge>> create_bridge(std::string name, std::string actor) override {
+  boost::asio::awaitable<Result<Bridge>> create_bridge(std::string name,
+                                                       std::string actor) override {
     if (auto e = injected()) co_return *e;
     for (const auto& [id, b] : bridges_) {
       if (b.name == name) co_return Error::conflict("a bridge named '" + name + "' exists");
@@ -87,8 +88,8 @@ class FakeBridgeStore : public BridgeStore {
       if (l.connector == connector && l.remote_id == remote_id) co_return Error::conflict("linked");
     }
     last_actor = std::move(actor);
-    Link link{next_link_++, bridge_id, std::move(connector), std::move(remote_id), std::move(options),
-              fixed_time()};
+    Link link{next_link_++,         bridge_id,          std::move(connector),
+              std::move(remote_id), std::move(options), fixed_time()};
     links_.push_back(link);
     co_return link;
   }
@@ -142,10 +143,13 @@ class FakeEventStore : public EventStore {
   std::int64_t last_after = -1;
   int last_limit = 0;
 
-  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event&, const FanoutPlanner&) override {
+  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event&,
+                                                         const FanoutPlanner&) override {
     co_return unused();
   }
-  boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override { co_return unused(); }
+  boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override {
+    co_return unused();
+  }
   boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef) override {
     co_return unused();
   }
@@ -156,8 +160,11 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Status> mark_failed(std::int64_t, std::string, Timestamp) override {
     co_return unused();
   }
-  boost::asio::awaitable<Status> dead_letter(std::int64_t, std::string) override { co_return unused(); }
-  boost::asio::awaitable<Status> dead_letter_inbound(std::string, std::string, std::string) override {
+  boost::asio::awaitable<Status> dead_letter(std::int64_t, std::string) override {
+    co_return unused();
+  }
+  boost::asio::awaitable<Status> dead_letter_inbound(std::string, std::string,
+                                                     std::string) override {
     co_return unused();
   }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(RemoteMessageRef,

@@ -1,10 +1,10 @@
+#include "core/net/backoff.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
 #include <limits>
-
-#include "core/net/backoff.hpp"
 
 namespace coibridge::core {
 namespace {

@@ -77,8 +77,8 @@ class HttpServerTest : public ::testing::Test {
 
 TEST_F(HttpServerTest, ServesRequestAndMapsItsParts) {
   start(echo);
-  const auto res = http_request(kHost, port_, "POST", "/hello/world?y=a%20b+c&z", "12345",
-                                {{"X-Test", "v1"}});
+  const auto res =
+      http_request(kHost, port_, "POST", "/hello/world?y=a%20b+c&z", "12345", {{"X-Test", "v1"}});
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(res.body, "POST /hello/world q=y=a%20b+c&z y=a b c x-test=v1 body=5 remote=127.0.0.1");
   EXPECT_EQ(res.headers.at("content-type"), "text/plain");
@@ -167,9 +167,10 @@ TEST_F(HttpServerTest, OversizedChunkedBodyGets413) {
   HttpServerOptions options;
   options.max_body_bytes = 16;
   start(echo, options);
-  const auto reply = raw_exchange(kHost, port_,
-                                  "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                  "10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+  const auto reply =
+      raw_exchange(kHost, port_,
+                   "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0U) << reply;
 }
 
@@ -266,7 +267,9 @@ TEST_F(HttpServerTest, TooManyConnectionsGet503) {
 
 TEST(HttpServerListenTest, ReportsBindErrors) {
   asio::io_context ioc;
-  const auto handler = [](const HttpRequest&) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; };
+  const auto handler = [](const HttpRequest&) -> asio::awaitable<HttpResponse> {
+    co_return HttpResponse{};
+  };
   HttpServer first(ioc.get_executor(), {.host = kHost}, handler);
   auto port = first.listen();
   ASSERT_TRUE(port.ok());

@@ -1,0 +1,328 @@
+// The coi-bridge binary as an operator runs it: REST persistence across restarts, auth on
+// every /api route, crash safety of the outbox, the embedded database, and the CLI.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "core/admin/routes.hpp"
+#include "core/admin/admin_api.hpp"
+#include "tests/pg/bridge_process.hpp"
+#include "tests/pg/pg_database.hpp"
+#include "tests/support/http_test_client.hpp"
+
+namespace coibridge::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::http_request;
+using test::TestResponse;
+
+const std::string kWriteToken(64, 'w');
+const std::string kReadToken = "r-" + std::string(40, 'r');
+
+class TempDir {
+ public:
+  TempDir() {
+    // Short: the embedded cluster's socket path must fit in sockaddr_un.
+    char tmpl[] = "/tmp/cbp.XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+    fs::permissions(path_, fs::perms::all);  // the postgres user must reach the data_dir
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct ConfigOptions {
+  std::string database_url;  // empty: embedded
+  std::string extra;          // appended YAML
+};
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void write_config(const ConfigOptions& o) {
+    std::ofstream out(config_path());
+    out << "database:\n  url: \"" << o.database_url << "\"\n  data_dir: " << dir_.path() << "/db\n"
+        << "http:\n  listen: 127.0.0.1:" << port_ << "\n  max_body_bytes: 4096\n"
+        << "admin:\n  tokens:\n"
+        << "    - {name: writer, token: \"" << kWriteToken << "\", scopes: [read, write]}\n"
+        << "    - {name: reader, token: \"" << kReadToken << "\", scopes: [read]}\n"
+        << "logging:\n  level: debug\n"
+        << "delivery:\n  max_attempts: 1000\n  backoff_initial_ms: 20\n  backoff_max_ms: 200\n"
+        << "connectors:\n  spool:\n    - {name: spool, inbox_dir: " << dir_.path() << "/in, outbox_dir: "
+        << dir_.path() << "/out}\n"
+        << o.extra;
+  }
+  std::string config_path() const { return dir_.path() + "/config.yaml"; }
+  std::string log_path() const { return dir_.path() + "/bridge.log"; }
+
+  std::unique_ptr<BridgeProcess> start() {
+    auto p = std::make_unique<BridgeProcess>(std::vector<std::string>{"run", "--config", config_path()}, log_path());
+    p->start();
+    EXPECT_TRUE(p->wait_ready(port_)) << p->log();
+    return p;
+  }
+
+  TestResponse call(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& token = kWriteToken) {
+    test::TestHeaders headers;
+    if (!token.empty()) headers.push_back({"Authorization", "Bearer " + token});
+    if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
+    return http_request("127.0.0.1", port_, method, target, body, headers);
+  }
+
+  TempDir dir_;
+  std::uint16_t port_ = free_port();
+};
+
+class ExternalDbTest : public ProcessTest {
+ protected:
+  void SetUp() override { write_config({pg_.conninfo(), ""}); }
+
+  std::int64_t count(const std::string& sql) {
+    pqxx::connection c(pg_.conninfo());
+    pqxx::read_transaction tx(c);
+    return tx.exec1(sql)[0].as<std::int64_t>();
+  }
+
+  PgDatabase pg_;
+};
+
+TEST_F(ExternalDbTest, RestCrudPersistsAcrossRestart) {
+  auto bridge = start();
+  auto created = call("POST", "/api/v1/bridges", R"({"name":"team"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto id = json::parse(created.body)["id"].get<std::int64_t>();
+  const auto base = "/api/v1/bridges/" + std::to_string(id);
+  auto link = call("POST", base + "/links", R"({"connector":"spool","remote_id":"general","options":{"direction":"both"}})");
+  ASSERT_EQ(link.status, 201) << link.body;
+  ASSERT_EQ(call("POST", base + "/links", R"({"connector":"spool","remote_id":"random"})").status, 201);
+
+  // The same conversation cannot sit in two bridges.
+  auto other = json::parse(call("POST", "/api/v1/bridges", R"({"name":"other"})").body)["id"].get<std::int64_t>();
+  auto dup = call("POST", "/api/v1/bridges/" + std::to_string(other) + "/links",
+                  R"({"connector":"spool","remote_id":"general"})");
+  EXPECT_EQ(dup.status, 409) << dup.body;
+  EXPECT_EQ(call("POST", "/api/v1/bridges", R"({"name":"team"})").status, 409);
+
+  auto bad = call("POST", "/api/v1/bridges", R"({"name": 5})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["field"], "name");
+  EXPECT_EQ(call("POST", "/api/v1/bridges", "{not json").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/bridges", std::string(8192, ' ')).status, 413);
+  EXPECT_EQ(call("GET", "/api/v1/nothing-here").status, 404);
+
+  EXPECT_EQ(bridge->stop(SIGTERM), 0) << bridge->log();
+  bridge = start();
+
+  auto got = call("GET", base);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(json::parse(got.body)["name"], "team");
+  auto links = json::parse(call("GET", base + "/links").body)["items"];
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_EQ(links[0]["remote_id"], "general");
+  EXPECT_EQ(links[0]["options"]["direction"], "both");
+  auto page = json::parse(call("GET", "/api/v1/bridges?limit=1").body);
+  EXPECT_EQ(page["items"].size(), 1u);
+  EXPECT_FALSE(page["next_after"].is_null());
+
+  ASSERT_EQ(call("PATCH", base, R"({"name":"crew"})").status, 200);
+  ASSERT_EQ(call("DELETE", base + "/links/" + std::to_string(links[1]["id"].get<std::int64_t>())).status, 204);
+  ASSERT_EQ(call("DELETE", "/api/v1/bridges/" + std::to_string(other)).status, 204);
+
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+  bridge = start();
+  EXPECT_EQ(json::parse(call("GET", base).body)["name"], "crew");
+  EXPECT_EQ(json::parse(call("GET", base + "/links").body)["items"].size(), 1u);
+  EXPECT_EQ(call("GET", "/api/v1/bridges/" + std::to_string(other)).status, 404);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE actor = 'writer'"), 7);
+}
+
+TEST_F(ExternalDbTest, EveryApiRouteRefusesMissingWrongAndUnderScopedTokens) {
+  auto bridge = start();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"auth"})").body)["id"].get<std::int64_t>();
+  auto link_id = json::parse(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
+                                  R"({"connector":"spool","remote_id":"x"})")
+                                 .body)["id"]
+                     .get<std::int64_t>();
+  int api_routes = 0;
+  for (const auto& route : core::AdminApi::routes()) {
+    const auto path = core::fill_pattern(route.pattern, {{"id", std::to_string(id)}, {"link_id", std::to_string(link_id)}});
+    if (route.pattern.rfind("/api/", 0) != 0) {
+      EXPECT_EQ(route.scope, core::Scope::kNone) << route.pattern;
+      continue;
+    }
+    ++api_routes;
+    const std::string body = route.method == "GET" || route.method == "DELETE" ? "" : R"({"name":"n"})";
+    const auto what = route.method + " " + path;
+    auto none = call(route.method, path, body, "");
+    EXPECT_EQ(none.status, 401) << what;
+    EXPECT_EQ(none.headers["www-authenticate"].rfind("Bearer", 0), 0u) << what;
+    EXPECT_EQ(call(route.method, path, body, std::string(64, 'x')).status, 401) << what;
+    EXPECT_EQ(call(route.method, path, body, kWriteToken.substr(0, 63)).status, 401) << what;
+    EXPECT_EQ(call(route.method, path, body, kWriteToken + "x").status, 401) << what;
+    if (route.scope == core::Scope::kWrite) {
+      EXPECT_EQ(call(route.method, path, body, kReadToken).status, 403) << what;
+    } else {
+      EXPECT_EQ(call(route.method, path, body, kReadToken).status, 200) << what;
+    }
+  }
+  EXPECT_GE(api_routes, 8);
+  // Nothing was changed by the refused calls.
+  EXPECT_EQ(count("SELECT count(*) FROM bridges"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM links"), 1);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+}
+
+TEST_F(ExternalDbTest, EventCommittedBeforeSigkillIsDeliveredAfterRestartExactlyOnce) {
+  auto bridge = start();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"kill"})").body)["id"].get<std::int64_t>();
+  for (const char* conv : {"room-a", "room-b"}) {
+    ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
+                   json{{"connector", "spool"}, {"remote_id", conv}}.dump())
+                  .status,
+              201);
+  }
+  // The target is failing: its outbox directory does not exist yet.
+  fs::create_directories(dir_.path() + "/in");
+  {
+    std::ofstream f(dir_.path() + "/in/001.json.part");
+    f << json{{"where", {{"remote_id", "room-a"}}},
+              {"who", {{"connector", "spool"}, {"remote_id", "alice"}, {"display_name", "Alice"}}},
+              {"origin", {{"remote_id", "msg-1"}}},
+              {"payload", {{"kind", "message.posted"}, {"body", {{"text", "survives a crash"}}}}}}
+             .dump();
+  }
+  fs::rename(dir_.path() + "/in/001.json.part", dir_.path() + "/in/001.json");
+
+  // Wait until the publish committed and a delivery attempt failed.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (count("SELECT count(*) FROM outbox WHERE attempts > 0") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(count("SELECT count(*) FROM outbox WHERE attempts > 0"), 1) << bridge->log();
+  EXPECT_FALSE(fs::exists(dir_.path() + "/in/001.json"));  // acknowledged after commit
+
+  EXPECT_EQ(bridge->stop(SIGKILL), 128 + SIGKILL);
+  fs::create_directories(dir_.path() + "/out");  // the target recovers
+  bridge = start();
+
+  const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (count("SELECT count(*) FROM outbox") != 0 && std::chrono::steady_clock::now() < deadline2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(count("SELECT count(*) FROM outbox"), 0) << bridge->log();
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+
+  // Exactly one deliver() call happened, and it wrote the event once.
+  const auto log = read_file(dir_.path() + "/out/deliveries.log");
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  EXPECT_NE(log.find(" room-b written"), std::string::npos) << log;
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_.path() + "/out")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    auto delivered = json::parse(read_file(entry.path()));
+    EXPECT_EQ(delivered["target"]["remote_id"], "room-b");
+    EXPECT_EQ(delivered["event"]["payload"]["body"]["text"], "survives a crash");
+    EXPECT_EQ(delivered["event"]["who"]["display_name"], "Alice");
+  }
+  EXPECT_EQ(files, 1);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM message_parts"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters"), 0);
+}
+
+TEST_F(ExternalDbTest, MalformedInboundFileBecomesADeadLetterAndTheSpoolMovesOn) {
+  auto bridge = start();
+  fs::create_directories(dir_.path() + "/in");
+  std::ofstream(dir_.path() + "/in/001.json") << "{ this is not json";
+  std::ofstream(dir_.path() + "/in/002.json") << R"({"where":{"remote_id":"nowhere"},"who":{"connector":"spool","remote_id":"a"},"origin":{"remote_id":"x"},"payload":{"kind":"typing","active":true}})";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((fs::exists(dir_.path() + "/in/001.json") || fs::exists(dir_.path() + "/in/002.json")) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(fs::exists(dir_.path() + "/in/002.json"));
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason LIKE '001.json:%'"), 1);
+  auto dead = json::parse(call("GET", "/api/v1/dead-letters", "", kReadToken).body);
+  ASSERT_EQ(dead["items"].size(), 1u);
+  auto metrics = http_request("127.0.0.1", port_, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("coibridge_inbound_rejected_total{connector=\"spool\"} 1"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("coibridge_events_published_total{connector=\"spool\",status=\"unlinked\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("coibridge_outbox_depth 0"), std::string::npos);
+  EXPECT_NE(metrics.body.find("coibridge_http_requests_total"), std::string::npos);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+}
+
+TEST_F(ExternalDbTest, SecretsNeverReachTheLog) {
+  const std::string db_password = "db-pass-7f3a9c";
+  write_config({pg_.conninfo() + " password=" + db_password, ""});
+  ::setenv("COIBRIDGE_LOGGING_LEVEL", "trace", 1);
+  auto bridge = start();
+  ::unsetenv("COIBRIDGE_LOGGING_LEVEL");
+  call("GET", "/api/v1/bridges");
+  call("GET", "/api/v1/bridges", "", "wrong-token-5be1d0c2e7");
+  call("POST", "/api/v1/bridges", R"({"name":"s"})", kReadToken);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+  const auto log = bridge->log();
+  ASSERT_FALSE(log.empty());
+  for (const auto& secret : {kWriteToken, kReadToken, db_password, std::string("wrong-token-5be1d0c2e7")}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "secret in log: " << secret;
+  }
+}
+
+TEST_F(ProcessTest, EmbeddedDatabaseComesUpAndIsAdoptedAfterACrash) {
+  write_config({"", ""});
+  auto bridge = start();
+  EXPECT_EQ(http_request("127.0.0.1", port_, "GET", "/ready").body.find("ready") != std::string::npos, true);
+  ASSERT_EQ(call("POST", "/api/v1/bridges", R"({"name":"embedded"})").status, 201);
+  // Killed hard, it leaves its PostgreSQL running; the next start adopts it.
+  EXPECT_EQ(bridge->stop(SIGKILL), 128 + SIGKILL);
+  EXPECT_TRUE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
+  bridge = start();
+  EXPECT_EQ(json::parse(call("GET", "/api/v1/bridges").body)["items"][0]["name"], "embedded");
+  // A clean stop stops the cluster too.
+  EXPECT_EQ(bridge->stop(SIGTERM), 0) << bridge->log();
+  EXPECT_FALSE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
+  EXPECT_EQ(BridgeProcess::run_to_end({"migrate", "--config", config_path()}, log_path()), 0);
+  EXPECT_FALSE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
+}
+
+TEST_F(ProcessTest, CommandLineExitCodes) {
+  const std::string example = std::string(COIBRIDGE_SOURCE_DIR) + "/config/coi-bridge.example.yaml";
+  EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", example}, log_path()), 0);
+  EXPECT_EQ(BridgeProcess::run_to_end({"version"}, log_path()), 0);
+  EXPECT_NE(read_file(log_path()).find("coi-bridge "), std::string::npos);
+  EXPECT_EQ(BridgeProcess::run_to_end({"--help"}, log_path()), 0);
+  EXPECT_EQ(BridgeProcess::run_to_end({"bogus"}, log_path()), 2);
+  EXPECT_EQ(BridgeProcess::run_to_end({"--config"}, log_path()), 2);
+
+  std::ofstream(dir_.path() + "/bad.yaml") << "http:\n  listen: nowhere\nadmin:\n  tokens: []\n";
+  const std::string bad_log = dir_.path() + "/bad.log";
+  EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", dir_.path() + "/bad.yaml"}, bad_log), 2);
+  const auto out = read_file(bad_log);
+  EXPECT_NE(out.find("bad.yaml:2: http.listen"), std::string::npos) << out;
+  EXPECT_NE(out.find("admin.tokens"), std::string::npos) << out;
+  EXPECT_EQ(BridgeProcess::run_to_end({"run", "--config", dir_.path() + "/bad.yaml"}, bad_log), 2);
+  EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", dir_.path() + "/missing.yaml"}, bad_log), 2);
+}
+
+}  // namespace
+}  // namespace coibridge::testing
