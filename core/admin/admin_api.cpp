@@ -83,6 +83,7 @@ const std::vector<AdminApi::Route>& AdminApi::table() {
       {{"POST", "/api/v1/bridges/{id}/links", Scope::kWrite}, &AdminApi::add_link},
       {{"DELETE", "/api/v1/bridges/{id}/links/{link_id}", Scope::kWrite}, &AdminApi::remove_link},
       {{"GET", "/api/v1/dead-letters", Scope::kRead}, &AdminApi::list_dead_letters},
+      {{"POST", "/api/v1/dead-letters/{id}/replay", Scope::kWrite}, &AdminApi::replay_dead_letter},
   };
   return kTable;
 }
@@ -327,6 +328,16 @@ asio::awaitable<HttpResponse> AdminApi::list_dead_letters(const Call& call) {
           ? std::optional<std::int64_t>(letters->back().id)
           : std::nullopt;
   co_return json_response(200, {{"items", std::move(items)}, {"next_after", page_cursor(next)}});
+}
+
+asio::awaitable<HttpResponse> AdminApi::replay_dead_letter(const Call& call) {
+  auto id = parse_id(call.params.get("id"), "id");
+  if (!id) co_return invalid_field_response(id.error());
+  auto st = co_await deps_.events.replay_dead_letter(*id, call.actor);
+  if (!st) co_return store_error_response(st.error());
+  spdlog::info("admin: {} replayed dead letter {}", call.actor, *id);
+  if (deps_.on_replayed) deps_.on_replayed();
+  co_return json_response(202, {{"status", "queued"}});
 }
 
 }  // namespace coibridge::core

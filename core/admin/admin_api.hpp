@@ -24,6 +24,8 @@ struct AdminDeps {
   std::vector<AdminToken> tokens;
   // True when the database is reachable and migrations are applied. Unset counts as ready.
   std::function<boost::asio::awaitable<bool>()> ready;
+  // Called after a dead letter was put back in the outbox (wakes the delivery scheduler).
+  std::function<void()> on_replayed;
 };
 
 class AdminApi {
@@ -61,6 +63,7 @@ class AdminApi {
   boost::asio::awaitable<HttpResponse> add_link(const Call& call);
   boost::asio::awaitable<HttpResponse> remove_link(const Call& call);
   boost::asio::awaitable<HttpResponse> list_dead_letters(const Call& call);
+  boost::asio::awaitable<HttpResponse> replay_dead_letter(const Call& call);
 
   AdminDeps deps_;
   TokenAuthenticator auth_;

@@ -125,7 +125,8 @@ int run_bridge(const core::Config& config) {
                             return core::pg::migrations_current(c, core::pg::builtin_migrations());
                           });
                           co_return current && *current;
-                        }});
+                        },
+                        [&scheduler] { scheduler.notify(); }});
   core::HttpServer http(io.get_executor(),
                         {config.http.host, config.http.port, config.http.max_body_bytes},
                         [&admin](const core::HttpRequest& req) { return admin.handle(req); });

@@ -74,6 +74,11 @@ class EventStore {
   virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) = 0;
 
+  // Puts a dead-lettered delivery back at the end of its conversation's queue, with a fresh
+  // attempt count. kNotFound for an unknown id; kConflict when it cannot be replayed (an
+  // inbound item, or a conversation that is no longer linked).
+  virtual boost::asio::awaitable<Status> replay_dead_letter(std::int64_t id, std::string actor) = 0;
+
   virtual boost::asio::awaitable<Result<std::int64_t>> outbox_depth() = 0;
   virtual boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
                                                                                int limit) = 0;

@@ -180,6 +180,36 @@ TEST_F(StoreTest, FailedAndDeadLetteredRows) {
   EXPECT_EQ(dead->front().target.remote_id, "chan");
 }
 
+TEST_F(StoreTest, ReplayPutsADeadLetterBackInItsQueue) {
+  auto b = bridge_with({{"a", "room"}, {"b", "chan"}});
+  auto e = message("a", "room", "m1", "x");
+  ASSERT_TRUE(run_awaitable(events_.publish(e, plan_fanout)).ok());
+  auto head = run_awaitable(events_.head_of({"b", "chan"}));
+  ASSERT_TRUE(run_awaitable(events_.dead_letter((*head)->id, "gave up")).ok());
+  auto dead = run_awaitable(events_.dead_letters(0, 10));
+  ASSERT_EQ(dead->size(), 1u);
+
+  ASSERT_TRUE(run_awaitable(events_.replay_dead_letter(dead->front().id, "ops")).ok());
+  head = run_awaitable(events_.head_of({"b", "chan"}));
+  ASSERT_TRUE(head->has_value());
+  EXPECT_EQ((*head)->event, e);
+  EXPECT_EQ((*head)->attempts, 0);
+  EXPECT_TRUE(run_awaitable(events_.dead_letters(0, 10))->empty());
+  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(dead->front().id, "ops")).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'dead_letter.replay'"), 1);
+
+  // Inbound items have nothing to replay; unlinked conversations nowhere to go.
+  ASSERT_TRUE(run_awaitable(events_.dead_letter_inbound("a", "bad", "x")).ok());
+  auto inbound = run_awaitable(events_.dead_letters(0, 10))->front().id;
+  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(inbound, "ops")).error().kind, ErrorKind::kConflict);
+  head = run_awaitable(events_.head_of({"b", "chan"}));
+  ASSERT_TRUE(run_awaitable(events_.dead_letter((*head)->id, "again")).ok());
+  auto links = run_awaitable(bridges_.list_links(b.id));
+  ASSERT_TRUE(run_awaitable(bridges_.remove_link(b.id, links->back().id, "t")).ok());
+  auto again = run_awaitable(events_.dead_letters(inbound, 10))->front().id;
+  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(again, "ops")).error().kind, ErrorKind::kConflict);
+}
+
 TEST_F(StoreTest, RemovingALinkDeadLettersItsQueue) {
   auto b = bridge_with({{"a", "room"}, {"b", "chan"}});
   ASSERT_TRUE(run_awaitable(events_.publish(message("a", "room", "m1", "x"), plan_fanout)).ok());

@@ -84,6 +84,10 @@ class MemoryEventStore final : public core::EventStore {
     co_return std::optional<core::RemoteMessageRef>{};
   }
 
+  boost::asio::awaitable<core::Status> replay_dead_letter(std::int64_t, std::string) override {
+    co_return core::Error::internal("not used by the router tests");
+  }
+
   boost::asio::awaitable<core::Result<std::int64_t>> outbox_depth() override {
     co_return static_cast<std::int64_t>(outbox.size());
   }

@@ -308,6 +308,30 @@ awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::translate(Remot
   });
 }
 
+awaitable<Status> PgEventStore::replay_dead_letter(std::int64_t id, std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto rows = tx.exec_prepared("dead_letter_get", id);
+    if (rows.empty()) return Error::not_found("no dead letter with id " + std::to_string(id));
+    const auto& r = rows[0];
+    if (r[0].as<std::string>() != "outbox" || r[3].is_null()) {
+      return Error::conflict("dead letter " + std::to_string(id) + " is an inbound item; it has no delivery to replay");
+    }
+    const auto connector = r[1].as<std::string>();
+    const auto conversation = r[2].as<std::string>();
+    auto bridge = tx.exec_prepared("link_bridge_of", connector, conversation);
+    if (bridge.empty()) {
+      return Error::conflict("conversation " + connector + ":" + conversation + " is no longer linked");
+    }
+    tx.exec_prepared("outbox_replay", id, bridge[0][0].as<std::int64_t>());
+    tx.exec_prepared("dead_letter_delete", id);
+    audit(tx, actor, "dead_letter.replay", "dead_letter/" + std::to_string(id),
+          {{"connector", connector}, {"conversation", conversation}});
+    tx.commit();
+    return {};
+  });
+}
+
 awaitable<Result<std::int64_t>> PgEventStore::outbox_depth() {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::int64_t> {
     pqxx::read_transaction tx(c);

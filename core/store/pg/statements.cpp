@@ -92,6 +92,15 @@ constexpr Statement kStatements[] = {
      " JOIN messages m ON m.event_id = p.event_id"
      " WHERE p.connector = $1 AND p.remote_id = $2 AND m.origin_connector = $3 LIMIT 1"},
     {"outbox_depth", "SELECT count(*) FROM outbox"},
+    {"dead_letter_get",
+     "SELECT source, connector, conversation, event::text FROM dead_letters WHERE id = $1 FOR UPDATE"},
+    {"dead_letter_delete", "DELETE FROM dead_letters WHERE id = $1"},
+    // A replayed delivery queues behind what is pending now; if the same delivery is queued
+    // already, nothing is added.
+    {"outbox_replay",
+     "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
+     " SELECT event_id, $2, connector, conversation, event FROM dead_letters WHERE id = $1"
+     " ON CONFLICT (event_id, target_connector, target_conversation) DO NOTHING"},
     {"dead_letter_list",
      "SELECT id, coalesce(event_id::text, ''), connector, conversation, reason, attempts, "
      MS("created_at") " FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},

@@ -95,6 +95,7 @@ class AdminApiTest : public ::testing::Test {
   MetricsRegistry metrics_;
   bool ready_ = true;
   bool ready_throws_ = false;
+  int replay_notifications_ = 0;
   AdminApi api_{AdminDeps{
       bridges_,
       events_,
@@ -103,7 +104,8 @@ class AdminApiTest : public ::testing::Test {
       [this]() -> boost::asio::awaitable<bool> {
         if (ready_throws_) throw std::runtime_error("db gone");
         co_return ready_;
-      }}};
+      },
+      [this] { ++replay_notifications_; }}};
 };
 
 }  // namespace coibridge::core::fakes

@@ -360,6 +360,21 @@ TEST_F(AdminApiTest, ListDeadLetters) {
   EXPECT_EQ(body(call("GET", "/api/v1/dead-letters?after=z")).at("field"), "after");
 }
 
+TEST_F(AdminApiTest, ReplayDeadLetter) {
+  events_.letters.push_back(DeadLetter{7, "ev-7", {"matrix", "!r:x"}, "rejected", 10, fixed_time()});
+  events_.letters.push_back(DeadLetter{8, "", {"coi", ""}, "inbound", 0, fixed_time()});
+  auto res = call("POST", "/api/v1/dead-letters/7/replay");
+  ASSERT_EQ(res.status, 202) << res.body;
+  EXPECT_EQ(body(res).at("status"), "queued");
+  ASSERT_EQ(events_.replayed.size(), 1U);
+  EXPECT_EQ(events_.replayed[0], (std::pair<std::int64_t, std::string>{7, "admin"}));
+  EXPECT_EQ(replay_notifications_, 1);
+  EXPECT_EQ(call("POST", "/api/v1/dead-letters/7/replay").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/dead-letters/8/replay").status, 409);
+  EXPECT_EQ(body(call("POST", "/api/v1/dead-letters/x/replay")).at("field"), "id");
+  EXPECT_EQ(replay_notifications_, 1);
+}
+
 // ---- store errors ----
 
 TEST_F(AdminApiTest, StoreErrorsMapByKind) {
@@ -411,6 +426,7 @@ TEST_F(AdminApiTest, EveryRouteHasAWorkingHappyPath) {
   const auto spare = run_sync(bridges_.create_bridge("spare", "setup"))->id;
   const auto link =
       run_sync(bridges_.add_link(spare, "matrix", "!room:x", json::object(), "setup"))->id;
+  events_.letters.push_back(DeadLetter{spare, "ev", {"matrix", "!room:x"}, "rejected", 3, fixed_time()});
   for (const auto& route : AdminApi::routes()) {
     const bool deletes_bridge = route.method == "DELETE" && route.pattern == "/api/v1/bridges/{id}";
     const auto target =

@@ -139,6 +139,7 @@ class FakeEventStore : public EventStore {
  public:
   Result<std::int64_t> depth = std::int64_t{0};
   std::vector<DeadLetter> letters;
+  std::vector<std::pair<std::int64_t, std::string>> replayed;  // (id, actor)
   std::optional<Error> fail_next;
   std::int64_t last_after = -1;
   int last_limit = 0;
@@ -170,6 +171,18 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(RemoteMessageRef,
                                                                             std::string) override {
     co_return unused();
+  }
+
+  boost::asio::awaitable<Status> replay_dead_letter(std::int64_t id, std::string actor) override {
+    for (auto it = letters.begin(); it != letters.end(); ++it) {
+      if (it->id == id) {
+        if (it->reason == "inbound") co_return Error::conflict("inbound item");
+        replayed.push_back({id, actor});
+        letters.erase(it);
+        co_return Status{};
+      }
+    }
+    co_return Error::not_found("no dead letter");
   }
 
   boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override { co_return depth; }
