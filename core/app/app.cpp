@@ -139,6 +139,7 @@ int run_bridge(const core::Config& config) {
 
   bool stopping = false;
   bool scheduler_done = false;
+  bool http_done = false;
   std::list<asio::cancellation_signal> connector_cancel;
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
@@ -146,7 +147,7 @@ int run_bridge(const core::Config& config) {
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }
-  asio::co_spawn(io, http.run(), asio::detached);
+  asio::co_spawn(io, http.run(), [&](std::exception_ptr) { http_done = true; });
   asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -157,12 +158,12 @@ int run_bridge(const core::Config& config) {
     http.stop();
     scheduler.stop();
     for (auto& s : connector_cancel) s.emit(asio::cancellation_type::terminal);
-    // Let the deliveries in flight finish, then leave the loop.
+    // Let the deliveries and requests in flight finish, then leave the loop.
     asio::co_spawn(
         io,
         [&]() -> awaitable<void> {
           asio::steady_timer t(io);
-          while (!scheduler_done) {
+          while (!scheduler_done || !http_done) {
             t.expires_after(std::chrono::milliseconds(20));
             co_await t.async_wait(kTuple);
           }
