@@ -210,6 +210,20 @@ TEST_F(StoreTest, ReplayPutsADeadLetterBackInItsQueue) {
   EXPECT_EQ(run_awaitable(events_.replay_dead_letter(again, "ops")).error().kind, ErrorKind::kConflict);
 }
 
+TEST_F(StoreTest, CheckpointsOnlyMoveForwardWithinAUidvalidity) {
+  PgCheckpointStore checkpoints(db_);
+  EXPECT_FALSE(run_awaitable(checkpoints.load("coi", "INBOX"))->has_value());
+  ASSERT_TRUE(run_awaitable(checkpoints.save("coi", "INBOX", {7, 100})).ok());
+  ASSERT_TRUE(run_awaitable(checkpoints.save("coi", "INBOX", {7, 90})).ok());
+  EXPECT_EQ((*run_awaitable(checkpoints.load("coi", "INBOX")))->last_uid, 100u);
+  ASSERT_TRUE(run_awaitable(checkpoints.save("coi", "INBOX", {8, 3})).ok());
+  auto cp = *run_awaitable(checkpoints.load("coi", "INBOX"));
+  EXPECT_EQ(cp->uidvalidity, 8u);
+  EXPECT_EQ(cp->last_uid, 3u);
+  EXPECT_FALSE(run_awaitable(checkpoints.load("coi", "Chats"))->has_value());
+  EXPECT_FALSE(run_awaitable(checkpoints.load("other", "INBOX"))->has_value());
+}
+
 TEST_F(StoreTest, RemovingALinkDeadLettersItsQueue) {
   auto b = bridge_with({{"a", "room"}, {"b", "chan"}});
   ASSERT_TRUE(run_awaitable(events_.publish(message("a", "room", "m1", "x"), plan_fanout)).ok());

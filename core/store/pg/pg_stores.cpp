@@ -352,4 +352,29 @@ awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64
   });
 }
 
+// ---------------------------------------------------------------- checkpoints
+
+awaitable<Result<std::optional<Checkpoint>>> PgCheckpointStore::load(std::string connector,
+                                                                     std::string source) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<Checkpoint>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("checkpoint_get", connector, source);
+    if (rows.empty()) return std::optional<Checkpoint>{};
+    return std::optional<Checkpoint>(
+        Checkpoint{rows[0][0].as<std::uint64_t>(), rows[0][1].as<std::uint64_t>()});
+  });
+}
+
+awaitable<Status> PgCheckpointStore::save(std::string connector, std::string source,
+                                          Checkpoint checkpoint) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("checkpoint_put", connector, source,
+                     static_cast<std::int64_t>(checkpoint.uidvalidity),
+                     static_cast<std::int64_t>(checkpoint.last_uid));
+    tx.commit();
+    return {};
+  });
+}
+
 }  // namespace coibridge::core::pg

@@ -2,6 +2,7 @@
 // PostgreSQL implementations of the store interfaces. Every method runs on the DbExecutor.
 
 #include "core/store/bridge_store.hpp"
+#include "core/store/checkpoint_store.hpp"
 #include "core/store/event_store.hpp"
 #include "core/store/pg/db_executor.hpp"
 
@@ -48,6 +49,18 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override;
   boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
                                                                        int limit) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+class PgCheckpointStore final : public CheckpointStore {
+ public:
+  explicit PgCheckpointStore(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<std::optional<Checkpoint>>> load(std::string connector,
+                                                                 std::string source) override;
+  boost::asio::awaitable<Status> save(std::string connector, std::string source,
+                                      Checkpoint checkpoint) override;
 
  private:
   DbExecutor& db_;

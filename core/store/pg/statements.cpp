@@ -92,6 +92,16 @@ constexpr Statement kStatements[] = {
      " JOIN messages m ON m.event_id = p.event_id"
      " WHERE p.connector = $1 AND p.remote_id = $2 AND m.origin_connector = $3 LIMIT 1"},
     {"outbox_depth", "SELECT count(*) FROM outbox"},
+    {"checkpoint_get",
+     "SELECT uidvalidity, last_uid FROM checkpoints WHERE connector = $1 AND source = $2"},
+    // Within one uidvalidity the checkpoint only moves forward (two readers racing cannot
+    // rewind it); a changed uidvalidity starts the mailbox over.
+    {"checkpoint_put",
+     "INSERT INTO checkpoints (connector, source, uidvalidity, last_uid) VALUES ($1, $2, $3, $4)"
+     " ON CONFLICT (connector, source) DO UPDATE SET"
+     " last_uid = CASE WHEN checkpoints.uidvalidity = EXCLUDED.uidvalidity"
+     "   THEN greatest(checkpoints.last_uid, EXCLUDED.last_uid) ELSE EXCLUDED.last_uid END,"
+     " uidvalidity = EXCLUDED.uidvalidity, updated_at = now()"},
     {"dead_letter_get",
      "SELECT source, connector, conversation, event::text FROM dead_letters WHERE id = $1 FOR UPDATE"},
     {"dead_letter_delete", "DELETE FROM dead_letters WHERE id = $1"},
