@@ -28,6 +28,31 @@ struct SpoolConnectorConfig {
   std::string outbox_dir;  // each delivery is written here as <event id>.json
 };
 
+// One mail server a COI connector talks to.
+struct MailServerConfig {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string tls = "implicit";  // implicit | starttls | none (none: loopback testing only)
+  std::string ca_file;           // empty: the system's CA store
+  bool verify_certificate = true;
+  std::string username;
+  std::string password;
+};
+
+// A chat-over-email account the bridge owns (COI and Delta Chat peers reach it by mail).
+struct CoiConnectorConfig {
+  std::string name;          // connector instance name
+  std::string address;       // the bridge account's address, e.g. bridge@example.org
+  std::string display_name = "coi-bridge";
+  MailServerConfig imap;
+  MailServerConfig smtp;
+  // How remote people appear on the mail side: "puppet" gives each a plus-address of the
+  // bridge account (bridge+<connector>.<id>@domain); "relay" sends from the bridge address
+  // with the person's name and a Sender header.
+  std::string identity = "puppet";
+  std::size_t max_message_bytes = 25 * 1024 * 1024;
+};
+
 struct Config {
   struct Database {
     std::string url;                        // empty: embedded PostgreSQL in data_dir
@@ -59,6 +84,7 @@ struct Config {
 
   struct Connectors {
     std::vector<SpoolConnectorConfig> spool;
+    std::vector<CoiConnectorConfig> coi;
   } connectors;
 };
 

@@ -27,16 +27,6 @@ constexpr std::array<SpoolField, 3> kSpoolFields = {{
     {"outbox_dir", &SpoolConnectorConfig::outbox_dir},
 }};
 
-bool is_valid_instance_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                    c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 void check_spool(const SpoolConnectorConfig& spool, const std::string& path,
                  const std::map<std::string_view, int>& lines, std::vector<InstanceName>& names,
                  Errors& errors) {
@@ -122,6 +112,16 @@ void report_duplicate_names(const std::vector<InstanceName>& names, Errors& erro
 
 }  // namespace
 
+bool is_valid_instance_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                    c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& errors) {
   if (!expect_mapping(node, "connectors", line, errors)) return;
   std::vector<InstanceName> names;
@@ -129,11 +129,19 @@ void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& 
                  [&](const std::string& key, const YAML::Node& value, int value_line) {
                    if (key == "spool") {
                      parse_spool_list(value, value_line, config, names, errors);
+                   } else if (key == "coi") {
+                     parse_coi_list(value, value_line, config, errors);
                    } else {
                      add_error(errors, join_path("connectors", key), value_line,
                                "unknown connector type");
                    }
                  });
+  for (std::size_t i = 0; i < config.connectors.coi.size(); ++i) {
+    const auto& coi = config.connectors.coi[i];
+    if (!coi.name.empty()) {
+      names.push_back(InstanceName{coi.name, index_path("connectors.coi", i) + ".name", line});
+    }
+  }
   report_duplicate_names(names, errors);
 }
 

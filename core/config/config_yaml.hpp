@@ -41,5 +41,9 @@ std::optional<std::string> scalar_string(const YAML::Node& node, std::string_vie
 void parse_document(const YAML::Node& root, Config& config, Origins& origins, Errors& errors);
 void parse_admin(const YAML::Node& node, int line, Config& config, Errors& errors);
 void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& errors);
+void parse_coi_list(const YAML::Node& node, int line, Config& config, Errors& errors);
+
+// Connector instance names key checkpoints and links: [a-z0-9_.-]+.
+bool is_valid_instance_name(std::string_view name);
 
 }  // namespace coibridge::core::config_internal

@@ -599,3 +599,71 @@ TEST(ConfigTest, ExampleFileLoadsCleanly) {
 
 }  // namespace
 }  // namespace coibridge::core
+
+namespace coibridge::core {
+namespace {
+
+const char* const kCoiSection = R"(connectors:
+  coi:
+    - name: mail
+      address: bridge@example.org
+      identity: relay
+      imap: {host: imap.example.org, port: 993, username: bridge, password: "imap-secret"}
+      smtp:
+        host: smtp.example.org
+        port: 587
+        tls: starttls
+        ca_file: /etc/ssl/ca.pem
+        verify_certificate: false
+        username: bridge
+        password: "smtp-secret"
+)";
+
+TEST(ConfigCoiTest, FullEntryIsRead) {
+  auto r = load_config_text(std::string("admin:\n  tokens:\n    - {name: ops, token: 0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
+                                kCoiSection,
+                            [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].path << ": " << r.errors[0].message;
+  ASSERT_EQ(r.config->connectors.coi.size(), 1u);
+  const auto& c = r.config->connectors.coi[0];
+  EXPECT_EQ(c.name, "mail");
+  EXPECT_EQ(c.address, "bridge@example.org");
+  EXPECT_EQ(c.identity, "relay");
+  EXPECT_EQ(c.imap.host, "imap.example.org");
+  EXPECT_EQ(c.imap.port, 993);
+  EXPECT_EQ(c.imap.tls, "implicit");  // the default: RFC 8314 prefers implicit TLS
+  EXPECT_TRUE(c.imap.verify_certificate);
+  EXPECT_EQ(c.smtp.tls, "starttls");
+  EXPECT_FALSE(c.smtp.verify_certificate);
+  EXPECT_EQ(c.smtp.ca_file, "/etc/ssl/ca.pem");
+  EXPECT_EQ(c.smtp.password, "smtp-secret");
+}
+
+TEST(ConfigCoiTest, ErrorsNameTheKeyAndNeverTheSecret) {
+  const std::string yaml = std::string("admin:\n  tokens:\n    - {name: ops, token: 0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
+                           R"(connectors:
+  spool:
+    - {name: mail, inbox_dir: a, outbox_dir: b}
+  coi:
+    - name: mail
+      address: not-an-address
+      identity: ghost
+      imap: {host: h, port: 99999, tls: sometimes, username: u, password: "p4ss-w0rd-secret", color: blue}
+      smtp: {host: h, port: 25, username: u}
+)";
+  auto r = load_config_text(yaml, [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_FALSE(r.config.has_value());
+  std::set<std::string> paths;
+  for (const auto& e : r.errors) {
+    paths.insert(e.path);
+    EXPECT_EQ(e.message.find("p4ss-w0rd-secret"), std::string::npos);
+  }
+  for (const char* p : {"connectors.coi[0].address", "connectors.coi[0].identity", "connectors.coi[0].imap.port",
+                        "connectors.coi[0].imap.tls", "connectors.coi[0].imap.color",
+                        "connectors.coi[0].smtp.password", "connectors.coi[0].name"}) {
+    EXPECT_TRUE(paths.contains(p)) << p;
+  }
+}
+
+}  // namespace
+}  // namespace coibridge::core
