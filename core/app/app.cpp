@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
 
+#include "connectors/coi/coi_connector.hpp"
 #include "connectors/spool/spool_connector.hpp"
 #include "core/admin/admin_api.hpp"
 #include "core/app/database.hpp"
@@ -37,11 +38,16 @@ constexpr auto kTuple = asio::as_tuple(use_awaitable);
 // How long start-up waits for a configured database server that is still coming up.
 constexpr std::chrono::seconds kDatabaseWait{30};
 
-core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry) {
+core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry,
+                                 core::CheckpointStore& checkpoints, core::MetricsRegistry& metrics) {
   for (const auto& spool : config.connectors.spool) {
     if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool)); !st) {
       return st.error();
     }
+  }
+  for (const auto& coi : config.connectors.coi) {
+    auto connector = std::make_shared<connectors::coi::CoiConnector>(coi, checkpoints, metrics);
+    if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
   return {};
 }
@@ -107,12 +113,13 @@ int run_bridge(const core::Config& config) {
   asio::io_context io(1);
   core::MetricsRegistry metrics;
   core::ConnectorRegistry registry;
-  if (auto st = register_connectors(config, registry); !st) {
+  core::pg::PgBridgeStore bridges(db);
+  core::pg::PgEventStore events(db);
+  core::pg::PgCheckpointStore checkpoints(db);
+  if (auto st = register_connectors(config, registry, checkpoints, metrics); !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;
   }
-  core::pg::PgBridgeStore bridges(db);
-  core::pg::PgEventStore events(db);
 
   core::DeliveryPolicy policy;
   policy.max_attempts = config.delivery.max_attempts;

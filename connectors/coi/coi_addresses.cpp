@@ -1,0 +1,108 @@
+#include "connectors/coi/coi_addresses.hpp"
+
+#include <cassert>
+
+namespace coibridge::connectors::coi {
+namespace {
+
+constexpr std::string_view kDm = "dm:";
+constexpr std::string_view kGroup = "group:";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string lower_ascii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string escape_puppet_id(std::string_view id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : id) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '=';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> unescape_puppet_id(std::string_view escaped) {
+  std::string out;
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    const char c = escaped[i];
+    if (c == '=') {
+      if (i + 2 >= escaped.size()) return std::nullopt;
+      const int hi = hex_value(escaped[i + 1]);
+      const int lo = hex_value(escaped[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += c;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+AddressBook::AddressBook(std::string bridge_address) : bridge_(std::move(bridge_address)) {
+  const auto at = bridge_.rfind('@');
+  assert(at != std::string::npos);
+  local_ = lower_ascii(std::string_view(bridge_).substr(0, at));
+  domain_ = lower_ascii(std::string_view(bridge_).substr(at + 1));
+}
+
+std::string AddressBook::puppet_address(std::string_view connector, std::string_view remote_id) const {
+  return local_ + "+" + escape_puppet_id(connector) + "." + escape_puppet_id(remote_id) + "@" + domain_;
+}
+
+std::optional<PuppetRef> AddressBook::parse_puppet(std::string_view address) const {
+  const std::string addr = lower_ascii(address);
+  const auto at = addr.rfind('@');
+  if (at == std::string::npos || addr.substr(at + 1) != domain_) return std::nullopt;
+  const std::string_view local = std::string_view(addr).substr(0, at);
+  const std::string prefix = local_ + "+";
+  if (local.substr(0, prefix.size()) != prefix) return std::nullopt;
+  const std::string_view tag = local.substr(prefix.size());
+  const auto dot = tag.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto connector = unescape_puppet_id(tag.substr(0, dot));
+  auto remote = unescape_puppet_id(tag.substr(dot + 1));
+  if (!connector || !remote || connector->empty() || remote->empty()) return std::nullopt;
+  return PuppetRef{std::move(*connector), std::move(*remote)};
+}
+
+bool AddressBook::is_ours(std::string_view address) const {
+  return lower_ascii(address) == lower_ascii(bridge_) || parse_puppet(address).has_value();
+}
+
+std::string dm_conversation(std::string_view peer_address) { return std::string(kDm) + lower_ascii(peer_address); }
+std::string group_conversation(std::string_view group_id) { return std::string(kGroup) + std::string(group_id); }
+
+std::optional<std::string> dm_peer(std::string_view conversation) {
+  if (conversation.substr(0, kDm.size()) != kDm || conversation.size() == kDm.size()) return std::nullopt;
+  return std::string(conversation.substr(kDm.size()));
+}
+
+std::optional<std::string> group_id_of(std::string_view conversation) {
+  if (conversation.substr(0, kGroup.size()) != kGroup || conversation.size() == kGroup.size()) {
+    return std::nullopt;
+  }
+  return std::string(conversation.substr(kGroup.size()));
+}
+
+}  // namespace coibridge::connectors::coi

@@ -1,0 +1,161 @@
+#include "connectors/coi/coi_connector.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "connectors/coi/mail_mapping.hpp"
+#include "connectors/coi/mime/mime_compose.hpp"
+#include "connectors/coi/mime/mime_parse.hpp"
+#include "core/net/backoff.hpp"
+
+namespace coibridge::connectors::coi {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+constexpr const char* kInbox = "INBOX";
+// RFC 2177 §3: re-issue IDLE at least every 29 minutes so servers do not drop the session.
+constexpr std::chrono::minutes kIdleRefresh{25};
+constexpr std::size_t kFetchBatch = 50;
+
+template <class TlsMode>
+TlsMode tls_mode(const std::string& word) {
+  if (word == "starttls") return TlsMode::kStartTls;
+  if (word == "none") return TlsMode::kNone;
+  return TlsMode::kImplicit;
+}
+
+}  // namespace
+
+CoiConnector::CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints,
+                           core::MetricsRegistry& metrics)
+    : config_(std::move(config)), checkpoints_(checkpoints), metrics_(metrics), addresses_(config_.address) {
+  imap_.host = config_.imap.host;
+  imap_.port = config_.imap.port;
+  imap_.tls = tls_mode<imap::TlsMode>(config_.imap.tls);
+  imap_.ca_file = config_.imap.ca_file;
+  imap_.verify_peer = config_.imap.verify_certificate;
+  imap_.username = config_.imap.username;
+  imap_.password = config_.imap.password;
+  imap_.max_message_bytes = config_.max_message_bytes;
+  smtp_.host = config_.smtp.host;
+  smtp_.port = config_.smtp.port;
+  smtp_.tls = tls_mode<smtp::TlsMode>(config_.smtp.tls);
+  smtp_.ca_file = config_.smtp.ca_file;
+  smtp_.verify_peer = config_.smtp.verify_certificate;
+  smtp_.username = config_.smtp.username;
+  smtp_.password = config_.smtp.password;
+}
+
+core::Capabilities CoiConnector::capabilities() const {
+  return {core::Capability::kEdit, core::Capability::kDelete, core::Capability::kReaction,
+          core::Capability::kReadReceipt, core::Capability::kReply};
+}
+
+bool CoiConnector::is_own_actor(const core::ActorRef& actor) const {
+  return actor.connector == config_.name && addresses_.is_ours(actor.remote_id);
+}
+
+awaitable<void> CoiConnector::run(core::ConnectorContext& ctx) {
+  const core::BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(60)};
+  asio::steady_timer timer(ctx.executor);
+  int failures = 0;
+  for (;;) {
+    // No co_await inside a conditional expression: g++ 12 mishandles the temporaries.
+    core::Status st;
+    auto session = co_await imap::ImapSession::connect(ctx.executor, imap_);
+    if (session) {
+      st = co_await watch(ctx, **session);
+    } else {
+      st = session.error();
+    }
+    if (!st) {
+      ++failures;
+      spdlog::warn("coi {}: {}; reconnecting", config_.name, st.error().message);
+      metrics_.counter("coibridge_coi_reconnects_total", "IMAP sessions re-established after an error",
+                       {{"connector", config_.name}})
+          .inc();
+    } else {
+      failures = 0;
+    }
+    timer.expires_after(core::backoff_delay(backoff, failures, 0.5));
+    co_await timer.async_wait(asio::use_awaitable);  // cancellation ends the connector
+  }
+}
+
+awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::ImapSession& session) {
+  auto state = co_await session.select(kInbox);
+  if (!state) co_return state.error();
+  auto saved = co_await checkpoints_.load(config_.name, kInbox);
+  if (!saved) co_return saved.error();
+  std::uint64_t last = 0;
+  if (*saved && (*saved)->uidvalidity == state->uidvalidity) {
+    last = (*saved)->last_uid;
+  } else if (*saved) {
+    // RFC 3501 §2.3.1.1: UIDs of the old UIDVALIDITY mean nothing now. Re-read everything;
+    // Message-ID dedupe keeps what was relayed from being relayed again.
+    spdlog::warn("coi {}: UIDVALIDITY of {} changed ({} -> {}); resynchronising", config_.name, kInbox,
+                 (*saved)->uidvalidity, state->uidvalidity);
+  }
+  spdlog::info("coi {}: watching {} from UID {}", config_.name, kInbox, last + 1);
+
+  for (;;) {
+    auto batch = co_await session.fetch_from(static_cast<std::uint32_t>(last + 1), kFetchBatch);
+    if (!batch) co_return batch.error();
+    for (const auto& message : *batch) {
+      if (auto st = co_await take(ctx, message); !st) co_return st;
+      last = message.uid;
+    }
+    if (!batch->empty()) {
+      if (auto st = co_await checkpoints_.save(config_.name, kInbox, {state->uidvalidity, last}); !st) co_return st;
+    }
+    if (batch->size() == kFetchBatch) continue;
+    auto idle = co_await session.idle(std::chrono::duration_cast<std::chrono::seconds>(kIdleRefresh));
+    if (!idle) co_return idle.error();
+  }
+}
+
+awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const imap::FetchedMessage& message) {
+  auto parsed = mime::parse_mail(message.body, {config_.max_message_bytes});
+  if (!parsed) {
+    co_return co_await ctx.sink.reject(config_.name, "UID " + std::to_string(message.uid) + ": " + parsed.error().message,
+                                       message.body);
+  }
+  auto mapped = event_from_mail(*parsed, MappingContext{config_.name, addresses_});
+  if (auto* skip = std::get_if<Skip>(&mapped)) {
+    spdlog::debug("coi {}: UID {} not relayed: {}", config_.name, message.uid, skip->reason);
+    metrics_.counter("coibridge_coi_skipped_total", "Mails read but not relayed", {{"connector", config_.name}}).inc();
+    co_return core::Status{};
+  }
+  auto outcome = co_await ctx.sink.publish(std::get<core::Event>(std::move(mapped)));
+  if (!outcome) {
+    if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
+      co_return co_await ctx.sink.reject(config_.name, outcome.error().message, message.body);
+    }
+    co_return outcome.error();
+  }
+  co_return core::Status{};
+}
+
+awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core::Delivery& delivery) {
+  const IdentityOptions identity{config_.identity == "relay", config_.display_name};
+  auto mail = mail_for_delivery(delivery, MappingContext{config_.name, addresses_}, identity);
+  if (!mail) co_return mail.error();
+  if (!*mail) co_return core::RemoteMessageRef{config_.name, ""};  // nothing the mail side can show
+  auto bytes = mime::compose_mail(**mail);
+  if (!bytes) co_return core::Error::permanent("cannot compose the mail: " + bytes.error().message);
+  // A named envelope: g++ 12 destroys aggregate temporaries inside a co_await expression twice.
+  smtp::Envelope envelope{config_.address, {}};
+  for (const auto& to : (*mail)->to) envelope.rcpt_to.push_back(to.address);
+  auto ex = co_await asio::this_coro::executor;
+  auto st = co_await smtp::send_mail(ex, smtp_, envelope, *bytes);
+  if (!st) co_return st.error();
+  co_return core::RemoteMessageRef{config_.name, (*mail)->message_id};
+}
+
+}  // namespace coibridge::connectors::coi

@@ -1,0 +1,49 @@
+#pragma once
+// The COI / Delta Chat connector: one mail account the bridge owns. It watches the account's
+// INBOX over IMAP (IDLE), turns chat mail into events, and delivers events as chat mail over
+// SMTP submission.
+//
+// Durability: the IMAP checkpoint (UIDVALIDITY, last UID) advances only after every message
+// up to it was published (committed) or rejected as a dead letter; after a crash or a
+// UIDVALIDITY change the mailbox is re-read and the router's Message-ID dedupe drops what was
+// seen. Deliveries are idempotent through their Message-ID, derived from the event id.
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+
+#include "connectors/coi/coi_addresses.hpp"
+#include "connectors/coi/imap/imap_session.hpp"
+#include "connectors/coi/smtp/smtp_client.hpp"
+#include "core/config/config.hpp"
+#include "core/connector/connector.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/store/checkpoint_store.hpp"
+
+namespace coibridge::connectors::coi {
+
+class CoiConnector final : public core::Connector {
+ public:
+  CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints,
+               core::MetricsRegistry& metrics);
+
+  std::string_view name() const override { return config_.name; }
+  core::Capabilities capabilities() const override;
+  boost::asio::awaitable<void> run(core::ConnectorContext& ctx) override;
+  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
+  bool is_own_actor(const core::ActorRef& actor) const override;
+
+ private:
+  // One connected session: drain what is new, then wait in IDLE; returns on any error.
+  boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx, imap::ImapSession& session);
+  // Publishes (or rejects) one fetched mail. An error means: do not advance the checkpoint.
+  boost::asio::awaitable<core::Status> take(core::ConnectorContext& ctx, const imap::FetchedMessage& message);
+
+  core::CoiConnectorConfig config_;
+  core::CheckpointStore& checkpoints_;
+  core::MetricsRegistry& metrics_;
+  AddressBook addresses_;
+  imap::ImapEndpoint imap_;
+  smtp::SmtpEndpoint smtp_;
+};
+
+}  // namespace coibridge::connectors::coi

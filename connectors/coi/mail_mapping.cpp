@@ -1,0 +1,189 @@
+#include "connectors/coi/mail_mapping.hpp"
+
+#include <chrono>
+
+namespace coibridge::connectors::coi {
+namespace {
+
+using mime::ChatKind;
+
+core::RemoteMessageRef ref(const MappingContext& ctx, const std::string& message_id) {
+  return {ctx.connector, message_id};
+}
+
+// The conversation a chat mail belongs to (coi-protocol.md §7 item 6): the group when it
+// names one, else the 1:1 chat with its sender.
+std::string conversation_of(const mime::ParsedMail& mail) {
+  if (mail.group_id && !mail.group_id->empty()) return group_conversation(*mail.group_id);
+  return dm_conversation(mail.from.address);
+}
+
+core::MessageBody body_of(const mime::ParsedMail& mail, const MappingContext& ctx) {
+  core::MessageBody body;
+  body.text = mail.text;
+  body.html = mail.html;
+  // In-Reply-To alone only threads (every Delta Chat message has one); a reply is a message
+  // that quotes, and then In-Reply-To names the quoted message (coi-protocol.md §1.5).
+  if (mail.quote && !mail.in_reply_to.empty()) body.reply_to = ref(ctx, mail.in_reply_to.front());
+  return body;
+}
+
+}  // namespace
+
+std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, const MappingContext& ctx) {
+  if (mail.message_id.empty()) return Skip{"no Message-ID"};
+  if (ctx.addresses.is_ours(mail.from.address)) return Skip{"sent by the bridge"};
+  if (!mail.is_chat) return Skip{"not a chat message"};
+  if (mail.kind == ChatKind::kProtocolNoise) return Skip{"protocol: " + mail.noise_reason};
+
+  core::Event event;
+  event.where = {ctx.connector, conversation_of(mail)};
+  event.who = {ctx.connector, lower_ascii(mail.from.address), mail.from.name};
+  event.origin = ref(ctx, mail.message_id);
+  if (mail.date_unix > 0) event.at = core::Timestamp{std::chrono::seconds(mail.date_unix)};
+
+  const auto target = [&]() -> std::optional<core::RemoteMessageRef> {
+    if (!mail.target_message_id || mail.target_message_id->empty()) return std::nullopt;
+    return ref(ctx, *mail.target_message_id);
+  }();
+  switch (mail.kind) {
+    case ChatKind::kMessage:
+      event.payload = core::MessagePosted{body_of(mail, ctx)};
+      break;
+    case ChatKind::kEdit:
+      if (!target) return Skip{"edit without a target"};
+      event.payload = core::MessageEdited{*target, body_of(mail, ctx)};
+      break;
+    case ChatKind::kDelete:
+      if (!target) return Skip{"delete without a target"};
+      event.payload = core::MessageDeleted{*target};
+      break;
+    case ChatKind::kReaction:
+      if (!target) return Skip{"reaction without a target"};
+      // RFC 9078 §2: an empty reaction withdraws the sender's earlier one.
+      event.payload = core::ReactionChanged{*target, mail.reaction, !mail.reaction.empty()};
+      break;
+    case ChatKind::kReadReceipt:
+      if (!target) return Skip{"read receipt without an original message"};
+      event.payload = core::ReadUpTo{*target};
+      break;
+    case ChatKind::kMemberAdded:
+      if (!mail.member_added) return Skip{"member change without a member"};
+      event.payload = core::MemberJoined{{ctx.connector, lower_ascii(mail.member_added->address), mail.member_added->name}};
+      break;
+    case ChatKind::kMemberRemoved:
+      if (!mail.member_removed) return Skip{"member change without a member"};
+      event.payload = core::MemberLeft{{ctx.connector, lower_ascii(mail.member_removed->address), mail.member_removed->name}};
+      break;
+    case ChatKind::kGroupRenamed:
+      event.payload = core::ConversationRenamed{mail.group_name.value_or("")};
+      break;
+    default:
+      return Skip{"not a chat message"};
+  }
+  return event;
+}
+
+std::string message_id_for(const core::Delivery& delivery, const AddressBook& addresses) {
+  // chat$ satisfies COI's detection rule (coi-protocol.md §1.1); Delta Chat accepts any id.
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the target: one id per (event, target)
+  for (unsigned char c : delivery.target.remote_id) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  const auto at = addresses.bridge_address().rfind('@');
+  char tag[17];
+  std::snprintf(tag, sizeof tag, "%016llx", static_cast<unsigned long long>(h));
+  return "chat$" + delivery.event_id.value + "." + tag + addresses.bridge_address().substr(at);
+}
+
+core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::Delivery& delivery, const MappingContext& ctx,
+                                                   const IdentityOptions& identity) {
+  const auto& event = delivery.event;
+  mime::OutgoingMail mail;
+  const auto peer = dm_peer(delivery.target.remote_id);
+  if (!peer) {
+    return core::Error::permanent("conversation '" + delivery.target.remote_id +
+                                  "' is not a 1:1 chat; group delivery is not supported yet");
+  }
+  mail.to = {mime::Mailbox{*peer, ""}};
+  const std::string name = event.who.display_name.empty() ? event.who.remote_id : event.who.display_name;
+  if (identity.relay) {
+    // Delta Chat shows the From name for this message only when Sender is present
+    // (coi-protocol.md §4.7).
+    mail.from = {ctx.addresses.bridge_address(), name};
+    mail.sender = mime::Mailbox{ctx.addresses.bridge_address(), identity.display_name};
+  } else {
+    mail.from = {ctx.addresses.puppet_address(event.who.connector, event.who.remote_id), name};
+  }
+  mail.message_id = message_id_for(delivery, ctx.addresses);
+  mail.date_unix = std::chrono::duration_cast<std::chrono::seconds>(event.at.time_since_epoch()).count();
+  mail.subject = "Message from " + name;
+
+  // References must be ids the mail side knows: the scheduler translated them already when a
+  // mapping exists; a reference still in another network's terms cannot be expressed.
+  const auto mail_ref = [&](const core::RemoteMessageRef& r) -> std::optional<std::string> {
+    if (r.connector != ctx.connector) return std::nullopt;
+    return r.remote_id;
+  };
+  const auto add_reply = [&](const std::optional<core::RemoteMessageRef>& r) {
+    if (!r) return;
+    if (auto id = mail_ref(*r)) {
+      mail.in_reply_to = {*id};
+      mail.references = {*id};
+    }
+  };
+
+  // What the mail side cannot express is dropped (typing, membership of a 1:1 chat) or
+  // degraded (an edit of a message it never saw becomes a new message), never dead-lettered:
+  // those are not failures.
+  bool send = std::visit(
+      [&](const auto& p) -> bool {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, core::MessagePosted>) {
+          mail.kind = mime::ChatKind::kMessage;
+          mail.text = p.body.text;
+          add_reply(p.body.reply_to);
+          return true;
+        } else if constexpr (std::is_same_v<T, core::MessageEdited>) {
+          auto target = mail_ref(p.target);
+          mail.text = p.body.text;
+          if (!target) {
+            mail.kind = mime::ChatKind::kMessage;
+            mail.text = "\u270F\uFE0F " + p.body.text;  // marked as edited
+            return true;
+          }
+          mail.kind = mime::ChatKind::kEdit;
+          mail.target_message_id = *target;
+          add_reply(p.target);
+          return true;
+        } else if constexpr (std::is_same_v<T, core::MessageDeleted> ||
+                             std::is_same_v<T, core::ReactionChanged>) {
+          auto target = mail_ref(p.target);
+          if (!target) return false;
+          mail.target_message_id = *target;
+          add_reply(p.target);
+          if constexpr (std::is_same_v<T, core::ReactionChanged>) {
+            mail.kind = mime::ChatKind::kReaction;
+            mail.reaction = p.added ? p.reaction : std::string();
+          } else {
+            mail.kind = mime::ChatKind::kDelete;
+          }
+          return true;
+        } else if constexpr (std::is_same_v<T, core::ReadUpTo>) {
+          auto target = mail_ref(p.target);
+          if (!target) return false;
+          mail.kind = mime::ChatKind::kReadReceipt;
+          mail.read_receipt_for = *target;
+          return true;
+        } else {
+          return false;
+        }
+      },
+      event.payload);
+  if (!send) return std::optional<mime::OutgoingMail>{};
+  return std::optional<mime::OutgoingMail>(std::move(mail));
+}
+
+
+}  // namespace coibridge::connectors::coi

@@ -1,0 +1,577 @@
+#include "connectors/coi/smtp/smtp_client.hpp"
+
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "connectors/coi/smtp/smtp_reply.hpp"
+
+namespace coibridge::connectors::coi::smtp {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using asio::awaitable;
+using asio::ip::tcp;
+using boost::system::error_code;
+using core::Error;
+using core::Result;
+using core::Status;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 8 * 1024;
+// Message data is written in blocks, each with its own deadline, like RFC 5321 §4.5.3.2.5's
+// per-send "data block" timeout: a large message on a slow link must not need one huge limit.
+constexpr std::size_t kWriteChunk = 64 * 1024;
+// QUIT comes after the message was accepted; a server slow to answer it must not hold us long.
+constexpr std::chrono::seconds kMaxQuitWait{10};
+
+class Session {
+ public:
+  Session(asio::any_io_executor ex, const SmtpEndpoint& ep, ssl::context& ctx)
+      : ep_(ep),
+        resolver_(ex),
+        stream_(ex, ctx),
+        deadline_timer_(ex),
+        server_(fmt::format("{}:{}", ep.host, ep.port)),
+        limit_(ep.timeout),
+        deadline_(Clock::now() + ep.timeout) {}
+
+  awaitable<Status> run(const Envelope& env, const std::string& message);
+
+  // Runs beside run() (awaitable operator ||): closes the connection once the current
+  // step's deadline passes, which fails the pending operation. Returns when that happened,
+  // or when cancelled because run() finished first.
+  awaitable<void> watchdog();
+
+  Error timeout_error() const {
+    return Error::unavailable(
+        fmt::format("SMTP {}: timed out after {} s during {}", server_, limit_.count(), step_));
+  }
+
+ private:
+  // Starts a step: names it for errors and logs, and arms the watchdog.
+  void begin(std::string step, std::chrono::seconds limit) {
+    step_ = std::move(step);
+    limit_ = limit;
+    deadline_ = Clock::now() + limit;
+  }
+  void begin(std::string step) { begin(std::move(step), ep_.timeout); }
+
+  void close() {
+    error_code ignored;
+    resolver_.cancel();
+    stream_.next_layer().close(ignored);
+  }
+
+  Error net_error(const error_code& ec);
+  awaitable<Status> connect();
+  awaitable<Status> handshake();
+  awaitable<Result<Reply>> read_reply();
+  awaitable<Status> write(std::string_view data);
+  // Writes one command line and reads its reply. A `secret` line is logged as `step` only.
+  awaitable<Result<Reply>> command(const std::string& line, std::string step, bool secret = false);
+  awaitable<Result<Capabilities>> hello();
+  awaitable<Status> start_tls();
+  awaitable<Status> authenticate(const Capabilities& caps);
+  awaitable<Status> transaction(const Envelope& env, const Capabilities& caps,
+                                const MailParams& params, const std::string& data);
+  awaitable<void> quit();
+
+  const SmtpEndpoint& ep_;
+  tcp::resolver resolver_;
+  ssl::stream<tcp::socket> stream_;
+  asio::steady_timer deadline_timer_;
+  bool tls_ = false;
+  bool host_mismatch_ = false;
+  std::string server_;  // host:port, for messages
+  std::string rbuf_;    // received bytes not yet parsed into replies
+  std::array<char, kReadChunk> chunk_{};
+  std::string step_ = "connect";
+  std::chrono::seconds limit_{0};
+  Clock::time_point deadline_;
+};
+
+std::string tls_name(const SmtpEndpoint& ep) {
+  return ep.tls_server_name.empty() ? ep.host : ep.tls_server_name;
+}
+
+Error Session::net_error(const error_code& ec) {
+  if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+    return Error::unavailable(
+        fmt::format("SMTP {}: connection closed by the server during {}", server_, step_));
+  }
+  std::string detail = ec.message();
+  if (ec.category() == asio::error::get_ssl_category()) {
+    // Say why a certificate was refused; OpenSSL's error string alone is just "certificate
+    // verify failed".
+    if (host_mismatch_) {
+      detail += fmt::format(" (the certificate is not valid for the name \"{}\")", tls_name(ep_));
+    } else if (const long v = SSL_get_verify_result(stream_.native_handle()); v != X509_V_OK) {
+      detail += fmt::format(" ({})", X509_verify_cert_error_string(v));
+    }
+  }
+  return Error::unavailable(fmt::format("SMTP {}: {} failed: {}", server_, step_, detail));
+}
+
+awaitable<void> Session::watchdog() {
+  while (true) {
+    deadline_timer_.expires_at(deadline_);
+    auto [ec] = co_await deadline_timer_.async_wait(kUseTuple);
+    if (ec) co_return;  // cancelled: run() is done
+    if (Clock::now() >= deadline_) {
+      close();
+      co_return;
+    }
+    // The deadline moved on while we waited (a new step began): wait for the new one.
+  }
+}
+
+awaitable<Status> Session::connect() {
+  begin("connect");
+  auto [rec, results] =
+      co_await resolver_.async_resolve(ep_.host, std::to_string(ep_.port), kUseTuple);
+  if (rec) co_return net_error(rec);
+  auto [cec, endpoint] = co_await asio::async_connect(stream_.next_layer(), results, kUseTuple);
+  if (cec) co_return net_error(cec);
+  spdlog::debug("smtp {}: connected to {}", server_, endpoint.address().to_string());
+  co_return Status{};
+}
+
+awaitable<Status> Session::handshake() {
+  begin("TLS handshake");
+  const std::string name = tls_name(ep_);
+  if (ep_.verify_peer) {
+    // Chain verification is OpenSSL's (verify_peer on the context); the leaf must also be
+    // valid for `name` (RFC 6125 via X509_check_host). host_name_verification only judges
+    // the leaf (depth 0), so a failure reported there with a verified chain is a mismatch.
+    stream_.set_verify_callback([this, check = ssl::host_name_verification(name)](
+                                    bool preverified, ssl::verify_context& vctx) mutable {
+      const bool ok = check(preverified, vctx);
+      if (preverified && !ok) host_mismatch_ = true;
+      return ok;
+    });
+  }
+  // SNI (RFC 6066 §3) carries host names only, never an address literal.
+  error_code not_ip;
+  asio::ip::make_address(name, not_ip);
+  if (not_ip && !SSL_set_tlsext_host_name(stream_.native_handle(), name.c_str())) {
+    co_return Error::internal(fmt::format("SMTP {}: cannot set the TLS server name", server_));
+  }
+  auto [ec] = co_await stream_.async_handshake(ssl::stream_base::client, kUseTuple);
+  if (ec) co_return net_error(ec);
+  tls_ = true;
+  spdlog::debug("smtp {}: TLS established ({})", server_, SSL_get_version(stream_.native_handle()));
+  co_return Status{};
+}
+
+awaitable<Result<Reply>> Session::read_reply() {
+  while (true) {
+    ParseResult parsed = parse_reply(rbuf_);
+    switch (parsed.status) {
+      case ParseStatus::kComplete:
+        rbuf_.erase(0, parsed.consumed);
+        spdlog::debug("smtp {}: S: {}", server_, parsed.reply.summary(200));
+        co_return std::move(parsed.reply);
+      case ParseStatus::kMalformed:
+      case ParseStatus::kTooLarge:
+        co_return Error::unavailable(
+            fmt::format("SMTP {}: protocol error during {}: {}", server_, step_, parsed.error));
+      case ParseStatus::kNeedMore:
+        break;
+    }
+    // rbuf_ stays below kMaxReplyBytes + kReadChunk: parse_reply reports kTooLarge first.
+    error_code ec;
+    std::size_t n = 0;
+    if (tls_) {
+      std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(chunk_), kUseTuple);
+    } else {
+      std::tie(ec, n) =
+          co_await stream_.next_layer().async_read_some(asio::buffer(chunk_), kUseTuple);
+    }
+    if (ec) co_return net_error(ec);
+    rbuf_.append(chunk_.data(), n);
+  }
+}
+
+awaitable<Status> Session::write(std::string_view data) {
+  error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(data), kUseTuple);
+  } else {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_.next_layer(), asio::buffer(data), kUseTuple);
+  }
+  if (ec) co_return net_error(ec);
+  co_return Status{};
+}
+
+awaitable<Result<Reply>> Session::command(const std::string& line, std::string step, bool secret) {
+  begin(std::move(step));
+  if (secret) {
+    spdlog::debug("smtp {}: C: {} ***", server_, step_);
+  } else {
+    spdlog::debug("smtp {}: C: {}", server_, std::string_view(line).substr(0, line.size() - 2));
+  }
+  if (auto w = co_await write(line); !w) co_return w.error();
+  co_return co_await read_reply();
+}
+
+awaitable<Result<Capabilities>> Session::hello() {
+  auto r = co_await command("EHLO " + ep_.helo_name + "\r\n", "EHLO");
+  if (!r) co_return r.error();
+  if (r->code == 250) co_return parse_ehlo(*r);
+  // RFC 5321 §3.2 / §4.1.4: a server without the service extensions answers EHLO with 500 or
+  // 502 (any 5xx here); fall back to HELO and use no extension.
+  if (r->kind() != 5) co_return error_from_reply(server_, "EHLO", *r);
+  auto h = co_await command("HELO " + ep_.helo_name + "\r\n", "HELO");
+  if (!h) co_return h.error();
+  if (h->code != 250) co_return error_from_reply(server_, "HELO", *h);
+  co_return Capabilities{};
+}
+
+awaitable<Status> Session::start_tls() {
+  auto r = co_await command("STARTTLS\r\n", "STARTTLS");
+  if (!r) co_return r.error();
+  if (r->code != 220) co_return error_from_reply(server_, "STARTTLS", *r);
+  // Anything the server sent after its 220 came in plaintext, possibly injected by a man in
+  // the middle, and must not be taken for a reply inside TLS (RFC 3207 §4.2: nothing learnt
+  // before TLS is trusted; the "response injection" flaw found in many clients in 2021).
+  if (!rbuf_.empty()) {
+    co_return Error::unavailable(fmt::format(
+        "SMTP {}: the server sent {} bytes after its STARTTLS reply; refusing to continue", server_,
+        rbuf_.size()));
+  }
+  co_return co_await handshake();
+}
+
+awaitable<Status> Session::authenticate(const Capabilities& caps) {
+  // RFC 4954 §4. PLAIN first: one round trip with an initial response (RFC 4616).
+  if (caps.has_auth("PLAIN")) {
+    auto r =
+        co_await command("AUTH PLAIN " + auth_plain_response(ep_.username, ep_.password) + "\r\n",
+                         "AUTH PLAIN", true);
+    if (!r) co_return r.error();
+    if (r->code != 235) co_return error_from_reply(server_, "AUTH PLAIN", *r);
+    co_return Status{};
+  }
+  if (caps.has_auth("LOGIN")) {
+    // LOGIN (draft-murchison-sasl-login): 334 "Username:", 334 "Password:", then 235.
+    auto r = co_await command("AUTH LOGIN\r\n", "AUTH LOGIN");
+    if (!r) co_return r.error();
+    if (r->code != 334) co_return error_from_reply(server_, "AUTH LOGIN", *r);
+    r = co_await command(base64_encode(ep_.username) + "\r\n", "AUTH LOGIN username", true);
+    if (!r) co_return r.error();
+    if (r->code != 334) co_return error_from_reply(server_, "AUTH LOGIN username", *r);
+    r = co_await command(base64_encode(ep_.password) + "\r\n", "AUTH LOGIN password", true);
+    if (!r) co_return r.error();
+    if (r->code != 235) co_return error_from_reply(server_, "AUTH LOGIN", *r);
+    co_return Status{};
+  }
+  std::string offered;
+  for (const auto& m : caps.auth_mechanisms) offered += (offered.empty() ? "" : " ") + m;
+  co_return Error::permanent(
+      fmt::format("SMTP {}: a username is configured but the server offers no AUTH PLAIN or LOGIN "
+                  "(offered: {})",
+                  server_, offered.empty() ? "no AUTH at all" : offered));
+}
+
+awaitable<Status> Session::transaction(const Envelope& env, const Capabilities& caps,
+                                       const MailParams& params, const std::string& data) {
+  const std::string mail = mail_from_command(env.mail_from, params);
+  const std::string mail_step = "MAIL FROM:<" + env.mail_from + ">";
+
+  std::optional<Error> failure;
+  // A refused recipient: the first 5xx wins over any 4xx (the message would never reach
+  // that recipient, retrying cannot help).
+  auto note_rcpt = [&](const std::string& rcpt, const Reply& r) {
+    if (r.code == 250 || r.code == 251) return;  // 251: not local, will forward (§3.4)
+    Error e = error_from_reply(server_, "RCPT TO:<" + rcpt + ">", r);
+    if (!failure ||
+        (e.kind == core::ErrorKind::kPermanent && failure->kind != core::ErrorKind::kPermanent)) {
+      failure = std::move(e);
+    }
+  };
+
+  std::optional<Reply> data_reply;
+  if (caps.pipelining) {
+    // RFC 2920 §3.1: MAIL, RCPTs and DATA go in one group (DATA last), the replies come back
+    // in order.
+    std::string batch = mail;
+    for (const auto& rcpt : env.rcpt_to) batch += rcpt_to_command(rcpt);
+    batch += "DATA\r\n";
+    begin("MAIL FROM/RCPT TO/DATA (pipelined)");
+    spdlog::debug("smtp {}: C: {} (+{} RCPT, DATA, pipelined)", server_,
+                  std::string_view(mail).substr(0, mail.size() - 2), env.rcpt_to.size());
+    if (auto w = co_await write(batch); !w) co_return w.error();
+    begin(mail_step);
+    auto m = co_await read_reply();
+    if (!m) co_return m.error();
+    const bool mail_ok = m->code == 250;
+    if (!mail_ok) failure = error_from_reply(server_, mail_step, *m);
+    for (const auto& rcpt : env.rcpt_to) {
+      begin("RCPT TO:<" + rcpt + ">");
+      auto r = co_await read_reply();
+      if (!r) co_return r.error();
+      // After a refused MAIL the RCPT replies only say "need MAIL first" (503).
+      if (mail_ok) note_rcpt(rcpt, *r);
+    }
+    begin("DATA");
+    auto d = co_await read_reply();
+    if (!d) co_return d.error();
+    data_reply = std::move(*d);
+  } else {
+    auto m = co_await command(mail, mail_step);
+    if (!m) co_return m.error();
+    if (m->code != 250) failure = error_from_reply(server_, mail_step, *m);
+    const auto decided = [&] { return failure && failure->kind == core::ErrorKind::kPermanent; };
+    for (std::size_t i = 0; !decided() && i < env.rcpt_to.size(); ++i) {
+      auto r =
+          co_await command(rcpt_to_command(env.rcpt_to[i]), "RCPT TO:<" + env.rcpt_to[i] + ">");
+      if (!r) co_return r.error();
+      note_rcpt(env.rcpt_to[i], *r);
+    }
+    if (!failure) {
+      auto d = co_await command("DATA\r\n", "DATA");
+      if (!d) co_return d.error();
+      data_reply = std::move(*d);
+    }
+  }
+
+  if (failure) {
+    if (data_reply && data_reply->code == 354) {
+      // The server waits for message data although we gave up on the transaction (a
+      // pipelined DATA after a refused recipient). Any further line would become message
+      // text, and "." would deliver to the accepted recipients: drop the connection, which
+      // aborts the transaction (RFC 5321 §3.8).
+      close();
+    } else {
+      co_await quit();
+    }
+    co_return *failure;
+  }
+  if (data_reply->code != 354) {
+    Error e = error_from_reply(server_, "DATA", *data_reply);
+    co_await quit();
+    co_return e;
+  }
+
+  spdlog::debug("smtp {}: C: <{} bytes of message data>", server_, data.size());
+  for (std::size_t off = 0; off < data.size(); off += kWriteChunk) {
+    begin("message data");
+    const std::size_t n = std::min(kWriteChunk, data.size() - off);
+    if (auto w = co_await write(std::string_view(data).substr(off, n)); !w) co_return w.error();
+  }
+  begin("end of data");
+  auto done = co_await read_reply();
+  if (!done) co_return done.error();
+  if (done->code != 250) {
+    Error e = error_from_reply(server_, "message data", *done);
+    co_await quit();
+    co_return e;
+  }
+  spdlog::debug("smtp {}: message accepted: {}", server_, done->summary(200));
+  co_return Status{};
+}
+
+awaitable<void> Session::quit() {
+  begin("QUIT", std::min(ep_.timeout, kMaxQuitWait));
+  spdlog::debug("smtp {}: C: QUIT", server_);
+  if (auto w = co_await write("QUIT\r\n"); w) {
+    // RFC 5321 §4.1.1.10: wait for the 221; its content does not matter any more.
+    (void)co_await read_reply();
+  }
+  close();
+}
+
+awaitable<Status> Session::run(const Envelope& env, const std::string& message) {
+  if (auto c = co_await connect(); !c) co_return c;
+  if (ep_.tls == TlsMode::kImplicit) {
+    if (auto h = co_await handshake(); !h) co_return h;
+  }
+  begin("greeting");
+  auto greeting = co_await read_reply();
+  if (!greeting) co_return greeting.error();
+  if (greeting->code != 220) co_return error_from_reply(server_, "greeting", *greeting);
+
+  auto caps = co_await hello();
+  if (!caps) co_return caps.error();
+  if (ep_.tls == TlsMode::kStartTls) {
+    // Never fall back to plaintext when TLS was asked for: a man in the middle can strip
+    // STARTTLS from the EHLO reply (RFC 3207 §6).
+    if (!caps->starttls) {
+      co_await quit();
+      co_return Error::unavailable(fmt::format(
+          "SMTP {}: the server does not offer STARTTLS; refusing to continue without TLS",
+          server_));
+    }
+    if (auto t = co_await start_tls(); !t) co_return t;
+    // RFC 3207 §4.2: forget what the server said before TLS and ask again.
+    caps = co_await hello();
+    if (!caps) co_return caps.error();
+  }
+  if (!ep_.username.empty()) {
+    if (auto a = co_await authenticate(*caps); !a) {
+      co_await quit();
+      co_return a;
+    }
+  }
+
+  // Decide on parameters before sending anything of the transaction.
+  std::string data = normalize_line_endings(message);
+  MailParams params;
+  // RFC 1870 §6: the declared size counts CRLF line endings but not dot-stuffing.
+  const std::uint64_t size = data.size();
+  if (caps->size) params.size = size;
+  if (caps->size && caps->size_limit > 0 && size > caps->size_limit) {
+    co_await quit();
+    co_return Error::permanent(
+        fmt::format("SMTP {}: message of {} bytes exceeds the server's limit of {} bytes", server_,
+                    size, caps->size_limit));
+  }
+  if (has_8bit(data)) {
+    // RFC 6152 §3: 8-bit data only to a server that offers 8BITMIME. Converting to 7 bit would
+    // need MIME re-encoding, which is the message composer's business.
+    if (!caps->eightbitmime) {
+      co_await quit();
+      co_return Error::permanent(fmt::format(
+          "SMTP {}: the message has 8-bit data and the server does not offer 8BITMIME", server_));
+    }
+    params.body_8bitmime = true;
+  }
+  bool utf8_envelope = has_non_ascii(env.mail_from);
+  for (const auto& r : env.rcpt_to) utf8_envelope = utf8_envelope || has_non_ascii(r);
+  if (utf8_envelope) {
+    // RFC 6531 §3.4: UTF-8 addresses only with SMTPUTF8 on MAIL FROM.
+    if (!caps->smtputf8) {
+      co_await quit();
+      co_return Error::permanent(fmt::format(
+          "SMTP {}: an envelope address is not ASCII and the server does not offer SMTPUTF8",
+          server_));
+    }
+    params.smtputf8 = true;
+  }
+  data = dot_stuff(data);
+
+  if (auto t = co_await transaction(env, *caps, params, data); !t) co_return t;
+  co_await quit();
+  co_return Status{};
+}
+
+// Input quoted in an error message, control characters replaced (a CR LF in an address
+// must not forge log lines).
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 300));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+Status check_request(const SmtpEndpoint& ep, const Envelope& env) {
+  if (ep.host.empty()) return Error::invalid("host", "SMTP host is empty");
+  if (ep.port == 0) return Error::invalid("port", "SMTP port is 0");
+  if (ep.timeout.count() <= 0) return Error::invalid("timeout", "SMTP timeout must be positive");
+  if (!valid_helo_name(ep.helo_name)) {
+    return Error::invalid("helo_name",
+                          "SMTP HELO name \"" + printable(ep.helo_name) + "\" is not valid");
+  }
+  if (!valid_address(env.mail_from, true)) {
+    return Error::invalid("mail_from",
+                          "envelope sender \"" + printable(env.mail_from) + "\" is not valid");
+  }
+  if (env.rcpt_to.empty()) return Error::invalid("rcpt_to", "no envelope recipient");
+  for (const auto& r : env.rcpt_to) {
+    if (!valid_address(r, false)) {
+      return Error::invalid("rcpt_to", "envelope recipient \"" + printable(r) + "\" is not valid");
+    }
+  }
+  return {};
+}
+
+// A client context: TLS 1.2 or newer (RFC 8996 retired 1.0 and 1.1), peers verified against
+// `ca_file` or the system store unless verification was explicitly switched off.
+Status setup_tls(ssl::context& ctx, const SmtpEndpoint& ep) {
+  error_code ec;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                  ec);
+  if (!ec && !SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION)) {
+    return Error::internal("cannot set the minimum TLS version");
+  }
+  if (!ep.verify_peer) {
+    spdlog::warn(
+        "smtp {}:{}: TLS CERTIFICATE VERIFICATION IS OFF (verify_peer = false): anyone on the "
+        "path can read and change this connection, including the password",
+        ep.host, ep.port);
+    ctx.set_verify_mode(ssl::verify_none, ec);
+    return {};
+  }
+  ctx.set_verify_mode(ssl::verify_peer, ec);
+  if (ep.ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(ep.ca_file, ec);
+  }
+  if (ec) {
+    return Error::invalid(
+        "ca_file", fmt::format("cannot load the CA certificates {}: {}",
+                               ep.ca_file.empty() ? "of the system" : ep.ca_file, ec.message()));
+  }
+  return {};
+}
+
+// One session on `ex`, which must be a strand (or single-threaded): run() and watchdog() share
+// the connection and the deadline.
+awaitable<Status> run_session(asio::any_io_executor ex, const SmtpEndpoint& ep, const Envelope& env,
+                              const std::string& message) {
+  using namespace asio::experimental::awaitable_operators;
+  ssl::context ctx(ssl::context::tls_client);
+  if (ep.tls == TlsMode::kNone) {
+    spdlog::warn("smtp {}:{}: sending without TLS (TlsMode::kNone; meant for loopback tests)",
+                 ep.host, ep.port);
+  } else if (auto t = setup_tls(ctx, ep); !t) {
+    co_return t;
+  }
+  Session session(ex, ep, ctx);
+  auto result = co_await (session.run(env, message) || session.watchdog());
+  if (result.index() == 1) co_return session.timeout_error();
+  co_return std::get<0>(std::move(result));
+}
+
+}  // namespace
+
+awaitable<Status> send_mail(asio::any_io_executor ex, const SmtpEndpoint& ep, const Envelope& env,
+                            const std::string& message) {
+  if (auto c = check_request(ep, env); !c) co_return c;
+  // A private strand: the caller's executor may be a thread pool, and the session's two
+  // coroutines must not run at the same time.
+  auto strand = asio::make_strand(ex);
+  co_return co_await asio::co_spawn(strand, run_session(strand, ep, env, message),
+                                    asio::use_awaitable);
+}
+
+}  // namespace coibridge::connectors::coi::smtp

@@ -1,0 +1,237 @@
+// The COI connector in the real binary against real Dovecot and Postfix (scripts/stack), with
+// the spool connector as the other side of each bridge: mail in -> event -> spool file out,
+// and spool file in -> event -> chat mail in a mailbox.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "tests/pg/bridge_process.hpp"
+#include "tests/pg/pg_database.hpp"
+#include "tests/support/http_test_client.hpp"
+
+namespace coibridge::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kToken(48, 't');
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    throw std::runtime_error(std::string(name) +
+                             " is not set: run the e2e tests through scripts/test, which starts the mail stack");
+  }
+  return v;
+}
+
+int sh(const std::string& command) { return std::system(command.c_str()); }
+
+template <class F>
+bool eventually(F f, std::chrono::seconds limit = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return f();
+}
+
+class CoiBridgeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cbe.XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    std::random_device rd;
+    // A fresh bridge account and peer per test: mailboxes start empty.
+    const auto suffix = std::to_string(rd() % 1000000);
+    bridge_user_ = "br" + suffix;
+    peer_user_ = "pe" + suffix;
+    ASSERT_EQ(sh(stack_cmd("add-user " + env("STACK_DIR") + " " + bridge_user_ + " bridgepw")), 0);
+    ASSERT_EQ(sh(stack_cmd("add-user " + env("STACK_DIR") + " " + peer_user_ + " peerpw")), 0);
+    write_config();
+  }
+
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "---- coi-bridge log ----\n" << read_file(dir_ + "/bridge.log") << "----\n";
+    bridge_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  static std::string stack_cmd(const std::string& args) {
+    return std::string(COIBRIDGE_SOURCE_DIR) + "/scripts/stack " + args + " >/dev/null";
+  }
+
+  std::string bridge_address() const { return bridge_user_ + "@" + env("STACK_DOMAIN"); }
+  std::string peer_address() const { return peer_user_ + "@" + env("STACK_DOMAIN"); }
+
+  void write_config() {
+    std::ofstream out(dir_ + "/config.yaml");
+    out << "database:\n  url: \"" << pg_.conninfo() << "\"\n"
+        << "http:\n  listen: 127.0.0.1:" << port_ << "\n"
+        << "admin:\n  tokens:\n    - {name: t, token: \"" << kToken << "\", scopes: [write]}\n"
+        << "logging:\n  level: debug\n"
+        << "delivery:\n  backoff_initial_ms: 50\n  backoff_max_ms: 500\n"
+        << "connectors:\n"
+        << "  spool:\n    - {name: spool, inbox_dir: " << dir_ << "/in, outbox_dir: " << dir_ << "/out}\n"
+        << "  coi:\n    - name: mail\n      address: " << bridge_address() << "\n"
+        << "      imap: {host: localhost, port: " << env("STACK_IMAP_PORT") << ", tls: starttls, ca_file: "
+        << env("STACK_CA_FILE") << ", username: " << bridge_address() << ", password: bridgepw}\n"
+        << "      smtp: {host: localhost, port: " << env("STACK_SUBMISSION_PORT") << ", tls: starttls, ca_file: "
+        << env("STACK_CA_FILE") << ", username: " << bridge_address() << ", password: bridgepw}\n";
+    fs::create_directories(dir_ + "/in");
+    fs::create_directories(dir_ + "/out");
+  }
+
+  void start() {
+    bridge_ = std::make_unique<BridgeProcess>(std::vector<std::string>{"run", "--config", dir_ + "/config.yaml"},
+                                              dir_ + "/bridge.log");
+    bridge_->start();
+    ASSERT_TRUE(bridge_->wait_ready(port_)) << bridge_->log();
+  }
+
+  void link(const std::string& coi_conversation, const std::string& spool_conversation) {
+    const test::TestHeaders auth{{"Authorization", "Bearer " + kToken}};
+    auto b = test::http_request("127.0.0.1", port_, "POST", "/api/v1/bridges", R"({"name":"e2e"})", auth);
+    ASSERT_EQ(b.status, 201) << b.body;
+    const auto base = "/api/v1/bridges/" + std::to_string(json::parse(b.body)["id"].get<int>()) + "/links";
+    ASSERT_EQ(test::http_request("127.0.0.1", port_, "POST", base,
+                                 json{{"connector", "mail"}, {"remote_id", coi_conversation}}.dump(), auth)
+                  .status,
+              201);
+    ASSERT_EQ(test::http_request("127.0.0.1", port_, "POST", base,
+                                 json{{"connector", "spool"}, {"remote_id", spool_conversation}}.dump(), auth)
+                  .status,
+              201);
+  }
+
+  // Chat mail as a Delta Chat peer writes it (peer-stack.md §5), submitted over SMTP.
+  void peer_sends(const std::string& message_id, const std::string& text) {
+    const std::string py = dir_ + "/send.py";
+    std::ofstream(py) << "import smtplib, sys\n"
+                         "from email.message import EmailMessage\n"
+                         "m = EmailMessage()\n"
+                         "m['From'] = 'Peer Person <" << peer_address() << ">'\n"
+                         "m['To'] = '" << bridge_address() << "'\n"
+                         "m['Subject'] = 'Message from Peer Person'\n"
+                         "m['Message-ID'] = '<" << message_id << ">'\n"
+                         "m['Chat-Version'] = '1.0'\n"
+                         "m.set_content(sys.argv[1])\n"
+                         "s = smtplib.SMTP('127.0.0.1', " << env("STACK_SMTP_PORT") << ")\n"
+                         "s.send_message(m)\n"
+                         "s.quit()\n";
+    ASSERT_EQ(sh("python3 " + py + " '" + text + "'"), 0);
+  }
+
+  std::vector<json> spool_deliveries() {
+    std::vector<json> out;
+    for (const auto& e : fs::directory_iterator(dir_ + "/out")) {
+      if (e.path().extension() == ".json") out.push_back(json::parse(read_file(e.path())));
+    }
+    std::sort(out.begin(), out.end(), [](const json& a, const json& b) {
+      return a["event"]["at"].get<std::string>() + a["event"]["origin"]["remote_id"].get<std::string>() <
+             b["event"]["at"].get<std::string>() + b["event"]["origin"]["remote_id"].get<std::string>();
+    });
+    return out;
+  }
+
+  std::vector<std::string> peer_mailbox() {
+    std::vector<std::string> out;
+    for (const char* sub : {"new", "cur"}) {
+      const fs::path p = fs::path(env("STACK_MAIL_DIR")) / peer_user_ / "Maildir" / sub;
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(p, ec)) out.push_back(read_file(e.path()));
+    }
+    return out;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    pqxx::connection c(pg_.conninfo());
+    pqxx::read_transaction tx(c);
+    return tx.exec1(sql)[0].as<std::int64_t>();
+  }
+
+  PgDatabase pg_;
+  std::string dir_;
+  std::string bridge_user_, peer_user_;
+  std::uint16_t port_ = free_port();
+  std::unique_ptr<BridgeProcess> bridge_;
+};
+
+TEST_F(CoiBridgeTest, ChatMailBecomesOneEventWithTextSenderAndConversation) {
+  start();
+  link("dm:" + peer_address(), "room");
+  peer_sends("Mr.e2e-1@example.org", "hello from mail \xe2\x9c\x93");
+  ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 1; })) << bridge_->log();
+  const auto d = spool_deliveries()[0];
+  EXPECT_EQ(d["target"]["remote_id"], "room");
+  EXPECT_EQ(d["event"]["where"]["remote_id"], "dm:" + peer_address());
+  EXPECT_EQ(d["event"]["who"]["remote_id"], peer_address());
+  EXPECT_EQ(d["event"]["who"]["display_name"], "Peer Person");
+  EXPECT_EQ(d["event"]["origin"]["remote_id"], "Mr.e2e-1@example.org");
+  EXPECT_EQ(d["event"]["payload"]["body"]["text"], "hello from mail \xe2\x9c\x93");
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM checkpoints WHERE connector = 'mail' AND last_uid >= 1"), 1);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, EventBecomesChatMailFromThePuppet) {
+  start();
+  link("dm:" + peer_address(), "room");
+  std::ofstream(dir_ + "/in/001.json")
+      << json{{"where", {{"remote_id", "room"}}},
+              {"who", {{"connector", "spool"}, {"remote_id", "u1"}, {"display_name", "Spool Sam"}}},
+              {"origin", {{"remote_id", "s-1"}}},
+              {"payload", {{"kind", "message.posted"}, {"body", {{"text", "hi from the other side"}}}}}}
+             .dump();
+  ASSERT_TRUE(eventually([&] { return peer_mailbox().size() == 1; })) << bridge_->log();
+  const auto mail = peer_mailbox()[0];
+  EXPECT_NE(mail.find("Chat-Version: 1.0"), std::string::npos) << mail;
+  EXPECT_TRUE(std::regex_search(mail, std::regex("From: \"?Spool Sam\"? <" + bridge_user_ + "\\+spool\\.u1@example\\.org>")))
+      << mail;
+  EXPECT_NE(mail.find("hi from the other side"), std::string::npos) << mail;
+  EXPECT_TRUE(eventually([&] { return count("SELECT count(*) FROM outbox") == 0; }));
+  EXPECT_EQ(count("SELECT count(*) FROM message_parts WHERE connector = 'mail' AND remote_id LIKE 'chat$%'"), 1);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, DovecotDownForTenSecondsLosesAndDuplicatesNothing) {
+  start();
+  link("dm:" + peer_address(), "room");
+  for (int i = 0; i < 5; ++i) peer_sends("Mr.e2e-r" + std::to_string(i) + "@example.org", "before " + std::to_string(i));
+  ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 5; })) << bridge_->log();
+
+  const std::string stack_dir = env("STACK_DIR");
+  ASSERT_EQ(sh("kill $(cat " + stack_dir + "/dovecot/run/master.pid)"), 0);
+  // Postfix keeps what arrives meanwhile in its queue (LMTP is down).
+  for (int i = 0; i < 5; ++i) peer_sends("Mr.e2e-d" + std::to_string(i) + "@example.org", "during " + std::to_string(i));
+  std::this_thread::sleep_for(10s);
+  ASSERT_EQ(sh(stack_cmd("up " + stack_dir)), 0);
+  ASSERT_EQ(sh("postqueue -c " + stack_dir + "/postfix/etc -f"), 0);
+
+  ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 10; }, 60s)) << bridge_->log();
+  std::this_thread::sleep_for(1s);
+  const auto all = spool_deliveries();
+  ASSERT_EQ(all.size(), 10u);
+  std::set<std::string> texts;
+  for (const auto& d : all) texts.insert(d["event"]["payload"]["body"]["text"].get<std::string>());
+  EXPECT_EQ(texts.size(), 10u);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 10);
+  EXPECT_NE(bridge_->log().find("reconnecting"), std::string::npos);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace coibridge::testing

@@ -1,0 +1,183 @@
+#include <gtest/gtest.h>
+
+#include "connectors/coi/coi_addresses.hpp"
+#include "connectors/coi/mail_mapping.hpp"
+
+namespace coibridge::connectors::coi {
+namespace {
+
+TEST(PuppetAddress, RoundTripsAnyRemoteId) {
+  AddressBook book("Bridge@Example.org");
+  for (const std::string id : {"u123", "U123", "@alice:matrix.org", "user with spaces", "ü/€", "a.b+c=d"}) {
+    const auto addr = book.puppet_address("slack", id);
+    EXPECT_EQ(addr.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ <>\"@:/ "), addr.find('@')) << addr;
+    auto back = book.parse_puppet(addr);
+    ASSERT_TRUE(back.has_value()) << addr;
+    EXPECT_EQ(back->connector, "slack");
+    EXPECT_EQ(back->remote_id, id);
+    EXPECT_TRUE(book.is_ours(addr));
+  }
+  EXPECT_EQ(book.puppet_address("slack", "u1"), "bridge+slack.u1@example.org");
+}
+
+TEST(PuppetAddress, OtherAddressesAreNotPuppets) {
+  AddressBook book("bridge@example.org");
+  EXPECT_TRUE(book.is_ours("BRIDGE@example.org"));
+  for (const char* a : {"alice@example.org", "bridge+slack.u1@other.org", "bridge@other.org", "bridge+x@example.org",
+                        "bridge+slack.=zz@example.org", "bridge+slack.@example.org", "notbridge+slack.u1@example.org"}) {
+    EXPECT_FALSE(book.parse_puppet(a).has_value()) << a;
+  }
+  EXPECT_FALSE(book.is_ours("alice@example.org"));
+}
+
+TEST(Conversations, DmAndGroupIds) {
+  EXPECT_EQ(dm_conversation("Alice@Example.org"), "dm:alice@example.org");
+  EXPECT_EQ(dm_peer("dm:alice@example.org"), "alice@example.org");
+  EXPECT_FALSE(dm_peer("group:abc").has_value());
+  EXPECT_FALSE(dm_peer("dm:").has_value());
+  EXPECT_EQ(group_id_of(group_conversation("abc123")), "abc123");
+}
+
+class MappingTest : public ::testing::Test {
+ protected:
+  mime::ParsedMail chat(const std::string& text) {
+    mime::ParsedMail m;
+    m.message_id = "Mr.abc@example.org";
+    m.from = {"Alice@example.org", "Alice"};
+    m.to = {{"bridge+slack.u1@example.org", ""}};
+    m.is_chat = true;
+    m.kind = mime::ChatKind::kMessage;
+    m.text = text;
+    m.date_unix = 1795000000;
+    return m;
+  }
+  AddressBook book_{"bridge@example.org"};
+  MappingContext ctx_{"mail", book_};
+};
+
+TEST_F(MappingTest, ChatMessageBecomesMessagePosted) {
+  auto m = chat("hello ✓");
+  m.in_reply_to = {"Mr.parent@example.org"};
+  auto threaded_only = std::get<core::Event>(event_from_mail(m, ctx_));
+  EXPECT_FALSE(std::get<core::MessagePosted>(threaded_only.payload).body.reply_to.has_value());
+  m.quote = "the parent";
+  auto r = event_from_mail(m, ctx_);
+  ASSERT_TRUE(std::holds_alternative<core::Event>(r));
+  const auto& e = std::get<core::Event>(r);
+  EXPECT_EQ(e.where, (core::ConversationRef{"mail", "dm:alice@example.org"}));
+  EXPECT_EQ(e.who, (core::ActorRef{"mail", "alice@example.org", "Alice"}));
+  EXPECT_EQ(e.origin, (core::RemoteMessageRef{"mail", "Mr.abc@example.org"}));
+  EXPECT_EQ(e.at, core::Timestamp{std::chrono::seconds(1795000000)});
+  const auto& body = std::get<core::MessagePosted>(e.payload).body;
+  EXPECT_EQ(body.text, "hello ✓");
+  EXPECT_EQ(body.reply_to, (core::RemoteMessageRef{"mail", "Mr.parent@example.org"}));
+}
+
+TEST_F(MappingTest, GroupMailGoesToTheGroupConversation) {
+  auto m = chat("hi all");
+  m.group_id = "grp123456789";
+  auto e = std::get<core::Event>(event_from_mail(m, ctx_));
+  EXPECT_EQ(e.where.remote_id, "group:grp123456789");
+}
+
+TEST_F(MappingTest, EditsDeletesReactionsReceipts) {
+  auto m = chat("fixed");
+  m.kind = mime::ChatKind::kEdit;
+  m.target_message_id = "Mr.orig@example.org";
+  auto edit = std::get<core::MessageEdited>(std::get<core::Event>(event_from_mail(m, ctx_)).payload);
+  EXPECT_EQ(edit.target.remote_id, "Mr.orig@example.org");
+  EXPECT_EQ(edit.body.text, "fixed");
+
+  m.kind = mime::ChatKind::kDelete;
+  EXPECT_TRUE(std::holds_alternative<core::MessageDeleted>(std::get<core::Event>(event_from_mail(m, ctx_)).payload));
+
+  m.kind = mime::ChatKind::kReaction;
+  m.reaction = "👍";
+  auto reaction = std::get<core::ReactionChanged>(std::get<core::Event>(event_from_mail(m, ctx_)).payload);
+  EXPECT_EQ(reaction.reaction, "👍");
+  EXPECT_TRUE(reaction.added);
+  m.reaction.clear();
+  EXPECT_FALSE(std::get<core::ReactionChanged>(std::get<core::Event>(event_from_mail(m, ctx_)).payload).added);
+
+  m.kind = mime::ChatKind::kReadReceipt;
+  EXPECT_EQ(std::get<core::ReadUpTo>(std::get<core::Event>(event_from_mail(m, ctx_)).payload).target.remote_id,
+            "Mr.orig@example.org");
+
+  m.target_message_id.reset();
+  EXPECT_TRUE(std::holds_alternative<Skip>(event_from_mail(m, ctx_)));
+}
+
+TEST_F(MappingTest, NoiseOwnMailAndPlainEmailAreSkipped) {
+  auto noise = chat("");
+  noise.kind = mime::ChatKind::kProtocolNoise;
+  noise.noise_reason = "secure-join";
+  EXPECT_NE(std::get<Skip>(event_from_mail(noise, ctx_)).reason.find("secure-join"), std::string::npos);
+  auto own = chat("echo");
+  own.from = {"bridge+slack.u1@example.org", "Bob"};
+  EXPECT_TRUE(std::holds_alternative<Skip>(event_from_mail(own, ctx_)));
+  own.from = {"Bridge@example.org", "bridge"};
+  EXPECT_TRUE(std::holds_alternative<Skip>(event_from_mail(own, ctx_)));
+  auto plain = chat("newsletter");
+  plain.is_chat = false;
+  EXPECT_TRUE(std::holds_alternative<Skip>(event_from_mail(plain, ctx_)));
+}
+
+core::Delivery delivery(core::Payload payload, std::string target = "dm:alice@example.org") {
+  core::Delivery d;
+  d.event_id = core::EventId{"11111111-2222-4333-8444-555555555555"};
+  d.target = {"mail", std::move(target)};
+  d.event.id = d.event_id;
+  d.event.who = {"slack", "U123", "Bob Builder"};
+  d.event.at = core::Timestamp{std::chrono::seconds(1795000000)};
+  d.event.payload = std::move(payload);
+  return d;
+}
+
+TEST_F(MappingTest, DeliveryBecomesMailFromThePuppet) {
+  auto r = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, core::RemoteMessageRef{"mail", "Mr.q@x"}}}),
+                             ctx_, {false, "bridge"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  const auto& m = **r;
+  EXPECT_EQ(m.from.address, "bridge+slack.=55123@example.org");
+  EXPECT_EQ(m.from.name, "Bob Builder");
+  EXPECT_FALSE(m.sender.has_value());
+  ASSERT_EQ(m.to.size(), 1u);
+  EXPECT_EQ(m.to[0].address, "alice@example.org");
+  EXPECT_EQ(m.text, "hi");
+  EXPECT_EQ(m.in_reply_to, std::vector<std::string>{"Mr.q@x"});
+  EXPECT_EQ(m.date_unix, 1795000000);
+  // Deterministic per (event, target): a retried delivery is the same mail.
+  auto again = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}), ctx_, {});
+  EXPECT_EQ((*again)->message_id, m.message_id);
+  EXPECT_EQ(m.message_id.rfind("chat$11111111-2222-4333-8444-555555555555.", 0), 0u);
+  EXPECT_NE(mail_for_delivery(delivery(core::MessagePosted{}, "dm:carol@example.org"), ctx_, {}).value()->message_id,
+            m.message_id);
+}
+
+TEST_F(MappingTest, RelayModeSendsAsTheBridgeWithTheNameAndSender) {
+  auto r = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}), ctx_, {true, "The Bridge"});
+  const auto& m = **r;
+  EXPECT_EQ(m.from.address, "bridge@example.org");
+  EXPECT_EQ(m.from.name, "Bob Builder");
+  ASSERT_TRUE(m.sender.has_value());
+  EXPECT_EQ(m.sender->name, "The Bridge");
+}
+
+TEST_F(MappingTest, WhatMailCannotShowIsDroppedOrDegraded) {
+  EXPECT_FALSE(mail_for_delivery(delivery(core::Typing{true}), ctx_, {})->has_value());
+  EXPECT_FALSE(mail_for_delivery(delivery(core::ReactionChanged{{"slack", "ts1"}, "👍", true}), ctx_, {})->has_value());
+  auto edit = mail_for_delivery(delivery(core::MessageEdited{{"slack", "ts1"}, {"new", std::nullopt, {}, std::nullopt}}), ctx_, {});
+  ASSERT_TRUE(edit->has_value());
+  EXPECT_EQ((*edit)->kind, mime::ChatKind::kMessage);
+  EXPECT_NE((*edit)->text.find("new"), std::string::npos);
+  auto known = mail_for_delivery(delivery(core::MessageEdited{{"mail", "Mr.o@x"}, {"new", std::nullopt, {}, std::nullopt}}), ctx_, {});
+  EXPECT_EQ((*known)->kind, mime::ChatKind::kEdit);
+  EXPECT_EQ((*known)->target_message_id, "Mr.o@x");
+  auto group = mail_for_delivery(delivery(core::MessagePosted{}, "group:abc"), ctx_, {});
+  ASSERT_FALSE(group.ok());
+  EXPECT_EQ(group.error().kind, core::ErrorKind::kPermanent);
+}
+
+}  // namespace
+}  // namespace coibridge::connectors::coi
