@@ -357,8 +357,8 @@ core::Result<std::optional<Response>> ResponseParser::next() {
       if (lit.capacity() < lit.size() + take) {
         // Grow geometrically but never past the announced size: a server announcing a big
         // literal and sending nothing costs nothing up front.
-        lit.reserve(std::min(lit.size() + literal_left_, std::max(lit.size() + take,
-                                                                  2 * lit.capacity())));
+        lit.reserve(
+            std::min(lit.size() + literal_left_, std::max(lit.size() + take, 2 * lit.capacity())));
       }
       lit.append(in_, in_pos_, take);
       in_pos_ += take;
@@ -492,7 +492,8 @@ core::Result<Response> ResponseParser::finish() {
 std::vector<std::string> decode_capabilities(const std::vector<Value>& values) {
   std::vector<std::string> caps;
   for (const auto& v : values) {
-    if (v.type == Value::Type::kAtom || v.type == Value::Type::kNumber) caps.push_back(upper(v.text));
+    if (v.type == Value::Type::kAtom || v.type == Value::Type::kNumber)
+      caps.push_back(upper(v.text));
   }
   return caps;
 }

@@ -75,7 +75,7 @@ struct ResponseCode {
 
 struct Response {
   ResponseKind kind = ResponseKind::kUntagged;
-  std::string tag;                      // kTagged
+  std::string tag;  // kTagged
   Condition condition = Condition::kNone;
   std::optional<ResponseCode> code;     // status responses and continuations
   std::string text;                     // status responses and continuations: human text
@@ -117,8 +117,8 @@ class ResponseParser {
   std::size_t response_bytes_ = 0;
   bool literals_allowed_ = false;
   std::vector<std::string> lines_;
-  std::vector<std::string> literals_;     // literals_[i] follows lines_[i]
-  std::vector<std::size_t> marker_pos_;   // where in lines_[i] its literal marker starts
+  std::vector<std::string> literals_;    // literals_[i] follows lines_[i]
+  std::vector<std::size_t> marker_pos_;  // where in lines_[i] its literal marker starts
   std::optional<core::Error> error_;
 };
 
@@ -133,7 +133,7 @@ struct FetchData {
   std::uint32_t seq = 0;
   std::optional<std::uint32_t> uid;
   std::optional<std::vector<std::string>> flags;
-  std::optional<std::string> body;  // BODY[] (NIL gives an empty body)
+  std::optional<std::string> body;      // BODY[] (NIL gives an empty body)
   std::optional<std::uint64_t> size;    // RFC822.SIZE
   std::optional<std::uint64_t> modseq;  // MODSEQ (RFC 7162 §3.1.4.1)
 };

@@ -202,8 +202,8 @@ core::Result<EncodedCommand> CommandBuilder::build(std::string_view tag, Literal
       cur += a.text;
       continue;
     }
-    const bool non_sync = mode == LiteralMode::kPlus || (mode == LiteralMode::kMinus &&
-                                                          a.text.size() <= 4096);
+    const bool non_sync =
+        mode == LiteralMode::kPlus || (mode == LiteralMode::kMinus && a.text.size() <= 4096);
     cur += '{';
     cur += std::to_string(a.text.size());
     if (non_sync) cur += '+';

@@ -92,9 +92,9 @@ std::string status_text(const Response& r) {
 
 // A tagged NO/BAD as an error. Response codes of RFC 5530 say whether trying again later
 // can help.
-Error refusal(std::string_view what, const Response& tagged) {
+Error refusal(std::string_view label, std::string_view what, const Response& tagged) {
   const std::string code = tagged.code ? tagged.code->name : std::string();
-  const std::string msg = fmt::format("IMAP {} refused: {}", what, status_text(tagged));
+  const std::string msg = fmt::format("IMAP {}: {} refused: {}", label, what, status_text(tagged));
   if (code == "UNAVAILABLE" || code == "INUSE" || code == "SERVERBUG" || code == "LIMIT" ||
       code == "OVERQUOTA" || code == "EXPUNGEISSUED" || code == "CORRUPTION") {
     return Error::unavailable(msg);
@@ -251,8 +251,8 @@ struct ImapSession::Impl {
       // VANISHED (EARLIER) only answers a QRESYNC resync; plain VANISHED is a live expunge
       // (RFC 7162 §3.2.10) and, like EXPUNGE, lowers the message count.
       if (v.ok() && !v->earlier) {
-        state.exists = v->count >= state.exists ? 0 : state.exists - static_cast<std::uint32_t>(
-                                                                        v->count);
+        state.exists =
+            v->count >= state.exists ? 0 : state.exists - static_cast<std::uint32_t>(v->count);
         if (selected && !in_select) change_pending = true;
       }
     } else if (r.name == "ENABLED") {
@@ -292,8 +292,8 @@ struct ImapSession::Impl {
   asio::awaitable<Result<Response>> command(const CommandBuilder& cmd,
                                             const UntaggedHandler& on_untagged = {}) {
     if (broken) {
-      co_return Error::unavailable(fmt::format("IMAP {}: session unusable after an earlier error",
-                                               label));
+      co_return Error::unavailable(
+          fmt::format("IMAP {}: session unusable after an earlier error", label));
     }
     const std::string tag = next_tag();
     auto encoded = cmd.build(tag, literal_mode());
@@ -338,7 +338,7 @@ struct ImapSession::Impl {
                                                const UntaggedHandler& on_untagged = {}) {
     auto r = co_await command(cmd, on_untagged);
     if (!r.ok()) co_return r.error();
-    if (r->condition != Condition::kOk) co_return refusal(what, *r);
+    if (r->condition != Condition::kOk) co_return refusal(label, what, *r);
     co_return r;
   }
 
@@ -390,8 +390,7 @@ struct ImapSession::Impl {
       if (preauth) {
         // STARTTLS is valid only in the not-authenticated state (RFC 3501 §6.2.1).
         co_return fail(Error::permanent(fmt::format(
-            "IMAP {}: server pre-authenticated the plain connection; STARTTLS impossible",
-            label)));
+            "IMAP {}: server pre-authenticated the plain connection; STARTTLS impossible", label)));
       }
       if (auto s = co_await starttls(); !s.ok()) co_return s;
     }
@@ -402,15 +401,12 @@ struct ImapSession::Impl {
       if (auto s = co_await authenticate(); !s.ok()) co_return s;
     }
     wipe(ep.password);
-    spdlog::info("imap {}: logged in as {} ({})", label, ep.username,
-                 tls ? "TLS" : "no TLS");
+    spdlog::info("imap {}: logged in as {} ({})", label, ep.username, tls ? "TLS" : "no TLS");
     co_return Status();
   }
 
   Status setup_tls_context() {
     if (ep.tls == TlsMode::kNone) return Status();
-    // RFC 8314 §4.1 / RFC 8996: TLS 1.2 or later.
-    SSL_CTX_set_min_proto_version(ssl_ctx.native_handle(), TLS1_2_VERSION);
     error_code ec;
     if (ep.ca_file.empty()) {
       ssl_ctx.set_default_verify_paths(ec);
@@ -429,6 +425,11 @@ struct ImapSession::Impl {
 
   asio::awaitable<Status> handshake() {
     const std::string name = ep.tls_server_name.empty() ? ep.host : ep.tls_server_name;
+    // RFC 8314 §4.1 / RFC 8996: TLS 1.2 or later. Set on the SSL object: it copied the
+    // context's settings when the stream was made.
+    if (SSL_set_min_proto_version(stream.native_handle(), TLS1_2_VERSION) != 1) {
+      co_return Error::internal("cannot require TLS 1.2");
+    }
     if (!is_ip_literal(name)) {
       if (SSL_set_tlsext_host_name(stream.native_handle(), name.c_str()) != 1) {
         co_return Error::invalid("tls_server_name", "cannot use TLS server name " + name);
@@ -441,8 +442,8 @@ struct ImapSession::Impl {
     } else {
       stream.set_verify_mode(ssl::verify_none);
     }
-    auto r = co_await with_timeout(stream.async_handshake(ssl::stream_base::client, kAwait),
-                                   ep.timeout);
+    auto r =
+        co_await with_timeout(stream.async_handshake(ssl::stream_base::client, kAwait), ep.timeout);
     if (!r) co_return timeout("TLS handshake");
     if (auto [ec] = *r; ec) {
       const long verify = SSL_get_verify_result(stream.native_handle());
@@ -453,10 +454,10 @@ struct ImapSession::Impl {
       if (ep.verify_peer && verify_failed) {
         // Trying again will not make the certificate trusted: an operator must act.
         // (A host-name mismatch leaves the chain result at X509_V_OK.)
-        co_return fail(Error::permanent(fmt::format(
-            "IMAP {}: TLS certificate of {} not accepted: {}", label, name,
-            verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                : "it does not name this host")));
+        co_return fail(Error::permanent(
+            fmt::format("IMAP {}: TLS certificate of {} not accepted: {}", label, name,
+                        verify != X509_V_OK ? X509_verify_cert_error_string(verify)
+                                            : "it does not name this host")));
       }
       co_return net_error("TLS handshake", ec);
     }
@@ -474,8 +475,8 @@ struct ImapSession::Impl {
     if (!has_cap("STARTTLS")) {
       // Never fall back to plain text: that is exactly what an attacker stripping
       // STARTTLS from the capability list wants (RFC 3501 §11.1).
-      co_return fail(Error::permanent(
-          fmt::format("IMAP {}: server does not offer STARTTLS", label)));
+      co_return fail(
+          Error::permanent(fmt::format("IMAP {}: server does not offer STARTTLS", label)));
     }
     auto r = co_await command_ok("STARTTLS", CommandBuilder("STARTTLS"));
     if (!r.ok()) co_return r.error();
@@ -518,15 +519,16 @@ struct ImapSession::Impl {
       co_return fail(Error::permanent(fmt::format(
           "IMAP {}: server offers neither AUTH=PLAIN nor LOGIN (LOGINDISABLED)", label)));
     } else {
-      r = co_await command(CommandBuilder("LOGIN").string(ep.username).string(ep.password).secret());
+      r = co_await command(
+          CommandBuilder("LOGIN").string(ep.username).string(ep.password).secret());
     }
     if (!r.ok()) co_return r.error();
     if (r->condition != Condition::kOk) {
       // The server's words only: our request held the password.
-      Error e = refusal("login", *r);
+      Error e = refusal(label, "login", *r);
       if (e.kind != core::ErrorKind::kUnavailable) e.kind = core::ErrorKind::kPermanent;
-      e.message = fmt::format("IMAP {}: login as {} refused: {}", label, ep.username,
-                              status_text(*r));
+      e.message =
+          fmt::format("IMAP {}: login as {} refused: {}", label, ep.username, status_text(*r));
       co_return e;
     }
     // RFC 3501 §6.2.3: capabilities may change after login. Dovecot sends them in the
@@ -570,7 +572,7 @@ struct ImapSession::Impl {
     in_select = false;
     if (!r.ok()) co_return r.error();
     // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
-    if (r->condition != Condition::kOk) co_return refusal("SELECT " + clip(mailbox), *r);
+    if (r->condition != Condition::kOk) co_return refusal(label, "SELECT " + clip(mailbox), *r);
     if (state.uidvalidity == 0) {
       co_return Error::permanent(
           fmt::format("IMAP {}: SELECT {} without UIDVALIDITY", label, clip(mailbox)));
@@ -581,7 +583,7 @@ struct ImapSession::Impl {
   }
 
   asio::awaitable<Result<std::vector<FetchedMessage>>> fetch_from(std::uint32_t from,
-                                                                 std::size_t max_count) {
+                                                                  std::size_t max_count) {
     if (auto s = need_selected(); !s.ok()) co_return s.error();
     std::vector<FetchedMessage> out;
     if (max_count == 0) co_return out;
@@ -592,6 +594,42 @@ struct ImapSession::Impl {
 
     // Step 1: which UIDs, and how big. One small response per message keeps every line
     // short, whatever the mailbox size (a UID SEARCH answer is one line for all of them).
+    // With ESEARCH (RFC 4731) we first learn the sequence number of the first message at or
+    // above `from` and look at just max_count messages from there; without it, at every
+    // message from `from` on, which makes catching up on a large backlog quadratic.
+    CommandBuilder step1_cmd("UID FETCH");
+    bool more_after_window = false;
+    if (has_cap("ESEARCH")) {
+      std::optional<std::uint64_t> first_seq;
+      auto search = co_await command_ok(
+          "SEARCH", CommandBuilder("SEARCH").raw("RETURN (MIN)").raw(fmt::format("UID {}:*", from)),
+          [&](Response& r) -> Status {
+            // "* ESEARCH (TAG "A0007") MIN 42", or no MIN when nothing matched.
+            if (r.name != "ESEARCH") return Status();
+            for (std::size_t i = 0; i + 1 < r.data.size(); ++i) {
+              if (r.data[i].is_atom("MIN") && r.data[i + 1].is_number()) {
+                first_seq = r.data[i + 1].number;
+              }
+            }
+            return Status();
+          });
+      if (!search.ok()) co_return search.error();
+      if (!first_seq || *first_seq == 0) co_return out;
+      // Sequence numbers cannot shift under us between the SEARCH and this FETCH: a server
+      // sends no EXPUNGE while answering (non-UID) SEARCH or FETCH (RFC 3501 §7.4.1), and
+      // we send nothing in between.
+      std::string range = fmt::format("{}:*", *first_seq);
+      if (*first_seq <= state.exists) {
+        const std::uint64_t last =
+            std::min<std::uint64_t>(*first_seq + max_count - 1, state.exists);
+        range = fmt::format("{}:{}", *first_seq, last);
+        more_after_window = last < state.exists;
+      }
+      step1_cmd = CommandBuilder("FETCH");
+      step1_cmd.raw(range).raw("(UID RFC822.SIZE)");
+    } else {
+      step1_cmd.raw(fmt::format("{}:*", from)).raw("(UID RFC822.SIZE)");
+    }
     struct Candidate {
       std::uint32_t uid;
       std::uint64_t size;
@@ -601,28 +639,26 @@ struct ImapSession::Impl {
     auto keep_smallest = [&] {
       std::sort(found.begin(), found.end(),
                 [](const Candidate& a, const Candidate& b) { return a.uid < b.uid; });
-      found.erase(std::unique(found.begin(), found.end(),
-                              [](const Candidate& a, const Candidate& b) { return a.uid == b.uid; }),
-                  found.end());
+      found.erase(
+          std::unique(found.begin(), found.end(),
+                      [](const Candidate& a, const Candidate& b) { return a.uid == b.uid; }),
+          found.end());
       if (found.size() > max_count) found.resize(max_count);
     };
-    auto step1 = co_await command_ok(
-        "UID FETCH",
-        CommandBuilder("UID FETCH").raw(fmt::format("{}:*", from)).raw("(UID RFC822.SIZE)"),
-        [&](Response& r) -> Status {
-          if (r.name != "FETCH") return Status();
-          auto f = decode_fetch(std::move(r));
-          if (!f.ok()) return Error::unavailable(f.error().message);
-          if (!f->size) return Status();  // unsolicited flag update
-          if (!f->uid) return Error::unavailable("UID FETCH response without UID");
-          // RFC 3501 §6.4.8: "n:*" always includes the last message, even when its UID is
-          // below n, so the range can return a message we already have.
-          if (*f->uid < from) return Status();
-          found.push_back({*f->uid, *f->size});
-          ++candidates;
-          if (found.size() >= 2 * max_count + 16) keep_smallest();
-          return Status();
-        });
+    auto step1 = co_await command_ok(step1_cmd.verb(), step1_cmd, [&](Response& r) -> Status {
+      if (r.name != "FETCH") return Status();
+      auto f = decode_fetch(std::move(r));
+      if (!f.ok()) return Error::unavailable(f.error().message);
+      if (!f->size) return Status();  // unsolicited flag update
+      if (!f->uid) return Error::unavailable("FETCH response without the UID asked for");
+      // RFC 3501 §6.4.8: "n:*" always includes the last message, even when its UID is
+      // below n, so the range can return a message we already have.
+      if (*f->uid < from) return Status();
+      found.push_back({*f->uid, *f->size});
+      ++candidates;
+      if (found.size() >= 2 * max_count + 16) keep_smallest();
+      return Status();
+    });
     if (!step1.ok()) co_return step1.error();
     keep_smallest();
     if (found.empty()) co_return out;
@@ -644,7 +680,7 @@ struct ImapSession::Impl {
     }
     // Cut short by max_count or the byte budget: more is waiting, so the next idle() must
     // return at once rather than wait for new mail.
-    if (out.size() < candidates) change_pending = true;
+    if (out.size() < candidates || more_after_window) change_pending = true;
     if (wanted.empty()) co_return out;
 
     std::vector<bool> got(out.size(), false);
@@ -694,7 +730,7 @@ struct ImapSession::Impl {
       if (r->kind == ResponseKind::kContinuation) break;
       if (r->kind == ResponseKind::kTagged) {
         if (r->tag != tag) co_return unavailable("response for unknown tag " + clip(r->tag));
-        if (r->condition != Condition::kOk) co_return refusal("IDLE", *r);
+        if (r->condition != Condition::kOk) co_return refusal(label, "IDLE", *r);
         co_return take_change();  // ended before it began; odd but harmless
       }
       note_untagged(*r);
@@ -733,8 +769,8 @@ struct ImapSession::Impl {
     for (;;) {
       // No inactivity limit while idling (the server may be silent until the deadline);
       // after it, DONE must be answered within the usual timeout.
-      const auto limit = std::max<Clock::duration>(run.deadline - Clock::now(), Clock::duration(0)) +
-                         ep.timeout;
+      const auto limit =
+          std::max<Clock::duration>(run.deadline - Clock::now(), Clock::duration(0)) + ep.timeout;
       auto r = co_await read_response(limit);
       if (!r.ok()) {
         run.status = r.error();
@@ -748,7 +784,7 @@ struct ImapSession::Impl {
         if (r->tag != run.tag) {
           run.status = unavailable("response for unknown tag " + clip(r->tag));
         } else if (r->condition != Condition::kOk) {
-          run.status = refusal("IDLE", *r);
+          run.status = refusal(label, "IDLE", *r);
         }
         co_return;
       }
@@ -786,7 +822,7 @@ struct ImapSession::Impl {
     }
   }
 
-  asio::awaitable<Status> close_connection() {
+  asio::awaitable<void> close_connection() {
     broken = true;
     if (tls) {
       // Best effort close_notify; the server usually closes first after BYE.
@@ -796,7 +832,6 @@ struct ImapSession::Impl {
     error_code ec;
     stream.next_layer().shutdown(tcp::socket::shutdown_both, ec);
     stream.next_layer().close(ec);
-    co_return Status();
   }
 };
 
@@ -820,17 +855,15 @@ class BusyGuard {
   bool ok_;
 };
 
-Error concurrent_use() {
-  return Error::internal("ImapSession used by two operations at once");
-}
+Error concurrent_use() { return Error::internal("ImapSession used by two operations at once"); }
 
 }  // namespace
 
 ImapSession::ImapSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ImapSession::~ImapSession() = default;
 
-asio::awaitable<Result<std::unique_ptr<ImapSession>>> ImapSession::connect(
-    asio::any_io_executor ex, ImapEndpoint ep) {
+asio::awaitable<Result<std::unique_ptr<ImapSession>>> ImapSession::connect(asio::any_io_executor ex,
+                                                                           ImapEndpoint ep) {
   auto impl = std::make_unique<Impl>(std::move(ex), std::move(ep));
   auto s = co_await impl->open();
   if (!s.ok()) {
@@ -846,7 +879,7 @@ bool ImapSession::usable() const { return !impl_->broken; }
 const MailboxState& ImapSession::mailbox_state() const { return impl_->state; }
 
 asio::awaitable<Result<std::vector<ListEntry>>> ImapSession::list(std::string reference,
-                                                                 std::string pattern) {
+                                                                  std::string pattern) {
   BusyGuard guard(impl_->busy);
   if (!guard.ok()) co_return concurrent_use();
   std::vector<ListEntry> out;
@@ -886,28 +919,30 @@ asio::awaitable<Result<IdleResult>> ImapSession::idle(std::chrono::seconds max,
 }
 
 asio::awaitable<Result<std::optional<std::string>>> ImapSession::get_metadata(std::string mailbox,
-                                                                            std::string entry) {
+                                                                              std::string entry) {
   BusyGuard guard(impl_->busy);
   if (!guard.ok()) co_return concurrent_use();
   if (!impl_->has_cap("METADATA") && !(mailbox.empty() && impl_->has_cap("METADATA-SERVER"))) {
-    co_return Error::permanent(fmt::format("IMAP {}: server does not offer METADATA", impl_->label));
+    co_return Error::permanent(
+        fmt::format("IMAP {}: server does not offer METADATA", impl_->label));
   }
   auto encoded_mailbox = encode_mailbox_utf7(mailbox);
   if (!encoded_mailbox.ok()) co_return encoded_mailbox.error();
   std::optional<std::string> value;
-  auto r = co_await impl_->command_ok(
-      "GETMETADATA", CommandBuilder("GETMETADATA").mailbox(mailbox).string(entry),
-      [&](Response& resp) {
-        if (resp.name != "METADATA") return Status();
-        auto m = decode_metadata(std::move(resp));
-        if (!m.ok()) return Status(Error::unavailable(m.error().message));
-        if (m->mailbox != *encoded_mailbox) return Status();
-        for (auto& [name, v] : m->entries) {
-          // RFC 5464 §3.2: entry names are case-insensitive.
-          if (upper(name) == upper(entry)) value = std::move(v);
-        }
-        return Status();
-      });
+  auto r = co_await impl_->command_ok("GETMETADATA",
+                                      CommandBuilder("GETMETADATA").mailbox(mailbox).string(entry),
+                                      [&](Response& resp) {
+                                        if (resp.name != "METADATA") return Status();
+                                        auto m = decode_metadata(std::move(resp));
+                                        if (!m.ok())
+                                          return Status(Error::unavailable(m.error().message));
+                                        if (m->mailbox != *encoded_mailbox) return Status();
+                                        for (auto& [name, v] : m->entries) {
+                                          // RFC 5464 §3.2: entry names are case-insensitive.
+                                          if (upper(name) == upper(entry)) value = std::move(v);
+                                        }
+                                        return Status();
+                                      });
   if (!r.ok()) co_return r.error();
   co_return value;
 }
@@ -917,7 +952,8 @@ asio::awaitable<Status> ImapSession::set_metadata(std::string mailbox, std::stri
   BusyGuard guard(impl_->busy);
   if (!guard.ok()) co_return concurrent_use();
   if (!impl_->has_cap("METADATA") && !(mailbox.empty() && impl_->has_cap("METADATA-SERVER"))) {
-    co_return Error::permanent(fmt::format("IMAP {}: server does not offer METADATA", impl_->label));
+    co_return Error::permanent(
+        fmt::format("IMAP {}: server does not offer METADATA", impl_->label));
   }
   // RFC 5464 §4.3: SETMETADATA mailbox (entry value), value = nstring / literal8.
   CommandBuilder cmd("SETMETADATA");
@@ -942,11 +978,10 @@ asio::awaitable<Status> ImapSession::store_flags(std::uint32_t uid, std::string 
   auto flags = normalize_flag_list(flags_list);
   if (!flags.ok()) co_return flags.error();
   // .SILENT: no FETCH echo of the new flags (RFC 3501 §6.4.6); we do not need it.
-  auto r = co_await impl_->command_ok(
-      "UID STORE", CommandBuilder("UID STORE")
-                       .raw(std::to_string(uid))
-                       .raw(add ? "+FLAGS.SILENT" : "-FLAGS.SILENT")
-                       .raw(*flags));
+  auto r = co_await impl_->command_ok("UID STORE", CommandBuilder("UID STORE")
+                                                       .raw(std::to_string(uid))
+                                                       .raw(add ? "+FLAGS.SILENT" : "-FLAGS.SILENT")
+                                                       .raw(*flags));
   if (!r.ok()) co_return r.error();
   co_return Status();
 }

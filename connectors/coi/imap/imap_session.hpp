@@ -75,8 +75,8 @@ class ImapSession {
       std::chrono::seconds max, std::chrono::seconds poll_interval = std::chrono::seconds(30));
   // GETMETADATA (RFC 5464 §4.2); mailbox "" is the server. nullopt when the entry has no
   // value.
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> get_metadata(
-      std::string mailbox, std::string entry);
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> get_metadata(std::string mailbox,
+                                                                                std::string entry);
   // SETMETADATA (RFC 5464 §4.3); nullopt removes the entry.
   boost::asio::awaitable<core::Status> set_metadata(std::string mailbox, std::string entry,
                                                     std::optional<std::string> value);

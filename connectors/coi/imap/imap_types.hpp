@@ -43,14 +43,14 @@ struct MailboxState {
 struct FetchedMessage {
   std::uint32_t uid = 0;
   std::vector<std::string> flags;
-  std::string body;         // the BODY[] bytes exactly as stored on the server
-  std::uint64_t size = 0;   // RFC822.SIZE
-  bool too_large = false;   // size > max_message_bytes: body left empty, not fetched
+  std::string body;        // the BODY[] bytes exactly as stored on the server
+  std::uint64_t size = 0;  // RFC822.SIZE
+  bool too_large = false;  // size > max_message_bytes: body left empty, not fetched
 };
 
 struct ListEntry {
-  std::string name;  // UTF-8 (decoded from modified UTF-7, RFC 3501 §5.1.3)
-  char delimiter = '\0';  // hierarchy delimiter; '\0' for NIL (flat namespace)
+  std::string name;                     // UTF-8 (decoded from modified UTF-7, RFC 3501 §5.1.3)
+  char delimiter = '\0';                // hierarchy delimiter; '\0' for NIL (flat namespace)
   std::vector<std::string> attributes;  // e.g. "\HasNoChildren", "\Sent"
 };
 

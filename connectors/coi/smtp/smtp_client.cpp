@@ -436,7 +436,11 @@ awaitable<Status> Session::run(const Envelope& env, const std::string& message) 
   if (!ep_.username.empty()) {
     if (auto a = co_await authenticate(*caps); !a) {
       co_await quit();
-      co_return a;
+      // Refused credentials are the account's problem, not the message's: retrying with
+      // backoff lets an operator fix them before the queue is dead-lettered message by message.
+      Error e = a.error();
+      if (e.kind == core::ErrorKind::kPermanent) e.kind = core::ErrorKind::kUnavailable;
+      co_return e;
     }
   }
 

@@ -250,7 +250,7 @@ TEST_F(SmtpE2eTest, SubmissionRefusesWithoutAuth) {
   EXPECT_TRUE(contains(st.error().message, "554 5.7.1")) << st.error().message;
 }
 
-TEST_F(SmtpE2eTest, WrongPasswordIsPermanentAndNotShown) {
+TEST_F(SmtpE2eTest, WrongPasswordIsRetryableAndNotShown) {
   auto ep = smtp(TlsMode::kStartTls);
   ep.port = stack_.submission_port;
   ep.username = address("bob");
@@ -258,7 +258,7 @@ TEST_F(SmtpE2eTest, WrongPasswordIsPermanentAndNotShown) {
   auto st = send(ep, {address("bob"), {address("alice")}},
                  message(unique_id("badpw"), address("alice"), "x\n"));
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().kind, ErrorKind::kPermanent);
+  EXPECT_EQ(st.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(contains(st.error().message, "AUTH PLAIN refused: 535")) << st.error().message;
   EXPECT_FALSE(contains(st.error().message, "not-bobs-password"));
 }

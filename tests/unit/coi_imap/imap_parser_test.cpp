@@ -249,8 +249,8 @@ TEST(ImapParser, QuotedStringsWithEscapes) {
 }
 
 TEST(ImapParser, ListExtendedDataIsIgnored) {
-  auto rs = parse_every_way(
-      "* LIST (\\Subscribed) \"/\" \"Foo\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
+  auto rs =
+      parse_every_way("* LIST (\\Subscribed) \"/\" \"Foo\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
   auto e = decode_list(rs.at(0));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->name, "Foo");
@@ -422,7 +422,7 @@ TEST(ImapParser, GarbageIsRejected) {
   EXPECT_NE(parse_error("A1\r\n"), "");
   EXPECT_NE(parse_error("A1 FETCH (UID 1)\r\n"), "");  // tagged data
   EXPECT_NE(parse_error("A1 PREAUTH hello\r\n"), "");
-  EXPECT_NE(parse_error("A\"1 OK x\r\n"), "");  // invalid tag
+  EXPECT_NE(parse_error("A\"1 OK x\r\n"), "");         // invalid tag
   EXPECT_NE(parse_error("* 1 FETCH (UID 1\r\n"), "");  // unterminated list
   EXPECT_NE(parse_error("* 1 FETCH (UID 1))\r\n"), "");
   EXPECT_NE(parse_error("* LIST () \"/\" \"unterminated\r\n"), "");

@@ -11,7 +11,8 @@
 namespace coibridge::connectors::coi::imap {
 namespace {
 
-std::vector<std::string> build(const CommandBuilder& b, LiteralMode mode = LiteralMode::kSynchronizing) {
+std::vector<std::string> build(const CommandBuilder& b,
+                               LiteralMode mode = LiteralMode::kSynchronizing) {
   auto r = b.build("A1", mode);
   EXPECT_TRUE(r.ok()) << r.error().message;
   return r.ok() ? r->parts : std::vector<std::string>{};
@@ -46,8 +47,7 @@ TEST(ImapQuote, LiteralModes) {
   CommandBuilder b("SETMETADATA");
   b.string("").open_list().string("/private/a").quoted_or_literal("caf\xc3\xa9").close_list();
   EXPECT_EQ(build(b, LiteralMode::kPlus),
-            std::vector<std::string>{
-                "A1 SETMETADATA \"\" (/private/a {5+}\r\ncaf\xc3\xa9)\r\n"});
+            std::vector<std::string>{"A1 SETMETADATA \"\" (/private/a {5+}\r\ncaf\xc3\xa9)\r\n"});
   auto sync = build(b, LiteralMode::kSynchronizing);
   ASSERT_EQ(sync.size(), 2u);
   EXPECT_EQ(sync[0], "A1 SETMETADATA \"\" (/private/a {5}\r\n");
@@ -66,8 +66,8 @@ TEST(ImapQuote, QuotedOrLiteralNeverGivesAnAtom) {
 }
 
 TEST(ImapQuote, RejectsNulAndRawCrlf) {
-  EXPECT_FALSE(CommandBuilder("LOGIN").string(std::string("a\0b", 3)).build("A1",
-                                                                             LiteralMode::kPlus).ok());
+  EXPECT_FALSE(
+      CommandBuilder("LOGIN").string(std::string("a\0b", 3)).build("A1", LiteralMode::kPlus).ok());
   EXPECT_FALSE(CommandBuilder("X").raw("1\r\nA2 LOGOUT").build("A1", LiteralMode::kPlus).ok());
   EXPECT_FALSE(CommandBuilder("SELECT").mailbox("\xff").build("A1", LiteralMode::kPlus).ok());
 }
@@ -86,7 +86,9 @@ TEST(ImapQuote, MailboxNamesInModifiedUtf7) {
   };
   const Case cases[] = {
       {"INBOX", "INBOX"},
-      {"Entw\xc3\xbc" "rfe", "Entw&APw-rfe"},
+      {"Entw\xc3\xbc"
+       "rfe",
+       "Entw&APw-rfe"},
       {"A&B", "A&-B"},
       {"&", "&-"},
       // RFC 3501 §5.1.3's example
@@ -103,7 +105,8 @@ TEST(ImapQuote, MailboxNamesInModifiedUtf7) {
     ASSERT_TRUE(dec.ok()) << c.mutf7;
     EXPECT_EQ(*dec, c.utf8);
   }
-  EXPECT_EQ(build(CommandBuilder("SELECT").mailbox("Entw\xc3\xbc" "rfe")),
+  EXPECT_EQ(build(CommandBuilder("SELECT").mailbox("Entw\xc3\xbc"
+                                                   "rfe")),
             std::vector<std::string>{"A1 SELECT Entw&APw-rfe\r\n"});
   EXPECT_EQ(build(CommandBuilder("SELECT").mailbox("Sent Items")),
             std::vector<std::string>{"A1 SELECT \"Sent Items\"\r\n"});

@@ -4,6 +4,8 @@
 // that matters (quoting, literals, DONE), and the test checks what the client makes of the
 // answers: timeouts, protocol errors, IDLE wake-ups, NOOP polling, fetch batching.
 
+#include "connectors/coi/imap/imap_session.hpp"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -25,8 +27,6 @@
 #include <sstream>
 #include <string>
 
-#include "connectors/coi/imap/imap_session.hpp"
-
 namespace coibridge::connectors::coi::imap {
 namespace {
 
@@ -45,8 +45,8 @@ class Peer {
   }
   // One line without CRLF; nullopt when the client closed the connection.
   asio::awaitable<std::optional<std::string>> line() {
-    auto [ec, n] = co_await asio::async_read_until(socket_, asio::dynamic_buffer(buf_), "\r\n",
-                                                    kAwait);
+    auto [ec, n] =
+        co_await asio::async_read_until(socket_, asio::dynamic_buffer(buf_), "\r\n", kAwait);
     if (ec) co_return std::nullopt;
     std::string l = buf_.substr(0, n - 2);
     buf_.erase(0, n);
@@ -176,7 +176,8 @@ class ImapSessionTest : public ::testing::Test {
 
 TEST_F(ImapSessionTest, AuthenticatePlainWithInitialResponse) {
   std::vector<std::string> caps;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login(p);
         auto tag = co_await p.expect("LOGOUT");
         co_await p.send("* BYE Logging out\r\n" + tag + " OK Logout completed.\r\n");
@@ -195,7 +196,8 @@ TEST_F(ImapSessionTest, AuthenticatePlainWithInitialResponse) {
 }
 
 TEST_F(ImapSessionTest, AuthenticatePlainWithoutSaslIrWaitsForContinuation) {
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n");
         auto tag = co_await p.expect("AUTHENTICATE PLAIN");
         co_await p.send("+ \r\n");
@@ -215,7 +217,8 @@ TEST_F(ImapSessionTest, AuthenticatePlainWithoutSaslIrWaitsForContinuation) {
 }
 
 TEST_F(ImapSessionTest, LoginQuotesAndUsesLiteralsForOddPasswords) {
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         // No AUTH=PLAIN: LOGIN. No LITERAL+: the 8-bit password goes as a synchronizing
         // literal, and only after our "+".
         co_await p.send("* OK [CAPABILITY IMAP4rev1] ready\r\n");
@@ -241,7 +244,8 @@ TEST_F(ImapSessionTest, WrongPasswordIsPermanentAndNeverLogged) {
   auto previous = spdlog::default_logger();
   spdlog::set_default_logger(logger);
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send("* OK [CAPABILITY IMAP4rev1] ready\r\n");
         auto tag = co_await p.expect("LOGIN bridge s3cret-Passw0rd");
         co_await p.send(tag + " NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
@@ -262,7 +266,8 @@ TEST_F(ImapSessionTest, WrongPasswordIsPermanentAndNeverLogged) {
 
 TEST_F(ImapSessionTest, LoginUnavailableIsTransient) {
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send(kGreeting);
         auto tag = co_await p.expect("AUTHENTICATE PLAIN " + std::string(kPlainBridge));
         co_await p.send(tag + " NO [UNAVAILABLE] Temporary authentication failure.\r\n");
@@ -292,7 +297,8 @@ TEST_F(ImapSessionTest, SilentServerTimesOut) {
 
 TEST_F(ImapSessionTest, ByeGreetingAndGarbageGreeting) {
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send("* BYE Too many connections\r\n");
         co_await p.closed_by_client();
       },
@@ -304,7 +310,8 @@ TEST_F(ImapSessionTest, ByeGreetingAndGarbageGreeting) {
 
 TEST_F(ImapSessionTest, NotImapIsAnError) {
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send("220 mail.example.org ESMTP Postfix\r\n");
         co_await p.closed_by_client();
       },
@@ -316,7 +323,8 @@ TEST_F(ImapSessionTest, NotImapIsAnError) {
 
 TEST_F(ImapSessionTest, StartTlsRequiredButNotOffered) {
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send(kGreeting);  // no STARTTLS in it
         co_await p.closed_by_client();
       },
@@ -332,7 +340,8 @@ TEST_F(ImapSessionTest, StartTlsRequiredButNotOffered) {
 
 TEST_F(ImapSessionTest, StartTlsResponseInjectionIsRefused) {
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await p.send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n");
         auto tag = co_await p.expect("STARTTLS");
         // A man in the middle appends a response that would be read as if sent over TLS.
@@ -365,7 +374,8 @@ TEST_F(ImapSessionTest, SelectReportsMailboxState) {
 }
 
 TEST_F(ImapSessionTest, SelectMissingMailboxIsNotFoundAndSessionStaysUsable) {
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login(p, "IMAP4rev1 IDLE");
         auto tag = co_await p.expect("SELECT \"No Such\"");
         co_await p.send(tag + " NO [NONEXISTENT] Mailbox doesn't exist: No Such\r\n");
@@ -395,11 +405,13 @@ TEST_F(ImapSessionTest, FetchFromFiltersStarQuirkAndKeepsBodiesExact) {
   std::vector<FetchedMessage> got;
   const std::string body1 = "Subject: one\r\n\r\n(1) \"x\" {2}\r\n";
   const std::string body2 = "Subject: two\r\n\r\n\xe2\x82\xac 8bit\r\n";
-  run([&](Peer& p) -> asio::awaitable<void> {
+  run(
+      [&](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 3);
         // 19:* on a mailbox whose highest UID is 18 returns UID 18 (RFC 3501 §6.4.8).
         auto tag = co_await p.expect("UID FETCH 19:* (UID RFC822.SIZE)");
-        co_await p.send("* 3 FETCH (UID 18 RFC822.SIZE 100)\r\n" + tag + " OK Fetch completed.\r\n");
+        co_await p.send("* 3 FETCH (UID 18 RFC822.SIZE 100)\r\n" + tag +
+                        " OK Fetch completed.\r\n");
         tag = co_await p.expect("UID FETCH 10:* (UID RFC822.SIZE)");
         co_await p.send("* 1 FETCH (UID 10 RFC822.SIZE " + std::to_string(body1.size()) +
                         ")\r\n* 2 FETCH (UID 12 RFC822.SIZE " + std::to_string(body2.size()) +
@@ -429,10 +441,54 @@ TEST_F(ImapSessionTest, FetchFromFiltersStarQuirkAndKeepsBodiesExact) {
   EXPECT_TRUE(got[1].flags.empty());
 }
 
+TEST_F(ImapSessionTest, FetchWithEsearchLooksAtOneWindowOnly) {
+  std::vector<FetchedMessage> got;
+  std::optional<IdleResult> idle;
+  core::Result<std::vector<FetchedMessage>> none = core::Error::internal("not run");
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
+        co_await login_select(p, 100, "IMAP4rev1 IDLE ESEARCH");
+        // Where does UID 50 start? Then messages 40..42 only, not 40..100.
+        auto tag = co_await p.expect("SEARCH RETURN (MIN) UID 50:*");
+        co_await p.send("* ESEARCH (TAG \"" + tag + "\") MIN 40\r\n" + tag + " OK done\r\n");
+        tag = co_await p.expect("FETCH 40:42 (UID RFC822.SIZE)");
+        co_await p.send(
+            "* 40 FETCH (UID 50 RFC822.SIZE 1)\r\n* 41 FETCH (UID 51 RFC822.SIZE 1)\r\n"
+            "* 42 FETCH (UID 53 RFC822.SIZE 1)\r\n" +
+            tag + " OK done\r\n");
+        tag = co_await p.expect("UID FETCH 50:51,53 (UID FLAGS BODY.PEEK[])");
+        co_await p.send(
+            "* 40 FETCH (UID 50 FLAGS () BODY[] {1}\r\na)\r\n"
+            "* 41 FETCH (UID 51 FLAGS () BODY[] {1}\r\nb)\r\n"
+            "* 42 FETCH (UID 53 FLAGS () BODY[] {1}\r\nc)\r\n" +
+            tag + " OK done\r\n");
+        // Messages 43..100 wait: idle() returns at once, without IDLE.
+        tag = co_await p.expect("SEARCH RETURN (MIN) UID 500:*");
+        co_await p.send("* ESEARCH (TAG \"" + tag + "\")\r\n" + tag + " OK done\r\n");
+      },
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await connect();
+        if (!s.ok() || !(co_await (*s)->select("INBOX")).ok()) co_return;
+        auto r = co_await (*s)->fetch_from(50, 3);
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        if (r.ok()) got = std::move(*r);
+        auto i = co_await (*s)->idle(60s);
+        if (i.ok()) idle = *i;
+        none = co_await (*s)->fetch_from(500, 3);
+      });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].uid, 53u);
+  EXPECT_EQ(got[2].body, "c");
+  EXPECT_EQ(idle, IdleResult::kChanged);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(ImapSessionTest, FetchBatchBudgetTooLargeAndIdleAfterTruncation) {
   std::vector<FetchedMessage> got;
   std::optional<IdleResult> idle;
-  run([&](Peer& p) -> asio::awaitable<void> {
+  run(
+      [&](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 4);
         auto tag = co_await p.expect("UID FETCH 1:* (UID RFC822.SIZE)");
         // UID 2 is over the limit of 100 bytes; UIDs 3 and 4 would together exceed the batch
@@ -442,9 +498,10 @@ TEST_F(ImapSessionTest, FetchBatchBudgetTooLargeAndIdleAfterTruncation) {
             "* 3 FETCH (UID 3 RFC822.SIZE 80)\r\n* 4 FETCH (UID 4 RFC822.SIZE 20)\r\n" +
             tag + " OK done\r\n");
         tag = co_await p.expect("UID FETCH 1,3 (UID FLAGS BODY.PEEK[])");
-        co_await p.send("* 1 FETCH (UID 1 FLAGS () BODY[] {10}\r\n0123456789)\r\n"
-                        "* 3 FETCH (UID 3 FLAGS () BODY[] {3}\r\nabc)\r\n" +
-                        tag + " OK done\r\n");
+        co_await p.send(
+            "* 1 FETCH (UID 1 FLAGS () BODY[] {10}\r\n0123456789)\r\n"
+            "* 3 FETCH (UID 3 FLAGS () BODY[] {3}\r\nabc)\r\n" +
+            tag + " OK done\r\n");
         // More is waiting: idle() must not start IDLE.
       },
       [&]() -> asio::awaitable<void> {
@@ -473,7 +530,8 @@ TEST_F(ImapSessionTest, FetchBatchBudgetTooLargeAndIdleAfterTruncation) {
 TEST_F(ImapSessionTest, IdleWakesOnExistsAndSendsDone) {
   std::optional<IdleResult> idle;
   std::chrono::steady_clock::duration took{};
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
         auto tag = co_await p.expect("IDLE");
         co_await p.send("+ idling\r\n");
@@ -502,7 +560,8 @@ TEST_F(ImapSessionTest, IdleWakesOnExistsAndSendsDone) {
 
 TEST_F(ImapSessionTest, IdleWakesOnVanished) {
   std::optional<IdleResult> idle;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 5);
         auto tag = co_await p.expect("IDLE");
         co_await p.send("+ idling\r\n* VANISHED 3:4\r\n");
@@ -523,7 +582,8 @@ TEST_F(ImapSessionTest, IdleWakesOnVanished) {
 TEST_F(ImapSessionTest, IdleTimesOutWithDone) {
   std::optional<IdleResult> idle;
   std::chrono::steady_clock::duration took{};
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
         auto tag = co_await p.expect("IDLE");
         co_await p.send("+ idling\r\n");
@@ -549,7 +609,8 @@ TEST_F(ImapSessionTest, IdleTimesOutWithDone) {
 
 TEST_F(ImapSessionTest, IdleConnectionLostIsUnavailable) {
   core::Result<IdleResult> idle = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
         co_await p.expect("IDLE");
         co_await p.send("+ idling\r\n* BYE Server shutting down.\r\n");
@@ -571,7 +632,8 @@ TEST_F(ImapSessionTest, IdleConnectionLostIsUnavailable) {
 
 TEST_F(ImapSessionTest, NoopPollingWithoutIdle) {
   std::optional<IdleResult> first, second;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2, "IMAP4rev1");
         // First call: one NOOP per second, nothing new, times out after max (2 s).
         for (int i = 0; i < 3; ++i) {
@@ -599,7 +661,8 @@ TEST_F(ImapSessionTest, NoopPollingWithoutIdle) {
 
 TEST_F(ImapSessionTest, GarbageMidSessionBreaksTheSession) {
   core::Result<std::vector<FetchedMessage>> r = core::Error::internal("not run");
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
         co_await p.expect("UID FETCH 1:* (UID RFC822.SIZE)");
         co_await p.send("* 1 FETCH (UID 1 RFC822.SIZE 5\r\n");  // unterminated list
@@ -618,7 +681,8 @@ TEST_F(ImapSessionTest, GarbageMidSessionBreaksTheSession) {
 
 TEST_F(ImapSessionTest, ListDecodesNamesAndDelimiter) {
   std::vector<ListEntry> entries;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login(p);
         auto tag = co_await p.expect("LIST \"\" \"*\"");
         co_await p.send(
@@ -644,7 +708,8 @@ TEST_F(ImapSessionTest, ListDecodesNamesAndDelimiter) {
 
 TEST_F(ImapSessionTest, MetadataGetAndSet) {
   std::optional<std::string> a, b;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login(p);
         auto tag = co_await p.expect("GETMETADATA \"\" /private/comment");
         co_await p.send("* METADATA \"\" (/PRIVATE/Comment {7}\r\nhi\r\nyou)\r\n" + tag +
@@ -679,7 +744,8 @@ TEST_F(ImapSessionTest, MetadataGetAndSet) {
 
 TEST_F(ImapSessionTest, StoreFlagsValidatesBeforeSending) {
   core::Status bad, good;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
         auto tag = co_await p.expect("UID STORE 7 +FLAGS.SILENT (\\Seen $Chat)");
         co_await p.send(tag + " OK Store completed.\r\n");
@@ -701,7 +767,8 @@ TEST_F(ImapSessionTest, StoreFlagsValidatesBeforeSending) {
 
 TEST_F(ImapSessionTest, ConcurrentUseIsRefused) {
   core::Status first, second;
-  run([](Peer& p) -> asio::awaitable<void> {
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
         co_await login(p);
         auto tag = co_await p.expect("NOOP");
         co_await p.sleep(200ms);

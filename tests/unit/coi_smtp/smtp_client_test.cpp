@@ -339,7 +339,7 @@ TEST(SmtpClient, AuthLoginWhenPlainIsNotOfferedAndSecretsAreNotLogged) {
   EXPECT_FALSE(contains(text, base64_encode("alice@example.org"))) << text;
 }
 
-TEST(SmtpClient, AuthPlainIsPreferredAndItsFailureIsPermanent) {
+TEST(SmtpClient, AuthPlainIsPreferredAndItsFailureIsRetryable) {
   FakeServer server([&](Peer& p) {
     p.hello({"AUTH LOGIN PLAIN"});
     if (p.read_line() != "AUTH PLAIN " + auth_plain_response("alice", "wrong")) {
@@ -356,7 +356,7 @@ TEST(SmtpClient, AuthPlainIsPreferredAndItsFailureIsPermanent) {
   server.join();
   EXPECT_EQ(server.error(), "");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().kind, ErrorKind::kPermanent);
+  EXPECT_EQ(st.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(contains(st.error().message, "535 5.7.8")) << st.error().message;
   EXPECT_FALSE(contains(st.error().message, "wrong")) << st.error().message;
 }
@@ -374,7 +374,7 @@ TEST(SmtpClient, AuthWantedButNotOffered) {
   server.join();
   EXPECT_EQ(server.error(), "");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().kind, ErrorKind::kPermanent);
+  EXPECT_EQ(st.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(contains(st.error().message, "CRAM-MD5")) << st.error().message;
 }
 

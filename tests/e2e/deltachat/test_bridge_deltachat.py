@@ -1,0 +1,372 @@
+"""coi-bridge end to end with Delta Chat core as the real peer.
+
+The real coi-bridge binary ($COIBRIDGE_BINARY) runs with a COI connector "mail" for a fresh
+stack account and a spool connector "spool" (files) on the other side; every test links the
+1:1 chat `mail:dm:<Delta Chat address>` with `spool:room` through the REST API. A Delta Chat
+account (a fresh stack user, force_encryption=0) talks to the bridge's address and to its
+puppets (<bridge local>+spool.<id>@domain), and the tests read what the spool wrote
+(out/<event id>--<digest>.json and the append-only out/deliveries.log) or put events into the
+spool's inbox (in/NNN.json).
+
+Fixtures: conftest.py (make_account, new_user, make_bridge, bridge, timings).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import pytest
+
+from dcpeer import CONTACT_ID_INFO, CONTACT_ID_DEVICE, CONTACT_ID_SELF, Msg, find_raw_mail
+
+# After the expected messages arrived, how long to keep looking for anything extra
+# (duplicates, stray events) before asserting "exactly".
+SETTLE_SECONDS = 2.0
+
+
+def token() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def spool_message(text: str, origin: str, *, who: str = "rita", name: str = "Remote Rita",
+                  room: str = "room") -> dict:
+    """An inbox event as a script writes it: the spool fills in id, at and the connectors."""
+    return {
+        "where": {"remote_id": room},
+        "who": {"connector": "spool", "remote_id": who, "display_name": name},
+        "origin": {"remote_id": origin},
+        "payload": {"kind": "message.posted", "body": {"text": text}},
+    }
+
+
+def dc_user(new_user, make_account, displayname: str):
+    addr, password = new_user("dc")
+    return make_account(addr, password, displayname)
+
+
+def incoming_in_chats(acc) -> list:
+    """Every incoming (not own, not info) message of the account's normal chats, as Msg,
+    ordered by message id (the order Delta Chat received them in)."""
+    out = []
+    for chat_id in acc.chat_ids():
+        if chat_id <= 9:
+            continue
+        for mid in acc.rpc.get_message_ids(acc.id, chat_id, False, False):
+            m = acc.rpc.get_message(acc.id, mid)
+            if m["fromId"] in (CONTACT_ID_SELF, CONTACT_ID_INFO, CONTACT_ID_DEVICE) or m.get("isInfo"):
+                continue
+            out.append(Msg.from_rpc(m))
+    out.sort(key=lambda m: m.id)
+    return out
+
+
+def watch_incoming(acc, want: list, timeout: float = 60) -> dict:
+    """Waits until every text in `want` arrived as an incoming message; returns
+    {text: monotonic time it was first seen}. Polls after every core event (at least every
+    0.25 s), so the times are accurate to the event delivery."""
+    first_seen: dict = {}
+    known: set = set()
+    wanted = set(want)
+
+    def cond():
+        now = time.monotonic()
+        for chat_id in acc.chat_ids():
+            if chat_id <= 9:
+                continue
+            for mid in acc.rpc.get_message_ids(acc.id, chat_id, False, False):
+                if mid in known:
+                    continue
+                m = acc.rpc.get_message(acc.id, mid)
+                if m.get("downloadState") not in (None, "Done"):
+                    continue
+                known.add(mid)
+                text = m.get("text") or ""
+                if m["fromId"] != CONTACT_ID_SELF and text in wanted:
+                    first_seen.setdefault(text, now)
+        return len(first_seen) == len(wanted)
+
+    acc.wait_until(cond, f"{len(wanted)} incoming messages ({len(first_seen)} seen: "
+                         f"{sorted(first_seen)[:5]}...)", timeout)
+    return first_seen
+
+
+def event_of(delivery: dict) -> dict:
+    return delivery["event"]
+
+
+def texts_of(outbox: list) -> list:
+    return [d["event"]["payload"].get("body", {}).get("text") for _, d in outbox]
+
+
+def assert_log_written_once(bridge, n: int) -> None:
+    """deliveries.log: n different events written, none written twice (a repeat of a delivery
+    after a crash may add an 'already-present' line, never a second 'written')."""
+    written = [line.split(" ")[0] for line in bridge.deliveries_log() if line.endswith(" written")]
+    assert len(written) == n, bridge.deliveries_log()
+    assert len(set(written)) == n, bridge.deliveries_log()
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Delta Chat -> spool
+
+
+def test_delta_chat_to_puppet_and_bridge_address_is_one_event_each(bridge, make_account, new_user, timings):
+    alice = dc_user(new_user, make_account, "Alice Ünal")
+    bridge.link(f"dm:{alice.addr}", "room")
+    local = bridge.address.split("@")[0]
+    puppet = bridge.puppet_address("spool", "u1")
+    assert puppet == f"{local}+spool.u1@{bridge.stack.domain}"
+    tok = token()
+
+    # to the puppet of spool person u1
+    text1 = f"to the puppet ✓ {tok}"
+    t0 = time.monotonic()
+    id1 = alice.send_text(alice.chat_with(puppet), text1)
+    bridge.wait_outbox(1)
+    timings["Delta Chat send -> spool file (single message)"] = ms(time.monotonic() - t0)
+
+    # to the bridge address itself
+    text2 = f"to the bridge ✓ {tok}"
+    id2 = alice.send_text(alice.chat_with(bridge.address), text2)
+    bridge.wait_outbox(2)
+    time.sleep(SETTLE_SECONDS)
+
+    out = bridge.outbox()
+    assert texts_of(out) == [text1, text2], out
+    for (fname, d), (msg_id, text) in zip(out, [(id1, text1), (id2, text2)]):
+        e = event_of(d)
+        assert fname.startswith(d["event_id"] + "--") and d["event_id"] == e["id"]
+        assert d["target"] == {"connector": "spool", "remote_id": "room"}
+        assert e["payload"]["kind"] == "message.posted"
+        assert e["payload"]["body"]["text"] == text
+        assert e["payload"]["body"].get("reply_to") is None
+        assert e["who"] == {"connector": "mail", "remote_id": alice.addr, "display_name": "Alice Ünal"}
+        assert e["where"] == {"connector": "mail", "remote_id": f"dm:{alice.addr}"}
+        assert e["origin"] == {"connector": "mail", "remote_id": alice.message_id_header(msg_id)}
+    assert_log_written_once(bridge, 2)
+    assert len(bridge.deliveries_log()) == 2, bridge.deliveries_log()
+    assert bridge.sql("SELECT count(*) FROM messages") == "2"
+
+
+# --------------------------------------------------------------------------------------------
+# 2. spool -> Delta Chat, puppet and relay identity
+
+
+@pytest.mark.parametrize("identity", ["puppet", "relay"])
+def test_spool_event_reaches_delta_chat_under_the_remote_name(identity, make_bridge, make_account, new_user,
+                                                               stack, timings):
+    bridge = make_bridge(identity=identity)
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    text = f"hello from Rita ✓ {tok}"
+
+    t0 = time.monotonic()
+    bridge.drop("001", spool_message(text, f"s-{tok}"))
+    got = alice.wait_for_message(text=text)
+    timings[f"spool file -> Delta Chat IncomingMsg ({identity}, single message)"] = ms(time.monotonic() - t0)
+
+    assert got.text == text
+    assert got.shown_name == "Remote Rita"
+    if identity == "puppet":
+        sender = bridge.puppet_address("spool", "rita")
+        assert got.sender_addr == sender
+        assert got.sender_name == "Remote Rita"  # the puppet contact's name
+        assert got.override_sender_name is None
+    else:
+        sender = bridge.address
+        assert got.sender_addr == sender
+        assert got.override_sender_name == "Remote Rita"  # per-message name, From + Sender
+    info = alice.chat_info(got.chat_id)
+    assert info["chatType"] == "Single"
+    assert info["isContactRequest"]  # first message from that address
+
+    # on the wire: one chat mail from the sender with the derived chat$ Message-ID
+    mid = alice.message_id_header(got)
+    assert mid.startswith("chat$") and mid.endswith("@" + stack.domain), mid
+    raw = find_raw_mail(stack, alice.addr, message_id=mid)
+    assert raw["Chat-Version"] == "1.0"
+    assert raw["From"].addresses[0].addr_spec == sender
+    assert raw["From"].addresses[0].display_name == "Remote Rita"
+    if identity == "relay":
+        assert raw["Sender"].addresses[0].addr_spec == bridge.address
+    assert raw.body_text().strip() == text
+
+    time.sleep(SETTLE_SECONDS)
+    incoming = [m for m in incoming_in_chats(alice) if tok in m.text]
+    assert [m.text for m in incoming] == [text]  # exactly once
+    assert alice.chat_with(sender) == got.chat_id  # the chat with the puppet / bridge address
+    assert bridge.sql("SELECT count(*) FROM outbox") == "0"
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Ordering, both ways
+
+
+def test_twenty_spool_messages_arrive_in_delta_chat_in_order(bridge, make_account, new_user, timings):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    texts = [f"spool order {i:03d} {tok}" for i in range(1, 21)]
+
+    dropped = {}
+    t_start = time.monotonic()
+    for i, text in enumerate(texts, 1):
+        dropped[text] = time.monotonic()
+        bridge.drop(f"{i:03d}", spool_message(text, f"o-{tok}-{i:03d}"))
+    seen = watch_incoming(alice, texts, timeout=120)
+    total = time.monotonic() - t_start
+    lat = [seen[t] - dropped[t] for t in texts]
+    timings["spool file -> Delta Chat incoming, 20 in a row: p50"] = ms(statistics.median(lat))
+    timings["spool file -> Delta Chat incoming, 20 in a row: max"] = ms(max(lat))
+    timings["spool file -> Delta Chat incoming, 20 in a row: all 20"] = ms(total)
+
+    time.sleep(SETTLE_SECONDS)
+    incoming = [m for m in incoming_in_chats(alice) if tok in m.text]
+    # exactly once each, received in order (message ids grow with reception)
+    assert [m.text for m in incoming] == texts
+    # and shown in that order in the one chat they are in
+    chats = {m.chat_id for m in incoming}
+    assert len(chats) == 1, chats
+    shown = [m.text for m in alice.messages(chats.pop()) if m.incoming and tok in m.text]
+    assert shown == texts
+    assert all(m.sender_addr == bridge.puppet_address("spool", "rita") and m.shown_name == "Remote Rita"
+               for m in incoming)
+
+
+def test_ten_delta_chat_messages_arrive_in_the_spool_in_order(bridge, make_account, new_user, timings):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    chat = alice.chat_with(bridge.address)
+    tok = token()
+    texts = [f"dc order {i:02d} {tok}" for i in range(1, 11)]
+
+    sent = {}
+    ids = []
+    for text in texts:
+        sent[text] = time.monotonic()
+        ids.append(alice.send_text(chat, text))
+    appeared: dict = {}
+    deadline = time.monotonic() + 120
+    while len(appeared) < len(texts):
+        now = time.monotonic()
+        for _, d in bridge.outbox():
+            appeared.setdefault(d["event"]["payload"]["body"]["text"], now)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {sorted(appeared)} reached the spool:\n{bridge.log_tail(40)}")
+        time.sleep(0.01)
+    lat = [appeared[t] - sent[t] for t in texts]
+    timings["Delta Chat send -> spool file, 10 in a row: p50"] = ms(statistics.median(lat))
+    timings["Delta Chat send -> spool file, 10 in a row: max"] = ms(max(lat))
+
+    time.sleep(SETTLE_SECONDS)
+    out = bridge.outbox()
+    assert texts_of(out) == texts  # deliveries.log order: exactly once each, in order
+    assert_log_written_once(bridge, 10)
+    assert [d["event"]["origin"]["remote_id"] for _, d in out] == [alice.message_id_header(i) for i in ids]
+    ats = [d["event"]["at"] for _, d in out]
+    assert ats == sorted(ats)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Replies
+
+
+def test_reply_quoting_a_bridged_message_refers_to_the_spool_id(bridge, make_account, new_user):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    question = f"question from Rita {tok}?"
+    bridge.drop("001", spool_message(question, f"q-{tok}"))
+    q = alice.wait_for_message(text=question)
+    alice.accept_chat(q.chat_id)
+
+    # a reply quoting Rita's message: reply_to is the spool's own id of it (its origin)
+    answer = f"answer to Rita {tok}"
+    alice.reply(q, answer)
+    [(_, d)] = bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"].get("body", {}).get("text") == answer)
+    e = d["event"]
+    assert e["payload"]["kind"] == "message.posted"
+    assert e["who"]["remote_id"] == alice.addr and e["who"]["display_name"] == "Alice DC"
+    assert e["where"] == {"connector": "mail", "remote_id": f"dm:{alice.addr}"}
+    assert e["payload"]["body"]["reply_to"] == {"connector": "spool", "remote_id": f"q-{tok}"}
+
+    # a reply quoting Alice's own message that went to the spool: reply_to is the file name
+    # the spool wrote for it
+    own = f"a note of Alice {tok}"
+    own_id = alice.send_text(q.chat_id, own)
+    [(own_file, _)] = bridge.wait_outbox(
+        1, pred=lambda d: d["event"]["payload"].get("body", {}).get("text") == own)
+    again = f"about my note {tok}"
+    alice.reply(own_id, again)
+    [(_, d2)] = bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"].get("body", {}).get("text") == again)
+    assert d2["event"]["payload"]["body"]["reply_to"] == {"connector": "spool", "remote_id": own_file}
+
+    time.sleep(SETTLE_SECONDS)
+    assert texts_of(bridge.outbox()) == [answer, own, again]
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Reactions
+
+
+def test_reaction_on_a_bridged_message_becomes_reaction_changed(bridge, make_account, new_user):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    text = f"react to this {tok}"
+    bridge.drop("001", spool_message(text, f"r-{tok}"))
+    m = alice.wait_for_message(text=text)
+    alice.accept_chat(m.chat_id)
+
+    alice.react(m, "👍")
+    [(_, d)] = bridge.wait_outbox(1)
+    e = d["event"]
+    assert e["payload"] == {"kind": "reaction.changed", "target": {"connector": "spool", "remote_id": f"r-{tok}"},
+                            "reaction": "👍", "added": True}
+    assert e["who"] == {"connector": "mail", "remote_id": alice.addr, "display_name": "Alice DC"}
+    assert e["where"] == {"connector": "mail", "remote_id": f"dm:{alice.addr}"}
+    assert d["target"] == {"connector": "spool", "remote_id": "room"}
+    time.sleep(SETTLE_SECONDS)
+    assert len(bridge.outbox()) == 1, bridge.outbox()
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Restart safety
+
+
+def test_sigkill_and_restart_lose_and_duplicate_nothing(bridge, make_account, new_user, stack, timings):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    chat = alice.chat_with(bridge.address)
+    tok = token()
+    texts = [f"restart {i} {tok}" for i in range(1, 7)]
+
+    ids = [alice.send_text(chat, t) for t in texts[:3]]
+    bridge.wait_outbox(3)
+    assert bridge.kill() == -9
+
+    # while it is down: Delta Chat sends 3 more, and they reach the bridge's mailbox
+    ids += [alice.send_text(chat, t) for t in texts[3:]]
+    for i, t in zip(ids[3:], texts[3:]):
+        alice.wait_delivered(i)
+        find_raw_mail(stack, bridge.address, contains=t, timeout=30)
+    t0 = time.monotonic()
+    bridge.start()
+    bridge.wait_outbox(6, timeout=60)
+    timings["restart after SIGKILL -> 3 waiting mails in the spool"] = ms(time.monotonic() - t0)
+
+    time.sleep(SETTLE_SECONDS)
+    out = bridge.outbox()
+    assert texts_of(out) == texts  # exactly 6, in order, no duplicates
+    assert len({d["event"]["id"] for _, d in out}) == 6
+    assert [d["event"]["origin"]["remote_id"] for _, d in out] == [alice.message_id_header(i) for i in ids]
+    assert_log_written_once(bridge, 6)
+    assert bridge.sql("SELECT count(*) FROM messages") == "6"
+    assert bridge.sql("SELECT count(*) FROM outbox") == "0"
