@@ -8,18 +8,30 @@ puppets (<bridge local>+spool.<id>@domain), and the tests read what the spool wr
 (out/<event id>--<digest>.json and the append-only out/deliveries.log) or put events into the
 spool's inbox (in/NNN.json).
 
+Order: the test stack's Postfix delivers over LMTP in parallel (up to 20 connections), so
+mails submitted one after the other could reach a mailbox in another order, for Delta Chat's
+mail and the bridge's alike; scripts/stack therefore delivers serially
+(lmtp_destination_concurrency_limit = 1), and the ordering tests assert the order at the
+bridge's boundaries (submitted in spool order; published in mailbox UID order) and end to end.
+
 Fixtures: conftest.py (make_account, new_user, make_bridge, bridge, timings).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
+import shutil
 import statistics
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from dcpeer import CONTACT_ID_INFO, CONTACT_ID_DEVICE, CONTACT_ID_SELF, Msg, find_raw_mail
+from dcpeer import CONTACT_ID_DEVICE, CONTACT_ID_INFO, CONTACT_ID_SELF, Msg, find_raw_mail, maildir_path
 
 # After the expected messages arrived, how long to keep looking for anything extra
 # (duplicates, stray events) before asserting "exactly".
@@ -110,6 +122,79 @@ def assert_log_written_once(bridge, n: int) -> None:
     written = [line.split(" ")[0] for line in bridge.deliveries_log() if line.endswith(" written")]
     assert len(written) == n, bridge.deliveries_log()
     assert len(set(written)) == n, bridge.deliveries_log()
+
+
+# --------------------------------------------------------------------------------------------
+# Order over mail. Postfix delivers to Dovecot over LMTP with up to
+# lmtp_destination_concurrency_limit parallel connections (default 20), so mails submitted
+# one after the other can land in the mailbox (and get UIDs) in another order. What the
+# bridge controls is asserted always: it submits in spool order, and it publishes in mailbox
+# (UID) order. The order end to end is asserted when the stack's Postfix delivers serially.
+
+
+def stack_delivers_in_order(stack) -> bool:
+    postconf = shutil.which("postconf")
+    if not postconf:
+        return False
+    r = subprocess.run([postconf, "-c", str(stack.dir / "postfix" / "etc"), "-x", "-h",
+                        "lmtp_destination_concurrency_limit"], capture_output=True, text=True)
+    return r.returncode == 0 and r.stdout.strip() == "1"
+
+
+def maillog_path(stack) -> Path:
+    return stack.dir / "postfix" / "maillog"
+
+
+def maillog_offset(stack) -> int:
+    try:
+        return maillog_path(stack).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def submissions(stack, sasl_user: str, since: int = 0) -> list:
+    """Message-IDs (without <>) of the mails sasl_user submitted, in the order Postfix
+    accepted them (its maillog from byte offset `since`)."""
+    with open(maillog_path(stack), "rb") as f:
+        f.seek(since)
+        lines = f.read().decode(errors="replace").splitlines()
+    queue_ids = []
+    mids = {}
+    for line in lines:
+        m = re.search(r"\]: ([0-9A-F]+): client=.*sasl_username=(\S+)$", line)
+        if m and m.group(2).lower() == sasl_user.lower():
+            queue_ids.append(m.group(1))
+        m = re.search(r"\]: ([0-9A-F]+): message-id=<([^>]*)>", line)
+        if m:
+            mids[m.group(1)] = m.group(2)
+    return [mids.get(q, f"?{q}") for q in queue_ids]
+
+
+def mailbox_uid_order(stack, user: str) -> list:
+    """Message-IDs (without <>) of a user's INBOX in UID order (Dovecot's dovecot-uidlist)."""
+    d = maildir_path(stack, user)
+    files = {}
+    for sub in ("new", "cur"):
+        for f in (d / sub).iterdir() if (d / sub).is_dir() else []:
+            files[f.name.split(":", 1)[0]] = f
+    out = []
+    for line in (d / "dovecot-uidlist").read_text().splitlines()[1:]:
+        if ":" not in line:
+            continue
+        base = line.split(":", 1)[1].strip()
+        f = files.get(base)
+        if f is None:
+            continue
+        with open(f, "rb") as fh:
+            msg = email.message_from_binary_file(fh, policy=email.policy.default)
+        out.append((msg.get("Message-ID") or "").strip().strip("<>"))
+    return out
+
+
+def out_of_place(got: list, want: list) -> str:
+    n = sum(1 for a, b in zip(got, want) if a != b)
+    return f"{n} of {len(want)}" + ("" if n == 0 else f" (order {[want.index(g) + 1 for g in got]})")
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,11 +294,12 @@ def test_spool_event_reaches_delta_chat_under_the_remote_name(identity, make_bri
 # 3. Ordering, both ways
 
 
-def test_twenty_spool_messages_arrive_in_delta_chat_in_order(bridge, make_account, new_user, timings):
+def test_twenty_spool_messages_arrive_in_delta_chat_in_order(bridge, make_account, new_user, stack, timings):
     alice = dc_user(new_user, make_account, "Alice DC")
     bridge.link(f"dm:{alice.addr}", "room")
     tok = token()
     texts = [f"spool order {i:03d} {tok}" for i in range(1, 21)]
+    log_from = maillog_offset(stack)
 
     dropped = {}
     t_start = time.monotonic()
@@ -229,18 +315,27 @@ def test_twenty_spool_messages_arrive_in_delta_chat_in_order(bridge, make_accoun
 
     time.sleep(SETTLE_SECONDS)
     incoming = [m for m in incoming_in_chats(alice) if tok in m.text]
-    # exactly once each, received in order (message ids grow with reception)
-    assert [m.text for m in incoming] == texts
-    # and shown in that order in the one chat they are in
+    # exactly once each, all from Rita's puppet, in one chat
+    assert sorted(m.text for m in incoming) == texts
+    assert all(m.sender_addr == bridge.puppet_address("spool", "rita") and m.shown_name == "Remote Rita"
+               for m in incoming)
     chats = {m.chat_id for m in incoming}
     assert len(chats) == 1, chats
     shown = [m.text for m in alice.messages(chats.pop()) if m.incoming and tok in m.text]
-    assert shown == texts
-    assert all(m.sender_addr == bridge.puppet_address("spool", "rita") and m.shown_name == "Remote Rita"
-               for m in incoming)
+
+    # the bridge handed them to the mail server one by one in spool order
+    text_of_mid = {alice.message_id_header(m): m.text for m in incoming}
+    submitted = [text_of_mid.get(mid, mid) for mid in submissions(stack, bridge.address, log_from)]
+    assert submitted == texts
+
+    # what Delta Chat shows: in spool order whenever the mail server delivers in order
+    timings["spool -> Delta Chat, 20 in a row: shown out of place"] = out_of_place(shown, texts)
+    assert stack_delivers_in_order(stack), "scripts/stack must deliver serially (lmtp_destination_concurrency_limit = 1)"
+    assert [m.text for m in incoming] == texts  # received in order
+    assert shown == texts  # and shown in order
 
 
-def test_ten_delta_chat_messages_arrive_in_the_spool_in_order(bridge, make_account, new_user, timings):
+def test_ten_delta_chat_messages_arrive_in_the_spool_in_order(bridge, make_account, new_user, stack, timings):
     alice = dc_user(new_user, make_account, "Alice DC")
     bridge.link(f"dm:{alice.addr}", "room")
     chat = alice.chat_with(bridge.address)
@@ -267,11 +362,20 @@ def test_ten_delta_chat_messages_arrive_in_the_spool_in_order(bridge, make_accou
 
     time.sleep(SETTLE_SECONDS)
     out = bridge.outbox()
-    assert texts_of(out) == texts  # deliveries.log order: exactly once each, in order
+    spooled = texts_of(out)  # deliveries.log order
+    assert sorted(spooled) == texts  # exactly once each
     assert_log_written_once(bridge, 10)
-    assert [d["event"]["origin"]["remote_id"] for _, d in out] == [alice.message_id_header(i) for i in ids]
-    ats = [d["event"]["at"] for _, d in out]
-    assert ats == sorted(ats)
+    origin = {alice.message_id_header(i): t for i, t in zip(ids, texts)}
+    assert {d["event"]["origin"]["remote_id"]: d["event"]["payload"]["body"]["text"] for _, d in out} == origin
+
+    # the bridge published them in the order its mailbox received them (UID order)
+    in_mailbox = [origin[mid] for mid in mailbox_uid_order(stack, bridge.address) if mid in origin]
+    assert spooled == in_mailbox
+
+    # in the order sent whenever the mail server delivers in order
+    timings["Delta Chat -> spool, 10 in a row: out of place"] = out_of_place(spooled, texts)
+    assert stack_delivers_in_order(stack), "scripts/stack must deliver serially (lmtp_destination_concurrency_limit = 1)"
+    assert spooled == texts
 
 
 # --------------------------------------------------------------------------------------------
