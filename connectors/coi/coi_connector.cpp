@@ -121,6 +121,14 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
 }
 
 awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const imap::FetchedMessage& message) {
+  if (message.too_large) {
+    // Not downloaded at all; parked with its size so an operator can see what was dropped.
+    co_return co_await ctx.sink.reject(config_.name,
+                                       "UID " + std::to_string(message.uid) + ": " + std::to_string(message.size) +
+                                           " bytes exceed max_message_bytes (" +
+                                           std::to_string(config_.max_message_bytes) + ")",
+                                       std::string());
+  }
   auto parsed = mime::parse_mail(message.body, {config_.max_message_bytes});
   if (!parsed) {
     co_return co_await ctx.sink.reject(config_.name, "UID " + std::to_string(message.uid) + ": " + parsed.error().message,

@@ -63,7 +63,10 @@ class ImapSession {
   // Messages with UID >= from_uid, ascending, at most max_count, and together at most about
   // max_message_bytes of body (at least one message). A message bigger than
   // max_message_bytes comes with too_large set and no body. The caller checkpoints the last
-  // UID returned and calls again until the result is empty.
+  // UID returned and calls again until the result is empty; when a call stops early (count
+  // or byte budget), the next idle() returns kChanged at once, so nothing waits for new mail.
+  // With ESEARCH (RFC 4731) only the next max_count messages are looked at, so catching up
+  // on a large backlog stays linear.
   boost::asio::awaitable<core::Result<std::vector<FetchedMessage>>> fetch_from(
       std::uint32_t from_uid, std::size_t max_count);
   // Waits for a change to the selected mailbox: IDLE (RFC 2177) ended with DONE after `max`

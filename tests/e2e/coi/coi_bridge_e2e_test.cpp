@@ -77,7 +77,7 @@ class CoiBridgeTest : public ::testing::Test {
   std::string bridge_address() const { return bridge_user_ + "@" + env("STACK_DOMAIN"); }
   std::string peer_address() const { return peer_user_ + "@" + env("STACK_DOMAIN"); }
 
-  void write_config() {
+  void write_config(const std::string& coi_extra = "") {
     std::ofstream out(dir_ + "/config.yaml");
     out << "database:\n  url: \"" << pg_.conninfo() << "\"\n"
         << "http:\n  listen: 127.0.0.1:" << port_ << "\n"
@@ -86,7 +86,7 @@ class CoiBridgeTest : public ::testing::Test {
         << "delivery:\n  backoff_initial_ms: 50\n  backoff_max_ms: 500\n"
         << "connectors:\n"
         << "  spool:\n    - {name: spool, inbox_dir: " << dir_ << "/in, outbox_dir: " << dir_ << "/out}\n"
-        << "  coi:\n    - name: mail\n      address: " << bridge_address() << "\n"
+        << "  coi:\n    - name: mail\n      address: " << bridge_address() << "\n" << coi_extra
         << "      imap: {host: localhost, port: " << env("STACK_IMAP_PORT") << ", tls: starttls, ca_file: "
         << env("STACK_CA_FILE") << ", username: " << bridge_address() << ", password: bridgepw}\n"
         << "      smtp: {host: localhost, port: " << env("STACK_SUBMISSION_PORT") << ", tls: starttls, ca_file: "
@@ -115,6 +115,19 @@ class CoiBridgeTest : public ::testing::Test {
                                  json{{"connector", "spool"}, {"remote_id", spool_conversation}}.dump(), auth)
                   .status,
               201);
+  }
+
+  // Raw bytes into the bridge's mailbox over SMTP, as a broken or hostile sender would.
+  void raw_to_bridge(const std::string& bytes) {
+    const std::string file = dir_ + "/raw.eml";
+    std::ofstream(file, std::ios::binary) << bytes;
+    const std::string py = dir_ + "/raw.py";
+    std::ofstream(py) << "import smtplib, sys\n"
+                         "data = open(sys.argv[1], 'rb').read()\n"
+                         "s = smtplib.SMTP('127.0.0.1', " << env("STACK_SMTP_PORT") << ")\n"
+                         "s.sendmail('" << peer_address() << "', ['" << bridge_address() << "'], data)\n"
+                         "s.quit()\n";
+    ASSERT_EQ(sh("python3 " + py + " " + file), 0);
   }
 
   // Chat mail as a Delta Chat peer writes it (peer-stack.md §5), submitted over SMTP.
@@ -230,6 +243,25 @@ TEST_F(CoiBridgeTest, DovecotDownForTenSecondsLosesAndDuplicatesNothing) {
   EXPECT_EQ(texts.size(), 10u);
   EXPECT_EQ(count("SELECT count(*) FROM messages"), 10);
   EXPECT_NE(bridge_->log().find("reconnecting"), std::string::npos);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, BadAndOversizedMailBecomeDeadLettersAndTheMailboxMovesOn) {
+  write_config("      max_message_bytes: 8192\n");
+  start();
+  link("dm:" + peer_address(), "room");
+  // No From at all: cannot be mapped to anyone.
+  raw_to_bridge("To: " + bridge_address() + "\r\nMessage-ID: <bad-1@example.org>\r\nChat-Version: 1.0\r\n"
+                "Content-Type: multipart/mixed\r\n\r\n--x\r\ngarbage");
+  raw_to_bridge("From: <" + peer_address() + ">\r\nTo: " + bridge_address() +
+                "\r\nMessage-ID: <big-1@example.org>\r\nChat-Version: 1.0\r\n\r\n" + std::string(20000, 'x') + "\r\n");
+  peer_sends("Mr.e2e-after@example.org", "still flowing");
+  ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 1; })) << bridge_->log();
+  EXPECT_EQ(spool_deliveries()[0]["event"]["payload"]["body"]["text"], "still flowing");
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND connector = 'mail'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE reason LIKE '%exceed max_message_bytes%'"), 1);
+  const auto metrics = test::http_request("127.0.0.1", port_, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("coibridge_inbound_rejected_total{connector=\"mail\"} 2"), std::string::npos) << metrics;
   EXPECT_EQ(bridge_->stop(SIGTERM), 0);
 }
 

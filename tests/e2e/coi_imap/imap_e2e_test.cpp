@@ -1,6 +1,7 @@
 // ImapSession against real Dovecot and Postfix (scripts/stack; the STACK_* variables come from
 // the stack's env.sh). Mail is delivered by SMTP to Postfix, which hands it to Dovecot over
-// LMTP. Each test gets a fresh account (scripts/stack add-user), so mailboxes start empty and
+// LMTP (straight by LMTP when Postfix does not know a fresh account yet, see deliver()).
+// Each test gets a fresh account (scripts/stack add-user), so mailboxes start empty and
 // tests running side by side do not wake each other's IDLE.
 
 #include <gtest/gtest.h>
