@@ -1,6 +1,7 @@
 #include "connectors/coi/coi_addresses.hpp"
 
 #include <cassert>
+#include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi {
 namespace {
@@ -16,13 +17,7 @@ int hex_value(char c) {
 
 }  // namespace
 
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+std::string lower_ascii(std::string_view text) { return core::ascii::lower(text); }
 
 std::string escape_puppet_id(std::string_view id) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <optional>
+#include "core/text/ascii.hpp"
 
 namespace coibridge::core {
 namespace {
@@ -26,15 +27,8 @@ bool is_alnum(char c) { return is_alpha(c) || (c >= '0' && c <= '9'); }
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 bool is_space(char c) { return is_blank(c) || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool is_key_char(char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equals_icase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
-}
+using core::ascii::to_lower;
+constexpr auto equals_icase = core::ascii::iequals;
 
 bool ends_with_icase(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() &&

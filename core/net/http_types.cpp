@@ -1,11 +1,13 @@
 #include "core/net/http_types.hpp"
 
 #include <algorithm>
+#include "core/text/ascii.hpp"
 
 namespace coibridge::core {
 namespace {
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using ascii::iequals;
+constexpr auto ascii_lower = ascii::to_lower;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -14,11 +16,6 @@ int hex_value(char c) {
   return -1;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
 
 }  // namespace
 

@@ -3,26 +3,14 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::imap {
 
 namespace {
 
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), ascii_upper);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
-  }
-  return true;
-}
+using core::ascii::iequals;
+using core::ascii::upper;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 

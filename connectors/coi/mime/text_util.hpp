@@ -5,21 +5,12 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::mime::detail {
 
-inline std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using core::ascii::iequals;
+inline std::string lower_ascii(std::string_view s) { return core::ascii::lower(s); }
 
 inline bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);

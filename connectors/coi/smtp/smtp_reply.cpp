@@ -3,23 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::smtp {
 namespace {
 
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), ascii_upper);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_upper(x) == ascii_upper(y);
-         });
-}
+using core::ascii::iequals;
+using core::ascii::upper;
 
 // Splits on spaces and tabs, dropping empty words.
 std::vector<std::string_view> words(std::string_view s) {
