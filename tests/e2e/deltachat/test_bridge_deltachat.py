@@ -441,6 +441,28 @@ def test_reaction_on_a_bridged_message_becomes_reaction_changed(bridge, make_acc
     assert len(bridge.outbox()) == 1, bridge.outbox()
 
 
+def test_spool_reaction_shows_on_the_delta_chat_message_it_targets(bridge, make_account, new_user):
+    """The other direction of 5: a reaction from the other network, naming its own id of a
+    message that came from Delta Chat, lands on that very message in Delta Chat (the core
+    translates the spool's id back to the Message-ID; RFC 9078 over plain mail)."""
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    chat = alice.chat_with(bridge.address)
+    tok = token()
+    mine = alice.send_text(chat, f"react to me {tok}")
+    [(spool_id, _)] = bridge.wait_outbox(1)
+
+    reaction = spool_message("", f"react-{tok}")
+    reaction["payload"] = {"kind": "reaction.changed", "target": {"connector": "spool", "remote_id": spool_id},
+                           "reaction": "\U0001F44D", "added": True}
+    bridge.drop("002", reaction)
+    got = alice.wait_for_reaction(mine, "\U0001F44D")
+    puppet = next(who for who, e in got.items() if e == "\U0001F44D")
+    assert puppet.lower().startswith(bridge.address.split("@")[0] + "+spool.rita@")
+    # A reaction is not a message: nothing new appears in the chat.
+    assert [m.text for m in incoming_in_chats(alice)] == []
+
+
 # --------------------------------------------------------------------------------------------
 # 6. Restart safety
 
