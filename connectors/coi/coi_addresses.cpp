@@ -1,6 +1,7 @@
 #include "connectors/coi/coi_addresses.hpp"
 
 #include <cassert>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi {

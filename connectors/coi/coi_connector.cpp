@@ -23,33 +23,32 @@ constexpr const char* kInbox = "INBOX";
 constexpr std::chrono::minutes kIdleRefresh{25};
 constexpr std::size_t kFetchBatch = 50;
 
-template <class TlsMode>
-TlsMode tls_mode(const std::string& word) {
-  if (word == "starttls") return TlsMode::kStartTls;
-  if (word == "none") return TlsMode::kNone;
-  return TlsMode::kImplicit;
+// The IMAP and SMTP endpoints have the same shape; one mapping from the config serves both.
+template <class Endpoint>
+Endpoint endpoint_from(const core::MailServerConfig& server) {
+  using TlsMode = decltype(Endpoint::tls);
+  Endpoint ep;
+  ep.host = server.host;
+  ep.port = server.port;
+  ep.tls = server.tls == "starttls" ? TlsMode::kStartTls : server.tls == "none" ? TlsMode::kNone : TlsMode::kImplicit;
+  ep.ca_file = server.ca_file;
+  ep.verify_peer = server.verify_certificate;
+  ep.username = server.username;
+  ep.password = server.password;
+  return ep;
 }
 
 }  // namespace
 
 CoiConnector::CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints,
                            core::MetricsRegistry& metrics)
-    : config_(std::move(config)), checkpoints_(checkpoints), metrics_(metrics), addresses_(config_.address) {
-  imap_.host = config_.imap.host;
-  imap_.port = config_.imap.port;
-  imap_.tls = tls_mode<imap::TlsMode>(config_.imap.tls);
-  imap_.ca_file = config_.imap.ca_file;
-  imap_.verify_peer = config_.imap.verify_certificate;
-  imap_.username = config_.imap.username;
-  imap_.password = config_.imap.password;
+    : config_(std::move(config)),
+      checkpoints_(checkpoints),
+      metrics_(metrics),
+      addresses_(config_.address),
+      imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
+      smtp_(endpoint_from<smtp::SmtpEndpoint>(config_.smtp)) {
   imap_.max_message_bytes = config_.max_message_bytes;
-  smtp_.host = config_.smtp.host;
-  smtp_.port = config_.smtp.port;
-  smtp_.tls = tls_mode<smtp::TlsMode>(config_.smtp.tls);
-  smtp_.ca_file = config_.smtp.ca_file;
-  smtp_.verify_peer = config_.smtp.verify_certificate;
-  smtp_.username = config_.smtp.username;
-  smtp_.password = config_.smtp.password;
 }
 
 core::Capabilities CoiConnector::capabilities() const {

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <cstdlib>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::core {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <optional>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::core {

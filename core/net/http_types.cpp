@@ -1,6 +1,7 @@
 #include "core/net/http_types.hpp"
 
 #include <algorithm>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::core {

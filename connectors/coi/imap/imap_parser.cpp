@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::imap {

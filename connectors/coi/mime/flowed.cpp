@@ -2,22 +2,12 @@
 
 #include <vector>
 
+#include "connectors/coi/mime/text_util.hpp"
+
 namespace coibridge::connectors::coi::mime {
 namespace {
 
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  for (;;) {
-    const auto nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      lines.push_back(text.substr(start));
-      return lines;
-    }
-    lines.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-}
+using detail::split_lines;
 
 bool needs_stuffing(std::string_view line) {
   // RFC 3676 §4.4: a leading space would be taken for stuffing, "From " is mangled by mbox

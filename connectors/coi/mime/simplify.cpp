@@ -8,27 +8,17 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/coi/mime/text_util.hpp"
+
 namespace coibridge::connectors::coi::mime {
 namespace {
+
+using detail::split_lines;
 
 using Lines = std::span<const std::string_view>;
 
 constexpr std::string_view kZwsp = "\u200B";
 constexpr std::string_view kForwardHeader = "---------- Forwarded message ----------";
-
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  for (;;) {
-    const auto nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      lines.push_back(text.substr(start));
-      return lines;
-    }
-    lines.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-}
 
 bool is_empty_line(std::string_view line) {
   return std::all_of(line.begin(), line.end(),

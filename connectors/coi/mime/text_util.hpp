@@ -5,12 +5,29 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <vector>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::mime::detail {
 
 using core::ascii::iequals;
 inline std::string lower_ascii(std::string_view s) { return core::ascii::lower(s); }
+
+// The lines of text split at LF, without the LF; a trailing LF gives a last empty line.
+inline std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  for (;;) {
+    const auto nl = text.find('\n', start);
+    if (nl == std::string_view::npos) {
+      lines.push_back(text.substr(start));
+      return lines;
+    }
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+}
 
 inline bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+
 #include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::smtp {
