@@ -633,9 +633,24 @@ class BodyWalker {
       return invalid("attachment '" + name + "' is " + std::to_string(data.size()) +
                      " bytes, over the limit of " + std::to_string(limits_.max_attachment_bytes));
     }
-    mail_.attachments.push_back(
-        {std::move(name), std::string(media) + "/" + std::string(subtype), std::move(data)});
+    mail_.attachments.push_back({std::move(name), media_type_or_octets(media, subtype), std::move(data)});
     return {};
+  }
+
+  // RFC 6838 §4.2: type and subtype names are at most 127 restricted-name characters. Anything
+  // else from the wire is not a media type we can hand on (or write into a header again).
+  static std::string media_type_or_octets(std::string_view media, std::string_view subtype) {
+    const auto valid = [](std::string_view name) {
+      if (name.empty() || name.size() > 127) return false;
+      for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
+        if (!ok) return false;
+      }
+      return true;
+    };
+    if (!valid(media) || !valid(subtype)) return "application/octet-stream";
+    return std::string(media) + "/" + std::string(subtype);
   }
 
   const ParseLimits& limits_;

@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -428,6 +431,42 @@ TEST(Compose, InvalidInputIsRejected) {
     EXPECT_EQ(raw.error().kind, core::ErrorKind::kInvalidArgument);
     EXPECT_EQ(raw.error().field, c.field) << raw.error().message;
   }
+}
+
+}  // namespace
+}  // namespace coibridge::connectors::coi::mime
+
+namespace coibridge::connectors::coi::mime {
+namespace {
+
+// Inputs the fuzzer once broke (tests/fixtures/fuzz/mime): whatever parses must compose again,
+// the round trip fuzz/mime_parse_fuzz.cpp checks.
+TEST(FuzzRegressions, ParsedMailComposesAgain) {
+  const std::filesystem::path dir = std::filesystem::path(COIBRIDGE_EML_FIXTURE_DIR) / ".." / "fuzz" / "mime";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ParseLimits limits;
+    limits.max_bytes = std::size_t{1} << 20;
+    const auto parsed = parse_mail(raw, limits);
+    if (!parsed.ok()) continue;
+    ++checked;
+    OutgoingMail out;
+    out.from = {"bridge@example.org", parsed->from.name};
+    out.to = {{"peer@example.net", parsed->subject}};
+    out.message_id = "chat$fuzz@example.org";
+    out.date_unix = 1736244000;
+    out.subject = parsed->subject;
+    out.text = parsed->text;
+    out.attachments = parsed->attachments;
+    for (const auto& a : parsed->attachments) {
+      EXPECT_LE(a.content_type.size(), 255u) << entry.path();
+    }
+    const auto composed = compose_mail(out);
+    EXPECT_TRUE(composed.ok()) << entry.path() << ": " << (composed.ok() ? "" : composed.error().message);
+  }
+  EXPECT_GE(checked, 1);
 }
 
 }  // namespace
