@@ -41,9 +41,10 @@ Endpoint endpoint_from(const core::MailServerConfig& server) {
 }  // namespace
 
 CoiConnector::CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints,
-                           core::MetricsRegistry& metrics)
+                           core::BlobStore& blobs, core::MetricsRegistry& metrics)
     : config_(std::move(config)),
       checkpoints_(checkpoints),
+      blobs_(blobs),
       metrics_(metrics),
       addresses_(config_.address),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
@@ -53,7 +54,7 @@ CoiConnector::CoiConnector(core::CoiConnectorConfig config, core::CheckpointStor
 
 core::Capabilities CoiConnector::capabilities() const {
   return {core::Capability::kEdit, core::Capability::kDelete, core::Capability::kReaction,
-          core::Capability::kReadReceipt, core::Capability::kReply};
+          core::Capability::kReadReceipt, core::Capability::kReply, core::Capability::kAttachments};
 }
 
 bool CoiConnector::is_own_actor(const core::ActorRef& actor) const {
@@ -133,13 +134,15 @@ awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const im
     co_return co_await ctx.sink.reject(config_.name, "UID " + std::to_string(message.uid) + ": " + parsed.error().message,
                                        message.body);
   }
-  auto mapped = event_from_mail(*parsed, MappingContext{config_.name, addresses_});
+  auto mapped = event_from_mail(*parsed, MappingContext{config_.name, addresses_, config_.max_attachment_bytes});
   if (auto* skip = std::get_if<Skip>(&mapped)) {
     spdlog::debug("coi {}: UID {} not relayed: {}", config_.name, message.uid, skip->reason);
     metrics_.counter("coibridge_coi_skipped_total", "Mails read but not relayed", {{"connector", config_.name}}).inc();
     co_return core::Status{};
   }
-  auto outcome = co_await ctx.sink.publish(std::get<core::Event>(std::move(mapped)));
+  auto& event = std::get<core::Event>(mapped);
+  if (auto st = co_await store_attachments(event, *parsed); !st) co_return st;
+  auto outcome = co_await ctx.sink.publish(std::move(event));
   if (!outcome) {
     if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
       co_return co_await ctx.sink.reject(config_.name, outcome.error().message, message.body);
@@ -149,11 +152,53 @@ awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const im
   co_return core::Status{};
 }
 
+awaitable<core::Status> CoiConnector::store_attachments(core::Event& event, const mime::ParsedMail& mail) {
+  auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+  if (posted == nullptr) co_return core::Status{};
+  for (auto& file : posted->body.attachments) {
+    const auto index = mail_part_index(file.location);
+    if (!index || *index >= mail.attachments.size()) continue;
+    const auto& part = mail.attachments[*index];
+    auto location = co_await blobs_.put(part.content_type, part.data);
+    if (!location) co_return location.error();  // the checkpoint stays; the mail is read again
+    file.location = std::move(*location);
+  }
+  co_return core::Status{};
+}
+
+awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event, mime::OutgoingMail& mail) {
+  const auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+  if (posted == nullptr) co_return core::Status{};
+  std::vector<mime::MailAttachment> loaded;
+  for (std::size_t i = 0; i < posted->body.attachments.size() && i < mail.attachments.size(); ++i) {
+    const auto& file = posted->body.attachments[i];
+    auto& part = mail.attachments[i];
+    if (file.size > config_.max_attachment_bytes) {
+      mail.text += "\n[attachment \"" + file.filename + "\" (" + std::to_string(file.size) +
+                   " bytes) left out: over the bridge's limit]";
+      continue;
+    }
+    auto blob = co_await blobs_.get(file.location);
+    if (!blob) {
+      // A purged or foreign location can never be delivered; a database outage can.
+      if (blob.error().kind == core::ErrorKind::kUnavailable) co_return blob.error();
+      co_return core::Error::permanent("attachment \"" + file.filename + "\": " + blob.error().message);
+    }
+    part.data = std::move(blob->data);
+    if (part.content_type.empty()) part.content_type = blob->content_type;
+    loaded.push_back(std::move(part));
+  }
+  mail.attachments = std::move(loaded);
+  co_return core::Status{};
+}
+
 awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core::Delivery& delivery) {
   const IdentityOptions identity{config_.identity == "relay", config_.display_name};
-  auto mail = mail_for_delivery(delivery, MappingContext{config_.name, addresses_}, identity);
+  auto mail = mail_for_delivery(delivery, MappingContext{config_.name, addresses_, config_.max_attachment_bytes},
+                                identity);
   if (!mail) co_return mail.error();
   if (!*mail) co_return core::RemoteMessageRef{config_.name, ""};  // nothing the mail side can show
+  if (auto st = co_await load_attachments(delivery.event, **mail); !st) co_return st.error();
   auto bytes = mime::compose_mail(**mail);
   if (!bytes) co_return core::Error::permanent("cannot compose the mail: " + bytes.error().message);
   // A named envelope: g++ 12 destroys aggregate temporaries inside a co_await expression twice.

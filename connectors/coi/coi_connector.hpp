@@ -13,17 +13,19 @@
 
 #include "connectors/coi/coi_addresses.hpp"
 #include "connectors/coi/imap/imap_session.hpp"
+#include "connectors/coi/mime/chat_mail.hpp"
 #include "connectors/coi/smtp/smtp_client.hpp"
 #include "core/config/config.hpp"
 #include "core/connector/connector.hpp"
 #include "core/metrics/metrics.hpp"
+#include "core/store/blob_store.hpp"
 #include "core/store/checkpoint_store.hpp"
 
 namespace coibridge::connectors::coi {
 
 class CoiConnector final : public core::Connector {
  public:
-  CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints,
+  CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints, core::BlobStore& blobs,
                core::MetricsRegistry& metrics);
 
   std::string_view name() const override { return config_.name; }
@@ -37,9 +39,14 @@ class CoiConnector final : public core::Connector {
   boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx, imap::ImapSession& session);
   // Publishes (or rejects) one fetched mail. An error means: do not advance the checkpoint.
   boost::asio::awaitable<core::Status> take(core::ConnectorContext& ctx, const imap::FetchedMessage& message);
+  // Moves the mail's attachment bytes into the blob store and points the event at them.
+  boost::asio::awaitable<core::Status> store_attachments(core::Event& event, const mime::ParsedMail& mail);
+  // Fills the outgoing mail's attachment bytes from the blob store.
+  boost::asio::awaitable<core::Status> load_attachments(const core::Event& event, mime::OutgoingMail& mail);
 
   core::CoiConnectorConfig config_;
   core::CheckpointStore& checkpoints_;
+  core::BlobStore& blobs_;
   core::MetricsRegistry& metrics_;
   AddressBook addresses_;
   imap::ImapEndpoint imap_;

@@ -22,6 +22,18 @@ core::MessageBody body_of(const mime::ParsedMail& mail, const MappingContext& ct
   core::MessageBody body;
   body.text = mail.text;
   body.html = mail.html;
+  for (std::size_t i = 0; i < mail.attachments.size(); ++i) {
+    const auto& part = mail.attachments[i];
+    if (part.data.size() > ctx.max_attachment_bytes) {
+      if (!body.text.empty() && body.text.back() != '\n') body.text += '\n';
+      body.text += "[attachment \"" + part.filename + "\" (" + std::to_string(part.data.size()) +
+                   " bytes) left out: over the bridge's limit of " + std::to_string(ctx.max_attachment_bytes) +
+                   " bytes]\n";
+      continue;
+    }
+    body.attachments.push_back(core::Attachment{part.filename, part.content_type, part.data.size(),
+                                                "part:" + std::to_string(i)});
+  }
   // In-Reply-To alone only threads (every Delta Chat message has one); a reply is a message
   // that quotes, and then In-Reply-To names the quoted message (coi-protocol.md §1.5).
   if (mail.quote && !mail.in_reply_to.empty()) body.reply_to = ref(ctx, mail.in_reply_to.front());
@@ -29,6 +41,19 @@ core::MessageBody body_of(const mime::ParsedMail& mail, const MappingContext& ct
 }
 
 }  // namespace
+
+std::optional<std::size_t> mail_part_index(std::string_view location) {
+  constexpr std::string_view kPrefix = "part:";
+  if (!location.starts_with(kPrefix) || location.size() == kPrefix.size() || location.size() > kPrefix.size() + 6) {
+    return std::nullopt;
+  }
+  std::size_t n = 0;
+  for (char c : location.substr(kPrefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  return n;
+}
 
 std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, const MappingContext& ctx) {
   if (mail.message_id.empty()) return Skip{"no Message-ID"};
@@ -143,6 +168,9 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
         if constexpr (std::is_same_v<T, core::MessagePosted>) {
           mail.kind = mime::ChatKind::kMessage;
           mail.text = p.body.text;
+          for (const auto& file : p.body.attachments) {
+            mail.attachments.push_back(mime::MailAttachment{file.filename, file.content_type, {}});
+          }
           add_reply(p.body.reply_to);
           return true;
         } else if constexpr (std::is_same_v<T, core::MessageEdited>) {

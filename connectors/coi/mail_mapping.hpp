@@ -20,9 +20,17 @@ struct Skip {
 struct MappingContext {
   std::string connector;  // this instance's name
   const AddressBook& addresses;
+  std::size_t max_attachment_bytes = std::size_t{16} << 20;
 };
 
+// Attachments of the event point at the mail's parts as "part:<index into
+// mail.attachments>"; the connector stores those bytes and replaces the location with the
+// blob store's key before publishing. A part over max_attachment_bytes is left out and the
+// text says so.
 std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, const MappingContext& ctx);
+
+// The index a "part:<n>" location names, if it is one.
+std::optional<std::size_t> mail_part_index(std::string_view location);
 
 struct IdentityOptions {
   bool relay = false;        // relay mode: From = bridge address with the person's name, plus Sender
@@ -30,7 +38,8 @@ struct IdentityOptions {
 };
 
 // The mail that carries one delivery, or nothing when the mail side has no way to show the
-// event. Its Message-ID is derived from the event id and the target, so a repeated delivery
+// event. Attachments come without their bytes (only name and type); the connector fills
+// MailAttachment::data from the blob store, in the same order as the event's attachments. Its Message-ID is derived from the event id and the target, so a repeated delivery
 // is the same mail and recipients drop the duplicate.
 core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::Delivery& delivery, const MappingContext& ctx,
                                                    const IdentityOptions& identity);

@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <vector>
 
@@ -25,6 +26,8 @@ using boost::asio::awaitable;
 
 // Inbox files above this size are rejected unread.
 constexpr std::uintmax_t kMaxInboxFile = 1024 * 1024;
+// An attachment file named by an inbox event.
+constexpr std::uintmax_t kMaxAttachmentFile = 64 * 1024 * 1024;
 
 // Writes data to path only if path does not exist yet: a temporary file, then link(2),
 // which fails with EEXIST instead of replacing. Returns false with errno set on failure;
@@ -82,8 +85,57 @@ void append_line(const fs::path& path, const std::string& line) {
 
 }  // namespace
 
-SpoolConnector::SpoolConnector(core::SpoolConnectorConfig config, std::chrono::milliseconds poll_interval)
-    : config_(std::move(config)), poll_interval_(poll_interval) {}
+SpoolConnector::SpoolConnector(core::SpoolConnectorConfig config, core::BlobStore& blobs,
+                               std::chrono::milliseconds poll_interval)
+    : config_(std::move(config)), blobs_(blobs), poll_interval_(poll_interval) {}
+
+awaitable<core::Result<std::string>> SpoolConnector::store_attachments(core::Event& event) {
+  auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+  if (posted == nullptr) co_return std::string();
+  for (auto& file : posted->body.attachments) {
+    if (!file.location.starts_with("file:")) continue;
+    const std::string name = file.location.substr(5);
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      co_return "attachment location " + file.location + " must name a file in the inbox directory";
+    }
+    const fs::path path = fs::path(config_.inbox_dir) / name;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) co_return "attachment " + name + ": " + ec.message();
+    if (size > kMaxAttachmentFile) co_return "attachment " + name + " is larger than " + std::to_string(kMaxAttachmentFile) + " bytes";
+    std::ifstream in(path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    file.size = data.size();
+    auto location = co_await blobs_.put(file.content_type, std::move(data));
+    if (!location) co_return location.error();
+    file.location = std::move(*location);
+  }
+  co_return std::string();
+}
+
+awaitable<core::Result<nlohmann::json>> SpoolConnector::export_attachments(const core::Event& event) {
+  nlohmann::json files = nlohmann::json::array();
+  const auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+  if (posted == nullptr) co_return files;
+  const fs::path dir = fs::path(config_.outbox_dir) / "files";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (const auto& file : posted->body.attachments) {
+    if (!core::is_blob_location(file.location)) {
+      files.push_back({{"location", file.location}, {"error", "not a stored blob"}});
+      continue;
+    }
+    auto blob = co_await blobs_.get(file.location);
+    if (!blob) co_return blob.error();
+    const std::string name = file.location.substr(core::kBlobLocationPrefix.size());
+    bool created = false;
+    if (!write_once(dir / name, blob->data, &created)) {
+      co_return core::Error::unavailable("cannot write " + (dir / name).string() + ": " + std::strerror(errno));
+    }
+    files.push_back({{"location", file.location}, {"path", "files/" + name}});
+  }
+  co_return files;
+}
 
 awaitable<void> SpoolConnector::run(core::ConnectorContext& ctx) {
   boost::asio::steady_timer timer(ctx.executor);
@@ -136,6 +188,14 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
     }
   }
 
+  if (event) {
+    auto stored = co_await store_attachments(*event);
+    if (!stored) co_return;  // database trouble: keep the file, try again on the next pass
+    if (!stored->empty()) {
+      problem = *stored;
+      event.reset();
+    }
+  }
   if (!event) {
     auto st = co_await ctx.sink.reject(config_.name, file.filename().string() + ": " + problem, text);
     if (st) fs::remove(file, ec);
@@ -166,6 +226,9 @@ awaitable<core::Result<core::RemoteMessageRef>> SpoolConnector::deliver(const co
                                  {"remote_id", delivery.target.remote_id}}},
                      {"attempt", delivery.attempt},
                      {"event", core::to_json(delivery.event)}};
+  auto files = co_await export_attachments(delivery.event);
+  if (!files) co_return files.error();
+  if (!files->empty()) out["files"] = std::move(*files);
   const std::string file_name = delivery.event_id.value + "--" +
                                 stable_digest(delivery.target.remote_id) + ".json";
   bool created = false;

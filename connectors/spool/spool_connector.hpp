@@ -9,20 +9,27 @@
 // file is removed only after the router committed it (or rejected it as a dead letter).
 // Outbox file: <event id>.json, written once; a repeated delivery of the same event finds it
 // and succeeds without writing (idempotent). deliveries.log gets one line per deliver() call.
+//
+// Attachments: in an inbox file, an attachment whose location is "file:<name>" names a file
+// beside it in inbox_dir (a plain name, no directories); its bytes go to the blob store before
+// the event is published. A delivered attachment is written to outbox_dir/files/<sha256>, and
+// the outbox file lists it under "files" (location and path).
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
 #include "core/connector/connector.hpp"
+#include "core/store/blob_store.hpp"
 
 namespace coibridge::connectors::spool {
 
 class SpoolConnector final : public core::Connector {
  public:
-  explicit SpoolConnector(core::SpoolConnectorConfig config,
-                          std::chrono::milliseconds poll_interval = std::chrono::milliseconds(200));
+  SpoolConnector(core::SpoolConnectorConfig config, core::BlobStore& blobs,
+                 std::chrono::milliseconds poll_interval = std::chrono::milliseconds(200));
 
   std::string_view name() const override { return config_.name; }
   core::Capabilities capabilities() const override { return core::Capabilities::all(); }
@@ -34,7 +41,13 @@ class SpoolConnector final : public core::Connector {
   boost::asio::awaitable<void> take_inbox_file(core::ConnectorContext& ctx,
                                                const std::filesystem::path& file);
 
+  // Reads "file:<name>" attachments into the blob store; an error text when one cannot be.
+  boost::asio::awaitable<core::Result<std::string>> store_attachments(core::Event& event);
+  // Writes the event's attachments to outbox_dir/files; the JSON list of what was written.
+  boost::asio::awaitable<core::Result<nlohmann::json>> export_attachments(const core::Event& event);
+
   core::SpoolConnectorConfig config_;
+  core::BlobStore& blobs_;
   std::chrono::milliseconds poll_interval_;
 };
 

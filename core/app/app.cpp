@@ -25,6 +25,7 @@
 #include "core/net/http_server.hpp"
 #include "core/router/delivery_scheduler.hpp"
 #include "core/router/router.hpp"
+#include "core/store/pg/pg_blob_store.hpp"
 #include "core/store/pg/pg_stores.hpp"
 
 namespace coibridge::app {
@@ -37,16 +38,36 @@ constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
 // How long start-up waits for a configured database server that is still coming up.
 constexpr std::chrono::seconds kDatabaseWait{30};
+// Attachment bytes are kept this long after they arrived (longer while a delivery or dead
+// letter still names them), checked this often.
+constexpr std::chrono::hours kBlobRetention{24 * 7};
+constexpr std::chrono::hours kBlobPurgeInterval{1};
+
+awaitable<void> purge_blobs(core::BlobStore& blobs, const bool& stopping) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!stopping) {
+    auto purged = co_await blobs.purge(kBlobRetention);
+    if (!purged) {
+      spdlog::warn("attachment purge: {}", purged.error().message);
+    } else if (*purged > 0) {
+      spdlog::info("attachment purge: {} removed", *purged);
+    }
+    timer.expires_after(kBlobPurgeInterval);
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) break;
+  }
+}
 
 core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry,
-                                 core::CheckpointStore& checkpoints, core::MetricsRegistry& metrics) {
+                                 core::CheckpointStore& checkpoints, core::BlobStore& blobs,
+                                 core::MetricsRegistry& metrics) {
   for (const auto& spool : config.connectors.spool) {
-    if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool)); !st) {
+    if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool, blobs)); !st) {
       return st.error();
     }
   }
   for (const auto& coi : config.connectors.coi) {
-    auto connector = std::make_shared<connectors::coi::CoiConnector>(coi, checkpoints, metrics);
+    auto connector = std::make_shared<connectors::coi::CoiConnector>(coi, checkpoints, blobs, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
   return {};
@@ -116,7 +137,8 @@ int run_bridge(const core::Config& config) {
   core::pg::PgBridgeStore bridges(db);
   core::pg::PgEventStore events(db);
   core::pg::PgCheckpointStore checkpoints(db);
-  if (auto st = register_connectors(config, registry, checkpoints, metrics); !st) {
+  core::pg::PgBlobStore blobs(db);
+  if (auto st = register_connectors(config, registry, checkpoints, blobs, metrics); !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;
   }
@@ -155,6 +177,8 @@ int run_bridge(const core::Config& config) {
     spdlog::info("connector {} started", connector->name());
   }
   asio::co_spawn(io, http.run(), [&](std::exception_ptr) { http_done = true; });
+  asio::cancellation_signal purge_cancel;
+  asio::co_spawn(io, purge_blobs(blobs, stopping), asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
   asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -165,6 +189,7 @@ int run_bridge(const core::Config& config) {
     http.stop();
     scheduler.stop();
     for (auto& s : connector_cancel) s.emit(asio::cancellation_type::terminal);
+    purge_cancel.emit(asio::cancellation_type::terminal);
     // Let the deliveries and requests in flight finish, then leave the loop.
     asio::co_spawn(
         io,

@@ -51,6 +51,9 @@ struct CoiConnectorConfig {
   // with the person's name and a Sender header.
   std::string identity = "puppet";
   std::size_t max_message_bytes = 25 * 1024 * 1024;
+  // One attachment, either way. A larger one is left out of the relayed message, which says
+  // so in its text, rather than failing the whole message.
+  std::size_t max_attachment_bytes = 16 * 1024 * 1024;
 };
 
 struct Config {

@@ -104,6 +104,13 @@ CoiConnectorConfig parse_coi(const YAML::Node& node, const std::string& path, in
       } else {
         coi.max_message_bytes = static_cast<std::size_t>(n);
       }
+    } else if (key == "max_attachment_bytes") {
+      std::int64_t n = 0;
+      if (auto e = parse_integer(*text, 1024, std::int64_t{1} << 30, n)) {
+        add_error(errors, p, l, *e);
+      } else {
+        coi.max_attachment_bytes = static_cast<std::size_t>(n);
+      }
     } else {
       add_error(errors, p, l, "unknown key");
     }

@@ -5,6 +5,7 @@
 #include "core/router/fanout.hpp"
 #include "core/store/pg/db_executor.hpp"
 #include "core/store/pg/migrator.hpp"
+#include "core/store/pg/pg_blob_store.hpp"
 #include "core/store/pg/pg_stores.hpp"
 #include "tests/pg/pg_database.hpp"
 #include "tests/support/run_awaitable.hpp"
@@ -54,6 +55,7 @@ class StoreTest : public ::testing::Test {
   DbExecutor db_{pg_.conninfo(), 2};
   PgBridgeStore bridges_{db_};
   PgEventStore events_{db_};
+  PgBlobStore blobs_{db_};
   int n_ = 0;
 };
 
@@ -236,6 +238,51 @@ TEST_F(StoreTest, RemovingALinkDeadLettersItsQueue) {
 TEST_F(StoreTest, InboundDeadLetterKeepsAnyBytes) {
   ASSERT_TRUE(run_awaitable(events_.dead_letter_inbound("coi", "bad mime", std::string("\xff\xfe\0x", 4))).ok());
   EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason = 'bad mime'"), 1);
+}
+
+TEST_F(StoreTest, BlobsRoundTripEveryByteAndAreStoredOnce) {
+  std::string data;
+  for (int i = 0; i < 3 * 256 + 7; ++i) data.push_back(static_cast<char>(i % 256));  // NULs and high bytes
+  auto first = run_awaitable(blobs_.put("image/png", data));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(is_blob_location(*first));
+  EXPECT_EQ(*first, "blob:sha256:" + sha256_hex(data));
+  auto again = run_awaitable(blobs_.put("image/png", data));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(count("SELECT count(*) FROM blobs"), 1);
+
+  auto blob = run_awaitable(blobs_.get(*first));
+  ASSERT_TRUE(blob.ok()) << blob.error().message;
+  EXPECT_EQ(blob->content_type, "image/png");
+  EXPECT_EQ(blob->data, data);
+
+  EXPECT_EQ(run_awaitable(blobs_.get("blob:sha256:" + std::string(64, '0'))).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(run_awaitable(blobs_.get("mxc://example.org/abc")).error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(run_awaitable(blobs_.get("blob:sha256:'; DROP TABLE blobs; --")).error().kind,
+            ErrorKind::kInvalidArgument);
+}
+
+TEST_F(StoreTest, PurgeKeepsBlobsThatAPendingDeliveryNames) {
+  bridge_with({{"a", "room"}, {"b", "chan"}});
+  auto kept = run_awaitable(blobs_.put("text/plain", "still queued"));
+  auto dropped = run_awaitable(blobs_.put("text/plain", "delivered long ago"));
+  ASSERT_TRUE(kept.ok() && dropped.ok());
+  auto e = message("a", "room", "with-file", "see attachment");
+  std::get<MessagePosted>(e.payload).body.attachments.push_back({"a.txt", "text/plain", 12, *kept});
+  ASSERT_TRUE(run_awaitable(events_.publish(e, plan_fanout)).ok());
+
+  // Fresh blobs stay whatever names them.
+  EXPECT_EQ(*run_awaitable(blobs_.purge(std::chrono::hours(1))), 0);
+  {
+    pqxx::connection c(pg_.conninfo());
+    pqxx::work tx(c);
+    tx.exec("UPDATE blobs SET created_at = now() - interval '30 days'");
+    tx.commit();
+  }
+  EXPECT_EQ(*run_awaitable(blobs_.purge(std::chrono::hours(24 * 7))), 1);
+  EXPECT_TRUE(run_awaitable(blobs_.get(*kept)).ok());
+  EXPECT_EQ(run_awaitable(blobs_.get(*dropped)).error().kind, ErrorKind::kNotFound);
 }
 
 TEST_F(StoreTest, UnreachableDatabaseIsUnavailableNotACrash) {

@@ -1,5 +1,6 @@
 # Writes a C++ file holding the schema migrations, so the binary carries its own schema.
-# Inputs: OUTPUT (file to write), FILES (list of .sql paths, in version order).
+# Inputs: OUTPUT (file to write), FILES (.sql paths in version order, separated by "|").
+string(REPLACE "|" ";" FILES "${FILES}")
 set(content "// Generated from schema/*.sql by embed_migrations.cmake; do not edit.\n")
 string(APPEND content "#include \"core/store/pg/migrator.hpp\"\n\n")
 string(APPEND content "namespace coibridge::core::pg {\n\n")

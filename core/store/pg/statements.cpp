@@ -111,6 +111,16 @@ constexpr Statement kStatements[] = {
      "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
      " SELECT event_id, $2, connector, conversation, event FROM dead_letters WHERE id = $1"
      " ON CONFLICT (event_id, target_connector, target_conversation) DO NOTHING"},
+    // --- blobs (attachment bytes in transit)
+    {"blob_put",
+     "INSERT INTO blobs (key, content_type, size, data) VALUES ($1, $2, $3, $4)"
+     " ON CONFLICT (key) DO NOTHING"},
+    {"blob_get", "SELECT content_type, data FROM blobs WHERE key = $1"},
+    // A blob stays while a pending or dead-lettered delivery names it (a replay needs it).
+    {"blob_purge",
+     "DELETE FROM blobs b WHERE b.created_at < now() - make_interval(secs => $1::bigint)"
+     " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE strpos(o.event::text, b.key) > 0)"
+     " AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE strpos(coalesce(d.event::text, ''), b.key) > 0)"},
     {"dead_letter_list",
      "SELECT id, coalesce(event_id::text, ''), connector, conversation, reason, attempts, "
      MS("created_at") " FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},

@@ -155,6 +155,41 @@ TEST_F(MappingTest, DeliveryBecomesMailFromThePuppet) {
             m.message_id);
 }
 
+TEST_F(MappingTest, AttachmentsPointAtTheirPartsAndOversizedOnesAreNamedInTheText) {
+  auto m = chat("look");
+  m.attachments.push_back({"cat.png", "image/png", std::string(100, 'x')});
+  m.attachments.push_back({"huge.bin", "application/octet-stream", std::string(5000, 'y')});
+  m.attachments.push_back({"notes.txt", "text/plain", "abc"});
+  MappingContext small{"mail", book_, 1000};
+  auto mapped = event_from_mail(m, small);
+  ASSERT_TRUE(std::holds_alternative<core::Event>(mapped));
+  const auto& body = std::get<core::MessagePosted>(std::get<core::Event>(mapped).payload).body;
+  ASSERT_EQ(body.attachments.size(), 2u);
+  EXPECT_EQ(body.attachments[0], (core::Attachment{"cat.png", "image/png", 100, "part:0"}));
+  EXPECT_EQ(body.attachments[1], (core::Attachment{"notes.txt", "text/plain", 3, "part:2"}));
+  EXPECT_NE(body.text.find("look"), std::string::npos);
+  EXPECT_NE(body.text.find("\"huge.bin\" (5000 bytes) left out"), std::string::npos) << body.text;
+
+  EXPECT_EQ(mail_part_index("part:0"), 0u);
+  EXPECT_EQ(mail_part_index("part:17"), 17u);
+  for (const char* bad : {"part:", "part:x", "part:-1", "part:99999999999", "blob:sha256:00", "", "Part:1"}) {
+    EXPECT_FALSE(mail_part_index(bad).has_value()) << bad;
+  }
+}
+
+TEST_F(MappingTest, DeliveredAttachmentsKeepNameTypeAndOrder) {
+  core::MessageBody body{"two files", std::nullopt, {}, std::nullopt};
+  body.attachments = {{"a.png", "image/png", 10, "blob:sha256:aa"}, {"b.pdf", "application/pdf", 20, "blob:sha256:bb"}};
+  auto r = mail_for_delivery(delivery(core::MessagePosted{body}), ctx_, {});
+  ASSERT_TRUE(r.ok());
+  const auto& files = (**r).attachments;
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].filename, "a.png");
+  EXPECT_EQ(files[0].content_type, "image/png");
+  EXPECT_EQ(files[1].filename, "b.pdf");
+  EXPECT_TRUE(files[0].data.empty());  // the connector loads the bytes
+}
+
 TEST_F(MappingTest, RelayModeSendsAsTheBridgeWithTheNameAndSender) {
   auto r = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}), ctx_, {true, "The Bridge"});
   const auto& m = **r;

@@ -1,0 +1,42 @@
+#include "core/store/pg/pg_blob_store.hpp"
+
+#include "core/store/pg/migrator.hpp"
+
+namespace coibridge::core::pg {
+
+using boost::asio::awaitable;
+
+awaitable<Result<std::string>> PgBlobStore::put(std::string content_type, std::string data) {
+  // Hashing a large attachment is CPU work: it runs on the database pool, not an I/O thread.
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::string> {
+    const std::string key = std::string(kBlobLocationPrefix) + sha256_hex(data);
+    pqxx::work tx(c);
+    tx.exec_prepared("blob_put", key, content_type, static_cast<std::int64_t>(data.size()),
+                     pqxx::binarystring(data.data(), data.size()));
+    tx.commit();
+    return key;
+  });
+}
+
+awaitable<Result<Blob>> PgBlobStore::get(std::string location) {
+  if (!is_blob_location(location)) {
+    co_return Error::invalid("location", "not a blob location: " + location.substr(0, 80));
+  }
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<Blob> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("blob_get", location);
+    if (rows.empty()) return Error::not_found("blob " + location + " is not stored (purged?)");
+    return Blob{rows[0][0].as<std::string>(), pqxx::binarystring(rows[0][1]).str()};
+  });
+}
+
+awaitable<Result<std::int64_t>> PgBlobStore::purge(std::chrono::seconds age) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::int64_t> {
+    pqxx::work tx(c);
+    auto res = tx.exec_prepared("blob_purge", static_cast<std::int64_t>(age.count()));
+    tx.commit();
+    return static_cast<std::int64_t>(res.affected_rows());
+  });
+}
+
+}  // namespace coibridge::core::pg

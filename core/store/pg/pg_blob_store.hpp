@@ -1,0 +1,21 @@
+#pragma once
+// BlobStore in PostgreSQL (bytea): attachment bytes share the database's durability and
+// backups, so a delivery that survives a crash still finds its file.
+
+#include "core/store/blob_store.hpp"
+#include "core/store/pg/db_executor.hpp"
+
+namespace coibridge::core::pg {
+
+class PgBlobStore final : public BlobStore {
+ public:
+  explicit PgBlobStore(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<std::string>> put(std::string content_type, std::string data) override;
+  boost::asio::awaitable<Result<Blob>> get(std::string location) override;
+  boost::asio::awaitable<Result<std::int64_t>> purge(std::chrono::seconds age) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+}  // namespace coibridge::core::pg
