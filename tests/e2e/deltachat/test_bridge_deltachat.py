@@ -464,6 +464,68 @@ def test_spool_reaction_shows_on_the_delta_chat_message_it_targets(bridge, make_
 
 
 # --------------------------------------------------------------------------------------------
+# Attachments (issue test 6): an image crosses both ways byte for byte.
+
+
+def make_png(seed: str, side: int = 48) -> bytes:
+    """A small valid PNG whose pixels depend on seed, so every test run sends new bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h = uuid.uuid5(uuid.NAMESPACE_OID, seed).bytes
+    rows = b"".join(b"\0" + bytes((h[(x + y) % 16] ^ x ^ (y * 7)) & 0xFF for x in range(side * 3))
+                    for y in range(side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_image_from_delta_chat_reaches_the_spool_byte_identical(bridge, make_account, new_user, tmp_path):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    png = make_png(tok)
+    path = tmp_path / f"cat-{tok}.png"
+    path.write_bytes(png)
+    chat = alice.chat_with(bridge.address)
+    alice.send_file(chat, path, text=f"a picture {tok}", viewtype="Image")
+
+    [(_, d)] = bridge.wait_outbox(1)
+    body = d["event"]["payload"]["body"]
+    assert body["text"] == f"a picture {tok}"
+    [att] = body["attachments"]
+    assert att["content_type"] == "image/png"
+    assert att["filename"].endswith(".png")
+    assert att["size"] == len(png)
+    assert att["location"].startswith("blob:sha256:")
+    [f] = d["files"]
+    assert f["location"] == att["location"]
+    assert (bridge.outbox_dir / f["path"]).read_bytes() == png
+    assert d["event"]["who"] == {"connector": "mail", "remote_id": alice.addr, "display_name": "Alice DC"}
+
+
+def test_image_from_the_spool_reaches_delta_chat_byte_identical(bridge, make_account, new_user):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    png = make_png(tok)
+    (bridge.inbox / f"pic-{tok}.png").write_bytes(png)
+    event = spool_message(f"look {tok}", f"img-{tok}")
+    event["payload"]["body"]["attachments"] = [
+        {"filename": f"pic-{tok}.png", "content_type": "image/png", "size": 0, "location": f"file:pic-{tok}.png"}]
+    bridge.drop("001", event)
+
+    m = alice.wait_for_message(text=f"look {tok}")
+    assert m.shown_name == "Remote Rita"
+    assert m.view_type == "Image", m.raw
+    assert m.file_mime == "image/png"
+    assert m.file_bytes() == png
+    assert bridge.sql("SELECT count(*) FROM blobs") == "1"
+
+
+# --------------------------------------------------------------------------------------------
 # 6. Restart safety
 
 
