@@ -1,0 +1,148 @@
+"""Fixtures for the Matrix end-to-end tests: a Synapse of their own, started through
+scripts/synapse in a temporary directory for the session and always stopped at its end.
+
+Run with the Matrix venv (scripts/matrix-venv):
+  .cache/matrix-venv/bin/python -m pytest -x -q tests/e2e/matrix
+
+  as_recorder  TransactionRecorder: the stand-in application service Synapse pushes to
+  appservice   AppService registered with that Synapse (exclusive users @_coi_.*, sender
+               @_coi_bot, receive_ephemeral), its url pointing at as_recorder
+  synapse      HsEnv of the running server (session); its log is printed if a test failed
+  hs           Homeserver: register users, run their clients (session)
+  new_user     new_user(prefix="u") -> MxUser: a fresh account with a unique name
+  timings      a dict; what tests put in it is printed at the end of the run
+
+Environment: SYNAPSE_PORT (default: a free port, so a developer's own Synapse on 10808 does
+not get in the way), MXPEER_TIMEOUT (seconds for every wait, default 30), MATRIX_WORKDIR (the
+server's directory; default a pytest temporary directory).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import mxpeer  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[3]
+SERVER_NAME = "matrix.test"
+_TIMINGS: dict = {}
+_FAILED: list = []
+_LOGS: list = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        _FAILED.append(item.nodeid)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _synapse(*args: str, env: dict) -> str:
+    r = subprocess.run([str(REPO / "scripts" / "synapse"), *args], capture_output=True, text=True,
+                       env=env, timeout=240, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise AssertionError(f"scripts/synapse {' '.join(args)} failed ({r.returncode}):\n"
+                             f"{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+@pytest.fixture(scope="session")
+def as_recorder():
+    rec = mxpeer.TransactionRecorder()
+    yield rec
+    rec.close()
+
+
+@pytest.fixture(scope="session")
+def appservice(synapse_parts):
+    return synapse_parts[1]
+
+
+@pytest.fixture(scope="session")
+def synapse(synapse_parts) -> mxpeer.HsEnv:
+    return synapse_parts[0]
+
+
+@pytest.fixture(scope="session")
+def synapse_parts(as_recorder, tmp_path_factory):
+    workdir = os.environ.get("MATRIX_WORKDIR")
+    workdir = Path(workdir) if workdir else tmp_path_factory.mktemp("synapse")
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("SYNAPSE_PORT", str(_free_port()))
+    env["SYNAPSE_SERVER_NAME"] = SERVER_NAME
+    # The interpreter running these tests is the one from .cache/matrix-venv: Synapse runs on
+    # the same, and scripts/synapse need not check the venv again.
+    env["SYNAPSE_PYTHON"] = sys.executable
+    # The registration needs the homeserver's URL only for the HsEnv it carries; the server
+    # itself is started with the file, so its tokens are fixed before the server exists.
+    hs_url = f"http://127.0.0.1:{env['SYNAPSE_PORT']}"
+    app = mxpeer.AppService(mxpeer.HsEnv(hs_url, SERVER_NAME, ""))
+    reg = app.write_registration(workdir / "appservice-coi-test.yaml", as_recorder.url)
+    _LOGS.append(workdir / "homeserver.log")
+    try:
+        out = _synapse("up", str(workdir), str(reg), env=env)
+        m = re.search(r"in (\d+) ms, RSS (.*)$", out.strip().splitlines()[-1])
+        if m:
+            _TIMINGS["synapse start"] = f"{m.group(1)} ms (RSS {m.group(2)} after start)"
+        hs_env = mxpeer.HsEnv.from_file(workdir / "env.sh")
+        app.env = hs_env
+        yield hs_env, app
+    finally:
+        status = subprocess.run([str(REPO / "scripts" / "synapse"), "status", str(workdir)],
+                                capture_output=True, text=True, env=env)
+        m = re.search(r"RSS (.*)$", status.stdout.strip())
+        if m:
+            _TIMINGS["synapse RSS at the end"] = m.group(1)
+        down = _synapse("down", str(workdir), env=env)
+        _TIMINGS["synapse stop"] = down.strip().rsplit(" in ", 1)[-1]
+
+
+@pytest.fixture(scope="session")
+def hs(synapse):
+    h = mxpeer.Homeserver(synapse)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def new_user(hs):
+    def make(prefix: str = "u", displayname=None) -> mxpeer.MxUser:
+        return hs.register(f"{prefix}{random.randrange(10**8):08d}", displayname=displayname)
+    return make
+
+
+@pytest.fixture
+def timings() -> dict:
+    return _TIMINGS
+
+
+def pytest_terminal_summary(terminalreporter):
+    for k, v in _TIMINGS.items():
+        terminalreporter.write_line(f"timing: {k}: {v}")
+    if _FAILED:
+        for log in _LOGS:
+            try:
+                tail = log.read_text(errors="replace").splitlines()[-80:]
+            except OSError:
+                continue
+            terminalreporter.write_line(f"---- last 80 lines of {log} ----")
+            for line in tail:
+                terminalreporter.write_line(line)
