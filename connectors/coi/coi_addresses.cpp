@@ -86,12 +86,26 @@ bool AddressBook::is_ours(std::string_view address) const {
   return lower_ascii(address) == lower_ascii(bridge_) || parse_puppet(address).has_value();
 }
 
-std::string dm_conversation(std::string_view peer_address) { return std::string(kDm) + lower_ascii(peer_address); }
+std::string dm_conversation(std::string_view peer_address, std::string_view puppet_address) {
+  std::string id = std::string(kDm) + lower_ascii(peer_address);
+  if (!puppet_address.empty()) id += "|" + lower_ascii(puppet_address);
+  return id;
+}
 std::string group_conversation(std::string_view group_id) { return std::string(kGroup) + std::string(group_id); }
 
 std::optional<std::string> dm_peer(std::string_view conversation) {
-  if (conversation.substr(0, kDm.size()) != kDm || conversation.size() == kDm.size()) return std::nullopt;
-  return std::string(conversation.substr(kDm.size()));
+  if (conversation.substr(0, kDm.size()) != kDm) return std::nullopt;
+  std::string_view rest = conversation.substr(kDm.size());
+  if (const auto bar = rest.rfind('|'); bar != std::string_view::npos) rest = rest.substr(0, bar);
+  if (rest.empty()) return std::nullopt;
+  return std::string(rest);
+}
+
+std::optional<std::string> dm_puppet(std::string_view conversation) {
+  if (conversation.substr(0, kDm.size()) != kDm) return std::nullopt;
+  const auto bar = conversation.rfind('|');
+  if (bar == std::string_view::npos || bar + 1 == conversation.size()) return std::nullopt;
+  return std::string(conversation.substr(bar + 1));
 }
 
 std::optional<std::string> group_id_of(std::string_view conversation) {

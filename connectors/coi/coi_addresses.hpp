@@ -8,7 +8,9 @@
 // "=" and two lower-case hex digits.
 //
 // Conversations: "dm:<address>" is the 1:1 chat between the bridge account and that address;
-// "group:<id>" a chat group by its Chat-Group-ID.
+// "dm:<address>|<puppet address>" the 1:1 chat between that address and one puppet, that is
+// with one person of another network (a puppet address never contains "|", so the last one
+// separates); "group:<id>" a chat group by its Chat-Group-ID.
 
 #include <optional>
 #include <string>
@@ -43,10 +45,12 @@ class AddressBook {
 
 std::string lower_ascii(std::string_view text);
 
-std::string dm_conversation(std::string_view peer_address);
+std::string dm_conversation(std::string_view peer_address, std::string_view puppet_address = {});
 std::string group_conversation(std::string_view group_id);
 // The peer of a "dm:" conversation or the id of a "group:" one.
 std::optional<std::string> dm_peer(std::string_view conversation);
+// The puppet of a "dm:<address>|<puppet>" conversation; nullopt for any other.
+std::optional<std::string> dm_puppet(std::string_view conversation);
 std::optional<std::string> group_id_of(std::string_view conversation);
 
 }  // namespace coibridge::connectors::coi

@@ -142,7 +142,14 @@ awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const im
   }
   auto& event = std::get<core::Event>(mapped);
   if (auto st = co_await store_attachments(event, *parsed); !st) co_return st;
+  auto fallback = event;
   auto outcome = co_await ctx.sink.publish(std::move(event));
+  if (outcome && outcome->status == core::PublishStatus::kUnlinked && dm_puppet(fallback.where.remote_id)) {
+    // Mail to a puppet belongs to the 1:1 chat with that person; when only the chat with the
+    // bridge account is linked (a room whose people all write through puppets), it goes there.
+    fallback.where.remote_id = dm_conversation(*dm_peer(fallback.where.remote_id));
+    outcome = co_await ctx.sink.publish(std::move(fallback));
+  }
   if (!outcome) {
     if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
       co_return co_await ctx.sink.reject(config_.name, outcome.error().message, message.body);

@@ -12,9 +12,15 @@ core::RemoteMessageRef ref(const MappingContext& ctx, const std::string& message
 }
 
 // The conversation a chat mail belongs to (coi-protocol.md §7 item 6): the group when it
-// names one, else the 1:1 chat with its sender.
-std::string conversation_of(const mime::ParsedMail& mail) {
+// names one, else the 1:1 chat with its sender: with one person of another network when it
+// is addressed to that person's puppet, else with the bridge account.
+std::string conversation_of(const mime::ParsedMail& mail, const MappingContext& ctx) {
   if (mail.group_id && !mail.group_id->empty()) return group_conversation(*mail.group_id);
+  for (const auto* list : {&mail.to, &mail.cc}) {
+    for (const auto& rcpt : *list) {
+      if (ctx.addresses.parse_puppet(rcpt.address)) return dm_conversation(mail.from.address, rcpt.address);
+    }
+  }
   return dm_conversation(mail.from.address);
 }
 
@@ -62,7 +68,7 @@ std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, co
   if (mail.kind == ChatKind::kProtocolNoise) return Skip{"protocol: " + mail.noise_reason};
 
   core::Event event;
-  event.where = {ctx.connector, conversation_of(mail)};
+  event.where = {ctx.connector, conversation_of(mail, ctx)};
   event.who = {ctx.connector, lower_ascii(mail.from.address), mail.from.name};
   event.origin = ref(ctx, mail.message_id);
   if (mail.date_unix > 0) event.at = core::Timestamp{std::chrono::seconds(mail.date_unix)};

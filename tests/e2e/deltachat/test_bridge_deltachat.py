@@ -239,6 +239,24 @@ def test_delta_chat_to_puppet_and_bridge_address_is_one_event_each(bridge, make_
     assert bridge.sql("SELECT count(*) FROM messages") == "2"
 
 
+def test_mail_to_a_puppet_goes_to_the_chat_with_that_person_when_linked(bridge, make_account, new_user):
+    """A linked "dm:<address>|<puppet>" conversation is the direct chat with one person of the
+    other network; it takes precedence over the chat with the bridge account."""
+    alice = dc_user(new_user, make_account, "Alice DC")
+    puppet = bridge.puppet_address("spool", "u7")
+    bridge.link(f"dm:{alice.addr}", "room", name="general")
+    bridge.link(f"dm:{alice.addr}|{puppet}", "direct-u7", name="direct")
+    tok = token()
+    alice.send_text(alice.chat_with(puppet), f"just for u7 {tok}")
+    alice.send_text(alice.chat_with(bridge.address), f"for everyone {tok}")
+    bridge.wait_outbox(2)
+    time.sleep(SETTLE_SECONDS)
+    got = {d["event"]["payload"]["body"]["text"]: (d["target"]["remote_id"], d["event"]["where"]["remote_id"])
+           for _, d in bridge.outbox()}
+    assert got == {f"just for u7 {tok}": ("direct-u7", f"dm:{alice.addr}|{puppet}"),
+                   f"for everyone {tok}": ("room", f"dm:{alice.addr}")}
+
+
 # --------------------------------------------------------------------------------------------
 # 2. spool -> Delta Chat, puppet and relay identity
 

@@ -35,6 +35,13 @@ TEST(Conversations, DmAndGroupIds) {
   EXPECT_EQ(dm_peer("dm:alice@example.org"), "alice@example.org");
   EXPECT_FALSE(dm_peer("group:abc").has_value());
   EXPECT_FALSE(dm_peer("dm:").has_value());
+  EXPECT_FALSE(dm_puppet("dm:alice@example.org").has_value());
+  const auto via = dm_conversation("Alice@Example.org", "Bridge+Matrix.=40m=3ahs@example.org");
+  EXPECT_EQ(via, "dm:alice@example.org|bridge+matrix.=40m=3ahs@example.org");
+  EXPECT_EQ(dm_peer(via), "alice@example.org");
+  EXPECT_EQ(dm_puppet(via), "bridge+matrix.=40m=3ahs@example.org");
+  EXPECT_EQ(dm_peer("dm:odd|local@example.org|bridge+x.y@example.org"), "odd|local@example.org");
+  EXPECT_FALSE(dm_peer("dm:|bridge+x.y@example.org").has_value());
   EXPECT_EQ(group_id_of(group_conversation("abc123")), "abc123");
 }
 
@@ -64,13 +71,17 @@ TEST_F(MappingTest, ChatMessageBecomesMessagePosted) {
   auto r = event_from_mail(m, ctx_);
   ASSERT_TRUE(std::holds_alternative<core::Event>(r));
   const auto& e = std::get<core::Event>(r);
-  EXPECT_EQ(e.where, (core::ConversationRef{"mail", "dm:alice@example.org"}));
+  // Written to a puppet: the 1:1 chat with that person.
+  EXPECT_EQ(e.where, (core::ConversationRef{"mail", "dm:alice@example.org|bridge+slack.u1@example.org"}));
   EXPECT_EQ(e.who, (core::ActorRef{"mail", "alice@example.org", "Alice"}));
   EXPECT_EQ(e.origin, (core::RemoteMessageRef{"mail", "Mr.abc@example.org"}));
   EXPECT_EQ(e.at, core::Timestamp{std::chrono::seconds(1795000000)});
   const auto& body = std::get<core::MessagePosted>(e.payload).body;
   EXPECT_EQ(body.text, "hello ✓");
   EXPECT_EQ(body.reply_to, (core::RemoteMessageRef{"mail", "Mr.parent@example.org"}));
+
+  m.to = {{"Bridge@Example.org", ""}, {"carol@example.org", ""}};
+  EXPECT_EQ(std::get<core::Event>(event_from_mail(m, ctx_)).where.remote_id, "dm:alice@example.org");
 }
 
 TEST_F(MappingTest, GroupMailGoesToTheGroupConversation) {
