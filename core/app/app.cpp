@@ -1,5 +1,7 @@
 #include "core/app/app.hpp"
 
+#include <cstdio>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -16,6 +18,8 @@
 #include <list>
 
 #include "connectors/coi/coi_connector.hpp"
+#include "connectors/matrix/matrix_connector.hpp"
+#include "connectors/matrix/registration.hpp"
 #include "connectors/spool/spool_connector.hpp"
 #include "core/admin/admin_api.hpp"
 #include "core/app/database.hpp"
@@ -59,7 +63,8 @@ awaitable<void> purge_blobs(core::BlobStore& blobs, const bool& stopping) {
 }
 
 core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry,
-                                 core::CheckpointStore& checkpoints, core::BlobStore& blobs,
+                                 asio::any_io_executor executor, core::CheckpointStore& checkpoints,
+                                 core::BlobStore& blobs, core::InboundLedger& ledger,
                                  core::MetricsRegistry& metrics) {
   for (const auto& spool : config.connectors.spool) {
     if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool, blobs)); !st) {
@@ -68,6 +73,11 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
   }
   for (const auto& coi : config.connectors.coi) {
     auto connector = std::make_shared<connectors::coi::CoiConnector>(coi, checkpoints, blobs, metrics);
+    if (auto st = registry.add(std::move(connector)); !st) return st.error();
+  }
+  for (const auto& matrix : config.connectors.matrix) {
+    auto connector = std::make_shared<connectors::matrix::MatrixConnector>(
+        executor, matrix, connectors::matrix::MatrixConnector::Stores{blobs, ledger}, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
   return {};
@@ -117,6 +127,24 @@ int run_migrate(const core::Config& config) {
   return kExitOk;
 }
 
+int run_generate_registration(const core::Config& config) {
+  if (config.connectors.matrix.empty()) {
+    std::fprintf(stderr, "coi-bridge: no connectors.matrix entry in the configuration\n");
+    return kExitUsage;
+  }
+  for (const auto& matrix : config.connectors.matrix) {
+    const auto registration = connectors::matrix::new_registration(matrix);
+    if (auto st = connectors::matrix::write_registration(matrix.registration, registration); !st) {
+      std::fprintf(stderr, "coi-bridge: %s\n", st.error().message.c_str());
+      return kExitFailure;
+    }
+    std::printf("wrote %s (connector %s)\n\nAdd to the homeserver's configuration (Synapse homeserver.yaml) and restart it:\n\n"
+                "app_service_config_files:\n  - %s\n\n",
+                matrix.registration.c_str(), matrix.name.c_str(), matrix.registration.c_str());
+  }
+  return kExitOk;
+}
+
 int run_bridge(const core::Config& config) {
   auto database = open_database(config);
   if (!database) {
@@ -138,7 +166,8 @@ int run_bridge(const core::Config& config) {
   core::pg::PgEventStore events(db);
   core::pg::PgCheckpointStore checkpoints(db);
   core::pg::PgBlobStore blobs(db);
-  if (auto st = register_connectors(config, registry, checkpoints, blobs, metrics); !st) {
+  core::pg::PgInboundLedger ledger(db);
+  if (auto st = register_connectors(config, registry, io.get_executor(), checkpoints, blobs, ledger, metrics); !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;
   }
@@ -149,16 +178,27 @@ int run_bridge(const core::Config& config) {
   core::DeliveryScheduler scheduler(io.get_executor(), events, registry, metrics, policy);
   core::Router router(events, registry, metrics, [&scheduler] { scheduler.notify(); });
 
-  core::AdminApi admin({bridges, events, metrics, config.admin.tokens, [&db]() -> awaitable<bool> {
+  // Ready once the connectors' preflight checks passed and they started, and the schema is
+  // current.
+  bool serving = false;
+  core::AdminApi admin({bridges, events, metrics, config.admin.tokens, [&db, &serving]() -> awaitable<bool> {
+                          if (!serving) co_return false;
                           auto current = co_await db.run([](pqxx::connection& c) {
                             return core::pg::migrations_current(c, core::pg::builtin_migrations());
                           });
                           co_return current && *current;
                         },
                         [&scheduler] { scheduler.notify(); }});
+  // Connector webhooks (a homeserver's transactions, ...) by the paths they claim; the rest
+  // is the admin API.
   core::HttpServer http(io.get_executor(),
                         {config.http.host, config.http.port, config.http.max_body_bytes},
-                        [&admin](const core::HttpRequest& req) { return admin.handle(req); });
+                        [&admin, &registry](const core::HttpRequest& req) -> awaitable<core::HttpResponse> {
+                          for (const auto& connector : registry.all()) {
+                            if (connector->handles_http(req.path)) co_return co_await connector->handle_http(req);
+                          }
+                          co_return co_await admin.handle(req);
+                        });
   auto port = http.listen();
   if (!port) {
     spdlog::error("http: {}", port.error().message);
@@ -169,6 +209,35 @@ int run_bridge(const core::Config& config) {
   bool stopping = false;
   bool scheduler_done = false;
   bool http_done = false;
+  asio::co_spawn(io, http.run(), [&](std::exception_ptr) { http_done = true; });
+
+  // Preflight checks run with the HTTP server up (a homeserver pings back); one failing ends
+  // start-up before any connector starts.
+  bool preflight_done = false;
+  std::string preflight_error;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        for (const auto& connector : registry.all()) {
+          auto st = co_await connector->preflight();
+          if (!st) {
+            preflight_error = "connector " + std::string(connector->name()) + ": " + st.error().message;
+            break;
+          }
+        }
+        preflight_done = true;
+      },
+      asio::detached);
+  while (!preflight_done && !io.stopped()) io.run_one();
+  if (!preflight_error.empty()) {
+    spdlog::error("{}", preflight_error);
+    http.stop();
+    io.run();
+    db.stop();
+    if (database->embedded) (void)database->embedded->stop();
+    return kExitFailure;
+  }
+
   std::list<asio::cancellation_signal> connector_cancel;
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
@@ -176,7 +245,7 @@ int run_bridge(const core::Config& config) {
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }
-  asio::co_spawn(io, http.run(), [&](std::exception_ptr) { http_done = true; });
+  serving = true;
   asio::cancellation_signal purge_cancel;
   asio::co_spawn(io, purge_blobs(blobs, stopping), asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
   asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });

@@ -8,5 +8,6 @@ namespace coibridge::app {
 
 int run_bridge(const core::Config& config);
 int run_migrate(const core::Config& config);
+int run_generate_registration(const core::Config& config);
 
 }  // namespace coibridge::app

@@ -11,6 +11,9 @@ std::string usage_text() {
          "  run            start the bridge (default)\n"
          "  migrate        apply pending database migrations and exit\n"
          "  check-config   validate the configuration, print every problem, and exit\n"
+         "  generate-registration\n"
+         "                 write each Matrix connector's appservice registration file (new\n"
+         "                 random tokens, mode 0600) and print the homeserver config lines\n"
          "  version        print the version and exit\n"
          "\n"
          "Options:\n"
@@ -63,6 +66,8 @@ CliParse parse_cli(const std::vector<std::string>& args, const char* env_config)
       out.options.command = Command::kMigrate;
     } else if (a == "check-config") {
       out.options.command = Command::kCheckConfig;
+    } else if (a == "generate-registration") {
+      out.options.command = Command::kGenerateRegistration;
     } else if (a == "version") {
       out.options.command = Command::kVersion;
     } else if (a == "help") {

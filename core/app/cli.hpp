@@ -6,7 +6,7 @@
 
 namespace coibridge::app {
 
-enum class Command { kRun, kMigrate, kCheckConfig, kVersion, kHelp };
+enum class Command { kRun, kMigrate, kCheckConfig, kGenerateRegistration, kVersion, kHelp };
 
 struct CliOptions {
   Command command = Command::kRun;

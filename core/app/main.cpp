@@ -46,6 +46,7 @@ int main_impl(int argc, char** argv) {
     std::printf("%s: configuration is valid\n", path.c_str());
     return app::kExitOk;
   }
+  if (cli.options.command == app::Command::kGenerateRegistration) return app::run_generate_registration(config);
 
   core::init_logging(config.logging.level,
                      config.logging.format == "json" ? core::LogFormat::kJson : core::LogFormat::kText);

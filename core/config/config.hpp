@@ -56,6 +56,22 @@ struct CoiConnectorConfig {
   std::size_t max_attachment_bytes = 16 * 1024 * 1024;
 };
 
+// A Matrix homeserver the bridge is an application service of. The tokens live in the
+// registration file (coi-bridge generate-registration writes it; the homeserver loads it):
+// one source of truth, so the two sides cannot drift apart unnoticed.
+struct MatrixConnectorConfig {
+  std::string name;              // connector instance name
+  std::string homeserver_url;    // client-server API base, e.g. https://matrix.example.org
+  std::string server_name;       // the homeserver's name, the part after ':' in user ids
+  std::string registration;      // path of the appservice registration YAML
+  std::string url;               // where the homeserver reaches the bridge (registration `url`)
+  std::string ghost_prefix = "_coi_";  // ghosts are @<prefix><escaped id>:<server_name>
+  std::string bot_localpart = "coibridge";
+  std::string dm_connector;      // COI connector that direct chats with ghosts go to
+  std::string ca_file;           // empty: the system's CA certificates
+  bool verify_certificate = true;
+};
+
 struct Config {
   struct Database {
     std::string url;                        // empty: embedded PostgreSQL in data_dir
@@ -88,6 +104,7 @@ struct Config {
   struct Connectors {
     std::vector<SpoolConnectorConfig> spool;
     std::vector<CoiConnectorConfig> coi;
+    std::vector<MatrixConnectorConfig> matrix;
   } connectors;
 };
 

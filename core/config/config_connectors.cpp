@@ -131,6 +131,8 @@ void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& 
                      parse_spool_list(value, value_line, config, names, errors);
                    } else if (key == "coi") {
                      parse_coi_list(value, value_line, config, errors);
+                   } else if (key == "matrix") {
+                     parse_matrix_list(value, value_line, config, errors);
                    } else {
                      add_error(errors, join_path("connectors", key), value_line,
                                "unknown connector type");
@@ -141,6 +143,10 @@ void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& 
     if (!coi.name.empty()) {
       names.push_back(InstanceName{coi.name, index_path("connectors.coi", i) + ".name", line});
     }
+  }
+  for (std::size_t i = 0; i < config.connectors.matrix.size(); ++i) {
+    const auto& m = config.connectors.matrix[i];
+    if (!m.name.empty()) names.push_back(InstanceName{m.name, index_path("connectors.matrix", i) + ".name", line});
   }
   report_duplicate_names(names, errors);
 }

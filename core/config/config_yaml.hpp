@@ -42,6 +42,7 @@ void parse_document(const YAML::Node& root, Config& config, Origins& origins, Er
 void parse_admin(const YAML::Node& node, int line, Config& config, Errors& errors);
 void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& errors);
 void parse_coi_list(const YAML::Node& node, int line, Config& config, Errors& errors);
+void parse_matrix_list(const YAML::Node& node, int line, Config& config, Errors& errors);
 
 // Connector instance names key checkpoints and links: [a-z0-9_.-]+.
 bool is_valid_instance_name(std::string_view name);

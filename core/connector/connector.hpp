@@ -10,6 +10,7 @@
 
 #include "core/model/event.hpp"
 #include "core/model/result.hpp"
+#include "core/net/http_types.hpp"
 
 namespace coibridge::core {
 
@@ -77,6 +78,19 @@ class Connector {
   // Whether the actor is one this connector itself represents (a puppet of a person on
   // another network), so that its events are echoes of our own deliveries.
   virtual bool is_own_actor(const ActorRef& /*actor*/) const { return false; }
+
+  // Checks that must pass before the bridge serves: credentials, registrations, reachability
+  // of a peer that cannot be retried into working. Runs after the HTTP server listens (a
+  // peer may call back) and before run(); an error ends start-up with its message.
+  virtual boost::asio::awaitable<Status> preflight() { co_return Status{}; }
+
+  // Push-based networks (a Matrix homeserver, Slack's Events API) call the bridge over HTTP.
+  // A connector claims request paths here; the server hands it those requests. The response
+  // must be sent only after what the request carried is committed (or rejected).
+  virtual bool handles_http(std::string_view /*path*/) const { return false; }
+  virtual boost::asio::awaitable<HttpResponse> handle_http(const HttpRequest& /*request*/) {
+    co_return HttpResponse::json(404, R"({"error":"not found"})");
+  }
 };
 
 using ConnectorPtr = std::shared_ptr<Connector>;

@@ -39,4 +39,21 @@ awaitable<Result<std::int64_t>> PgBlobStore::purge(std::chrono::seconds age) {
   });
 }
 
+awaitable<Result<bool>> PgInboundLedger::seen(std::string connector, std::string key) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<bool> {
+    pqxx::read_transaction tx(c);
+    return !tx.exec_prepared("inbound_seen", connector, key).empty();
+  });
+}
+
+awaitable<Status> PgInboundLedger::remember(std::string connector, std::string key, std::chrono::seconds keep) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("inbound_remember", connector, key, static_cast<std::int64_t>(keep.count()));
+    tx.exec_prepared("inbound_expire");
+    tx.commit();
+    return {};
+  });
+}
+
 }  // namespace coibridge::core::pg

@@ -1,8 +1,10 @@
 #pragma once
 // BlobStore in PostgreSQL (bytea): attachment bytes share the database's durability and
-// backups, so a delivery that survives a crash still finds its file.
+// backups, so a delivery that survives a crash still finds its file. And the ledger of
+// inbound batches (table seen_inbound), which connectors use the same way.
 
 #include "core/store/blob_store.hpp"
+#include "core/store/inbound_ledger.hpp"
 #include "core/store/pg/db_executor.hpp"
 
 namespace coibridge::core::pg {
@@ -13,6 +15,16 @@ class PgBlobStore final : public BlobStore {
   boost::asio::awaitable<Result<std::string>> put(std::string content_type, std::string data) override;
   boost::asio::awaitable<Result<Blob>> get(std::string location) override;
   boost::asio::awaitable<Result<std::int64_t>> purge(std::chrono::seconds age) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+class PgInboundLedger final : public InboundLedger {
+ public:
+  explicit PgInboundLedger(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<bool>> seen(std::string connector, std::string key) override;
+  boost::asio::awaitable<Status> remember(std::string connector, std::string key, std::chrono::seconds keep) override;
 
  private:
   DbExecutor& db_;

@@ -111,6 +111,13 @@ constexpr Statement kStatements[] = {
      "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
      " SELECT event_id, $2, connector, conversation, event FROM dead_letters WHERE id = $1"
      " ON CONFLICT (event_id, target_connector, target_conversation) DO NOTHING"},
+    // --- inbound batches already processed
+    {"inbound_seen", "SELECT 1 FROM seen_inbound WHERE connector = $1 AND key = $2 AND expires_at > now()"},
+    {"inbound_remember",
+     "INSERT INTO seen_inbound (connector, key, expires_at)"
+     " VALUES ($1, $2, now() + make_interval(secs => $3::bigint))"
+     " ON CONFLICT (connector, key) DO UPDATE SET expires_at = EXCLUDED.expires_at"},
+    {"inbound_expire", "DELETE FROM seen_inbound WHERE expires_at < now()"},
     // --- blobs (attachment bytes in transit)
     {"blob_put",
      "INSERT INTO blobs (key, content_type, size, data) VALUES ($1, $2, $3, $4)"

@@ -31,6 +31,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import mxbridge  # noqa: E402
 import mxpeer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
@@ -38,6 +39,7 @@ SERVER_NAME = "matrix.test"
 _TIMINGS: dict = {}
 _FAILED: list = []
 _LOGS: list = []
+_BRIDGE_SETUP: list = []
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -94,11 +96,22 @@ def synapse_parts(as_recorder, tmp_path_factory):
     # The registration needs the homeserver's URL only for the HsEnv it carries; the server
     # itself is started with the file, so its tokens are fixed before the server exists.
     hs_url = f"http://127.0.0.1:{env['SYNAPSE_PORT']}"
-    app = mxpeer.AppService(mxpeer.HsEnv(hs_url, SERVER_NAME, ""))
+    # The stand-in appservice's namespace must not overlap the bridge's exclusive @_coi_.*.
+    app = mxpeer.AppService(mxpeer.HsEnv(hs_url, SERVER_NAME, ""), sender_localpart="_rec_bot", user_prefix="_rec_")
     reg = app.write_registration(workdir / "appservice-coi-test.yaml", as_recorder.url)
+    registrations = [str(reg)]
+    # With the coi-bridge binary at hand, the homeserver also loads the bridge's registration,
+    # written by the binary itself.
+    setup = None
+    binary = os.environ.get("COIBRIDGE_BINARY")
+    if binary:
+        setup = mxbridge.BridgeSetup(binary, workdir, _free_port(), hs_url, SERVER_NAME)
+        setup.generate_registration()
+        registrations.append(str(setup.registration))
+    _BRIDGE_SETUP.append(setup)
     _LOGS.append(workdir / "homeserver.log")
     try:
-        out = _synapse("up", str(workdir), str(reg), env=env)
+        out = _synapse("up", str(workdir), *registrations, env=env)
         m = re.search(r"in (\d+) ms, RSS (.*)$", out.strip().splitlines()[-1])
         if m:
             _TIMINGS["synapse start"] = f"{m.group(1)} ms (RSS {m.group(2)} after start)"
@@ -146,3 +159,55 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"---- last 80 lines of {log} ----")
             for line in tail:
                 terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def bridge_setup(synapse_parts) -> mxbridge.BridgeSetup:
+    setup = _BRIDGE_SETUP[-1] if _BRIDGE_SETUP else None
+    if setup is None:
+        pytest.fail("COIBRIDGE_BINARY is not set: the bridge tests need the coi-bridge binary", pytrace=False)
+    return setup
+
+
+def _pg_admin() -> str:
+    url = os.environ.get("COIBRIDGE_TEST_PG_URL")
+    if not url:
+        pytest.fail("COIBRIDGE_TEST_PG_URL is not set (scripts/test exports it)", pytrace=False)
+    return url
+
+
+@pytest.fixture
+def make_bridge(bridge_setup, tmp_path, request):
+    """make_bridge(start=True, registration=None) -> MxBridge with a fresh database. One runs at
+    a time: they share the port the homeserver's registration names."""
+    admin = _pg_admin()
+    made: list = []
+    dbs: list = []
+
+    def make(start: bool = True, registration=None) -> mxbridge.MxBridge:
+        db = f"mxbridge_{os.getpid()}_{random.randrange(10**9)}"
+        mxbridge.psql(admin, f'CREATE DATABASE "{db}"')
+        dbs.append(db)
+        b = mxbridge.MxBridge(bridge_setup, tmp_path / f"bridge{len(made)}", f"{admin} dbname={db}", registration)
+        made.append(b)
+        if start:
+            b.start()
+        return b
+
+    yield make
+
+    for b in made:
+        if _FAILED and request.node.nodeid in _FAILED:
+            print(f"---- coi-bridge log ({b.log_path}), last 150 lines ----\n{b.log_tail(150)}\n----")
+        if b.running:
+            b.stop()
+    for db in dbs:
+        try:
+            mxbridge.psql(admin, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        except AssertionError as e:
+            print(f"cleanup: {e}")
+
+
+@pytest.fixture
+def bridge(make_bridge) -> mxbridge.MxBridge:
+    return make_bridge()

@@ -26,8 +26,8 @@ def test_two_users_talk(new_user, timings):
 
 def test_appservice_user_and_transactions(new_user, appservice, as_recorder, synapse):
     alice = new_user("alice")
-    ghost = appservice.register_user("_coi_test")
-    assert ghost == f"@_coi_test:{synapse.server_name}"
+    ghost = appservice.register_user(f"{appservice.user_prefix}test")
+    assert ghost == f"@{appservice.user_prefix}test:{synapse.server_name}"
     # Outside its namespace the application service may not make users.
     status, body = appservice.api("POST", "/_matrix/client/v3/register",
                                   {"type": "m.login.application_service", "username": "outsider"})
@@ -81,7 +81,7 @@ def test_500_messages_are_not_rate_limited(new_user, appservice, as_recorder, ti
     application-service user each send 500 messages back to back, with no 429."""
     n = 500
     alice = new_user("alice")
-    ghost = appservice.register_user("_coi_burst")
+    ghost = appservice.register_user(f"{appservice.user_prefix}burst")
     room = alice.create_room(name="burst", invite=[ghost])
     appservice.join(room, ghost)
 

@@ -374,9 +374,46 @@ TEST(ConfigTest, LoggingWordsAreChecked) {
 }
 
 TEST(ConfigTest, UnknownConnectorTypeIsAnError) {
-  const auto result = load_with_admin("connectors:\n  matrix:\n    - name: m\n  spool: []\n");
+  const auto result = load_with_admin("connectors:\n  telegram:\n    - name: m\n  spool: []\n");
   EXPECT_THAT(result.errors,
-              ElementsAre(error_is("connectors.matrix", 8, "unknown connector type")));
+              ElementsAre(error_is("connectors.telegram", 8, "unknown connector type")));
+}
+
+TEST(ConfigTest, MatrixConnectorNeedsItsKeysAndValidValues) {
+  const auto missing = load_with_admin("connectors:\n  matrix:\n    - name: m\n");
+  EXPECT_THAT(missing.errors,
+              ElementsAre(error_is("connectors.matrix[0].homeserver_url", 8, "required"),
+                          error_is("connectors.matrix[0].server_name", 8, "required"),
+                          error_is("connectors.matrix[0].registration", 8, "required"),
+                          error_is("connectors.matrix[0].url", 8, "required")));
+  const auto bad = load_with_admin(R"(connectors:
+  matrix:
+    - name: m
+      homeserver_url: ftp://x
+      server_name: "a b"
+      registration: r.yaml
+      url: http://127.0.0.1:8480
+      verify_certificate: maybe
+)");
+  EXPECT_THAT(bad.errors, ElementsAre(error_is("connectors.matrix[0].homeserver_url", 9, "expected an http:// or https:// URL"),
+                                      error_is("connectors.matrix[0].server_name", 10, "expected a server name"),
+                                      error_is("connectors.matrix[0].verify_certificate", 13, "expected true or false")));
+  const auto good = load_with_admin(R"(connectors:
+  matrix:
+    - name: m
+      homeserver_url: https://matrix.example.org
+      server_name: example.org
+      registration: /etc/coi-bridge/registration.yaml
+      url: http://10.0.0.2:8480
+      dm_connector: mail
+)");
+  ASSERT_TRUE(good.errors.empty());
+  ASSERT_EQ(good.config->connectors.matrix.size(), 1u);
+  const auto& m = good.config->connectors.matrix[0];
+  EXPECT_EQ(m.server_name, "example.org");
+  EXPECT_EQ(m.ghost_prefix, "_coi_");
+  EXPECT_EQ(m.bot_localpart, "coibridge");
+  EXPECT_TRUE(m.verify_certificate);
 }
 
 TEST(ConfigTest, ConnectorNamesAreCheckedAndUnique) {

@@ -1,0 +1,385 @@
+#include "connectors/matrix/matrix_connector.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "core/net/backoff.hpp"
+
+namespace coibridge::connectors::matrix {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using nlohmann::json;
+
+// How long a processed transaction id is remembered: far longer than a homeserver keeps
+// retrying one (Synapse backs off to about 8.5 minutes between attempts).
+constexpr std::chrono::hours kTransactionMemory{24 * 7};
+// How long start-up keeps trying to reach a homeserver that is not up yet.
+constexpr std::chrono::seconds kPreflightPatience{60};
+
+core::HttpResponse matrix_error(int status, const char* errcode, const std::string& message) {
+  return core::HttpResponse::json(status, json{{"errcode", errcode}, {"error", message}}.dump());
+}
+
+// Path segments arrive percent-encoded (a user id's '@' and ':' as %40 and %3A).
+std::string decode_segment(std::string_view segment) {
+  std::string out;
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    const auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    if (segment[i] == '%' && i + 2 < segment.size() && hex(segment[i + 1]) >= 0 && hex(segment[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(segment[i + 1]) * 16 + hex(segment[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(segment[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+MatrixConnector::MatrixConnector(asio::any_io_executor executor, core::MatrixConnectorConfig config, Stores stores,
+                                 core::MetricsRegistry& metrics)
+    : config_(std::move(config)), stores_(stores), metrics_(metrics), executor_(std::move(executor)) {
+  mapping_.connector = config_.name;
+  mapping_.naming = GhostNaming{config_.server_name, config_.ghost_prefix};
+  mapping_.bot_localpart = config_.bot_localpart;
+}
+
+core::Capabilities MatrixConnector::capabilities() const {
+  return {core::Capability::kEdit,     core::Capability::kDelete, core::Capability::kReaction,
+          core::Capability::kReadReceipt, core::Capability::kTyping, core::Capability::kReply,
+          core::Capability::kAttachments};
+}
+
+std::string MatrixConnector::bot_user_id() const { return "@" + config_.bot_localpart + ":" + config_.server_name; }
+
+bool MatrixConnector::is_own_actor(const core::ActorRef& actor) const {
+  return actor.connector == config_.name &&
+         (actor.remote_id == bot_user_id() || in_ghost_namespace(actor.remote_id, mapping_.naming));
+}
+
+awaitable<core::Status> MatrixConnector::preflight() {
+  auto loaded = load_registration(config_.registration);
+  if (!loaded) co_return loaded.error();
+  if (auto st = check_registration(*loaded, config_); !st) co_return st;
+  registration_ = std::move(*loaded);
+  core::HttpClientOptions options;
+  options.ca_file = config_.ca_file;
+  options.verify_peer = config_.verify_certificate;
+  api_ = std::make_unique<ClientApi>(executor_, config_.homeserver_url, registration_.as_token, options);
+
+  // The homeserver calls our /ping with the hs_token it holds (v1.7, "Pinging"), so one
+  // round trip proves both tokens and the URL each side uses to reach the other.
+  asio::steady_timer timer(executor_);
+  const auto deadline = std::chrono::steady_clock::now() + kPreflightPatience;
+  for (int attempt = 1;; ++attempt) {
+    json body{{"transaction_id", "coi-bridge-preflight"}};
+    auto r = co_await api_->call("POST", "/_matrix/client/v1/appservice/" + core::url_encode(registration_.id) + "/ping",
+                                 "", body);
+    if (r) {
+      spdlog::info("matrix {}: homeserver {} accepted the registration (ping {} ms)", config_.name,
+                   config_.homeserver_url, r->value("duration_ms", 0));
+      break;
+    }
+    const auto code = ClientApi::errcode_of(r.error()).value_or("");
+    if (code == "M_UNKNOWN_TOKEN" || code == "M_FORBIDDEN" || code == "M_MISSING_TOKEN") {
+      co_return core::Error::invalid(
+          "registration", "the homeserver does not accept the as_token of " + config_.registration +
+                              ": load this file in the homeserver's app_service_config_files and restart it (" +
+                              r.error().message + ")");
+    }
+    if (code == "M_BAD_STATUS") {
+      co_return core::Error::invalid(
+          "registration", "the homeserver reached " + registration_.url + " but the bridge refused its hs_token: the "
+                          "homeserver holds a different hs_token than " + config_.registration + " (" +
+                              r.error().message + ")");
+    }
+    if (code == "M_CONNECTION_FAILED") {
+      co_return core::Error::invalid("url", "the homeserver cannot reach the bridge at " + registration_.url + " (" +
+                                                r.error().message + ")");
+    }
+    if (code == "M_UNRECOGNIZED") {
+      spdlog::warn("matrix {}: the homeserver has no appservice ping; tokens are checked on first use", config_.name);
+      break;
+    }
+    if (r.error().kind != core::ErrorKind::kUnavailable || std::chrono::steady_clock::now() > deadline) {
+      co_return core::Error::unavailable("matrix " + config_.name + ": " + r.error().message);
+    }
+    spdlog::warn("matrix {}: homeserver not reachable yet ({}); retrying", config_.name, r.error().message);
+    timer.expires_after(core::backoff_delay({std::chrono::milliseconds(500), std::chrono::seconds(5)}, attempt, 0.2));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (auto st = co_await api_->ensure_user(config_.bot_localpart); !st) co_return st;
+  co_return core::Status{};
+}
+
+awaitable<void> MatrixConnector::run(core::ConnectorContext& ctx) {
+  // Inbound traffic arrives over HTTP; run() only opens the door for it while it lasts.
+  sink_ = &ctx.sink;
+  struct Close {
+    core::EventSink*& sink;
+    ~Close() { sink = nullptr; }
+  } close{sink_};
+  asio::steady_timer forever(ctx.executor, std::chrono::steady_clock::time_point::max());
+  co_await forever.async_wait(asio::use_awaitable);  // cancellation ends the connector
+}
+
+bool MatrixConnector::handles_http(std::string_view path) const {
+  return path.starts_with("/_matrix/app/") || path.starts_with("/transactions/") || path.starts_with("/users/") ||
+         path.starts_with("/rooms/");
+}
+
+awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpRequest& request) {
+  // Application Service API, "Authorization": the hs_token as a Bearer token, or (legacy)
+  // the access_token query parameter.
+  std::optional<std::string> token;
+  if (auto auth = request.header("authorization"); auth && auth->starts_with("Bearer ")) {
+    token = auth->substr(7);
+  } else if (auto it = request.query.find("access_token"); it != request.query.end()) {
+    token = it->second;
+  }
+  if (!token) co_return matrix_error(401, "M_UNAUTHORIZED", "missing hs_token");
+  if (registration_.hs_token.empty() || !tokens_equal(*token, registration_.hs_token)) {
+    metrics_.counter("coibridge_matrix_rejected_requests_total", "Homeserver requests refused for a wrong hs_token",
+                     {{"connector", config_.name}})
+        .inc();
+    co_return matrix_error(403, "M_FORBIDDEN", "wrong hs_token");
+  }
+  std::string_view rest = request.path;
+  if (rest.starts_with("/_matrix/app/v1")) rest.remove_prefix(std::string_view("/_matrix/app/v1").size());
+  const auto segment_after = [&](std::string_view prefix) -> std::optional<std::string> {
+    if (!rest.starts_with(prefix) || rest.size() == prefix.size()) return std::nullopt;
+    const auto tail = rest.substr(prefix.size());
+    if (tail.find('/') != std::string_view::npos) return std::nullopt;
+    return decode_segment(tail);
+  };
+  const auto wrong_method = [] { return matrix_error(405, "M_UNRECOGNIZED", "method not allowed"); };
+  if (auto txn = segment_after("/transactions/")) {
+    if (request.method != "PUT") co_return wrong_method();
+    co_return co_await on_transaction(request, *txn);
+  }
+  if (auto user = segment_after("/users/")) {
+    if (request.method != "GET") co_return wrong_method();
+    co_return co_await on_user_query(*user);
+  }
+  if (segment_after("/rooms/")) {
+    if (request.method != "GET") co_return wrong_method();
+    co_return matrix_error(404, "M_NOT_FOUND", "no such portal");
+  }
+  if (rest == "/ping") {
+    if (request.method != "POST") co_return wrong_method();
+    co_return core::HttpResponse::json(200, "{}");
+  }
+  co_return matrix_error(404, "M_UNRECOGNIZED", "unknown endpoint");
+}
+
+awaitable<core::HttpResponse> MatrixConnector::on_user_query(std::string user_id) {
+  // Only ids this bridge could have made exist; creating them answers the query.
+  if (!remote_id_of_ghost(user_id, mapping_.naming)) co_return matrix_error(404, "M_NOT_FOUND", "not a ghost of this bridge");
+  const auto localpart = split_id(user_id);
+  if (!localpart) co_return matrix_error(404, "M_NOT_FOUND", "malformed user id");
+  if (auto st = co_await api_->ensure_user(localpart->localpart); !st) {
+    co_return matrix_error(500, "M_UNKNOWN", st.error().message);
+  }
+  co_return core::HttpResponse::json(200, "{}");
+}
+
+awaitable<bool> MatrixConnector::publish(core::Event event, const json& raw) {
+  auto outcome = co_await sink_->publish(std::move(event));
+  if (outcome) co_return true;
+  if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
+    auto st = co_await sink_->reject(config_.name, outcome.error().message, raw.dump());
+    co_return st.ok();
+  }
+  co_return false;
+}
+
+awaitable<core::Status> MatrixConnector::fetch_media(core::Event& event) {
+  auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+  if (posted == nullptr) co_return core::Status{};
+  for (auto& file : posted->body.attachments) {
+    if (!file.location.starts_with("mxc://")) continue;
+    auto bytes = co_await api_->download(file.location);
+    if (!bytes) co_return bytes.error();
+    file.size = bytes->size();
+    auto location = co_await stores_.blobs.put(file.content_type, std::move(*bytes));
+    if (!location) co_return location.error();
+    file.location = std::move(*location);
+  }
+  co_return core::Status{};
+}
+
+awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRequest& request, std::string txn_id) {
+  if (sink_ == nullptr || !api_) co_return matrix_error(503, "M_UNKNOWN", "the bridge is starting");
+  auto seen = co_await stores_.ledger.seen(config_.name, txn_id);
+  if (!seen) co_return matrix_error(500, "M_UNKNOWN", seen.error().message);
+  if (*seen) co_return core::HttpResponse::json(200, "{}");  // a retransmission: done before
+  auto body = json::parse(request.body, nullptr, false);
+  if (!body.is_object()) co_return matrix_error(400, "M_NOT_JSON", "the transaction is not a JSON object");
+
+  const auto retry_later = [] { return matrix_error(500, "M_UNKNOWN", "not committed; send the transaction again"); };
+  auto& counter = metrics_.counter("coibridge_matrix_events_total", "Room and ephemeral events received",
+                                   {{"connector", config_.name}});
+  if (auto events = body.find("events"); events != body.end() && events->is_array()) {
+    for (const auto& raw : *events) {
+      counter.inc();
+      auto mapped = map_room_event(raw, mapping_);
+      if (!mapped) {
+        if (!(co_await sink_->reject(config_.name, mapped.error().message, raw.dump()))) co_return retry_later();
+        continue;
+      }
+      if (mapped->echo) continue;
+      if (auto* ignored = std::get_if<Ignored>(&mapped->result)) {
+        // The bot joins rooms it is invited to: that is how a room gets bridged.
+        if (raw.value("type", "") == "m.room.member" && raw.value("state_key", "") == bot_user_id() &&
+            raw.contains("content") && raw["content"].is_object() && raw["content"].value("membership", "") == "invite") {
+          const std::string room = raw.value("room_id", "");
+          if (auto st = co_await api_->join(room, ""); !st) {
+            spdlog::warn("matrix {}: cannot join {}: {}", config_.name, room, st.error().message);
+          }
+        }
+        spdlog::debug("matrix {}: not relayed: {}", config_.name, ignored->reason);
+        continue;
+      }
+      core::Event event;
+      if (auto* redaction = std::get_if<Redaction>(&mapped->result)) {
+        event = std::move(redaction->event);
+      } else {
+        event = std::get<core::Event>(std::move(mapped->result));
+      }
+      if (auto st = co_await fetch_media(event); !st) {
+        if (st.error().kind == core::ErrorKind::kUnavailable) co_return retry_later();
+        if (!(co_await sink_->reject(config_.name, st.error().message, raw.dump()))) co_return retry_later();
+        continue;
+      }
+      if (!(co_await publish(std::move(event), raw))) co_return retry_later();
+    }
+  }
+  // Receipts and typing: the stable key (v1.13) and the unstable MSC2409 one.
+  const TransactionInfo info{txn_id, std::chrono::system_clock::now()};
+  for (const char* key : {"ephemeral", "de.sorunome.msc2409.ephemeral"}) {
+    auto list = body.find(key);
+    if (list == body.end() || !list->is_array()) continue;
+    for (const auto& raw : *list) {
+      counter.inc();
+      auto mapped = map_ephemeral_event(raw, mapping_, info);
+      if (!mapped) continue;  // presence and the like; a malformed one costs nothing else
+      for (auto& event : *mapped) {
+        if (!(co_await publish(std::move(event), raw))) co_return retry_later();
+      }
+    }
+  }
+  if (auto st = co_await stores_.ledger.remember(config_.name, txn_id, kTransactionMemory); !st) {
+    // Everything is committed; a retransmission would only meet the router's dedupe.
+    spdlog::warn("matrix {}: transaction {} not recorded: {}", config_.name, txn_id, st.error().message);
+  }
+  co_return core::HttpResponse::json(200, "{}");
+}
+
+awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
+                                                              std::string& ghost) {
+  auto id = ghost_user_id(who.remote_id, mapping_.naming);
+  if (!id) co_return id.error();
+  ghost = *id;
+  const std::string name = who.display_name.empty() ? who.remote_id : who.display_name;
+  const std::string ready_key = ghost + "\n" + name;
+  bool ready = false;
+  {
+    std::lock_guard lock(mu_);
+    ready = ghosts_ready_.contains(ready_key);
+  }
+  if (!ready) {
+    const auto parts = split_id(ghost);
+    if (!parts) co_return core::Error::internal("ghost id " + ghost + " does not split");
+    if (auto st = co_await api_->ensure_user(parts->localpart); !st) co_return st;
+    if (auto st = co_await api_->set_display_name(ghost, name); !st) co_return st;
+    std::lock_guard lock(mu_);
+    ghosts_ready_.insert(ready_key);
+  }
+  const std::string join_key = ghost + "\n" + room_id;
+  {
+    std::lock_guard lock(mu_);
+    if (joined_.contains(join_key)) co_return core::Status{};
+  }
+  auto joined = co_await api_->join(room_id, ghost);
+  if (!joined && ClientApi::errcode_of(joined.error()) == "M_FORBIDDEN") {
+    // Not invited: the bot, a member of every bridged room, invites its ghost.
+    if (auto st = co_await api_->invite(room_id, ghost, ""); !st) co_return st;
+    joined = co_await api_->join(room_id, ghost);
+  }
+  if (!joined) co_return joined;
+  std::lock_guard lock(mu_);
+  joined_.insert(join_key);
+  co_return core::Status{};
+}
+
+awaitable<core::Status> MatrixConnector::upload_attachments(core::Event& event, const std::string& ghost) {
+  auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+  if (posted == nullptr) co_return core::Status{};
+  for (auto& file : posted->body.attachments) {
+    if (!core::is_blob_location(file.location)) continue;
+    auto blob = co_await stores_.blobs.get(file.location);
+    if (!blob) {
+      if (blob.error().kind == core::ErrorKind::kUnavailable) co_return blob.error();
+      co_return core::Error::permanent("attachment " + file.filename + ": " + blob.error().message);
+    }
+    auto mxc = co_await api_->upload(file.content_type.empty() ? blob->content_type : file.content_type, file.filename,
+                                     std::move(blob->data), ghost);
+    if (!mxc) co_return mxc.error();
+    file.location = std::move(*mxc);
+  }
+  co_return core::Status{};
+}
+
+awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const core::Delivery& delivery) {
+  if (!api_) co_return core::Error::unavailable("matrix connector not started");
+  const std::string& room = delivery.target.remote_id;
+  std::string ghost;
+  if (auto st = co_await ensure_ghost_in_room(delivery.event.who, room, ghost); !st) co_return st.error();
+  core::Event event = delivery.event;
+  if (auto st = co_await upload_attachments(event, ghost); !st) co_return st.error();
+  auto sends = sends_for_event(event, room, mapping_);
+  if (!sends) co_return core::Error::permanent(sends.error().message);
+  const std::string room_path = "/_matrix/client/v3/rooms/" + core::url_encode(room);
+  std::string first_event_id;
+  for (const auto& send : *sends) {
+    core::Result<json> r;
+    switch (send.kind) {
+      case MatrixSend::Kind::kSend:
+        r = co_await api_->call("PUT", room_path + "/send/" + core::url_encode(send.event_type) + "/" + send.txn_id, ghost,
+                                send.content);
+        break;
+      case MatrixSend::Kind::kRedact:
+        r = co_await api_->call("PUT", room_path + "/redact/" + core::url_encode(send.target_event_id) + "/" + send.txn_id,
+                                ghost, send.content);
+        break;
+      case MatrixSend::Kind::kReceipt:
+        r = co_await api_->call("POST",
+                                room_path + "/receipt/" + core::url_encode(send.event_type) + "/" +
+                                    core::url_encode(send.target_event_id),
+                                ghost, send.content);
+        break;
+      case MatrixSend::Kind::kTyping:
+        r = co_await api_->call("PUT", room_path + "/typing/" + core::url_encode(ghost), ghost, send.content);
+        break;
+    }
+    if (!r) co_return r.error();
+    if (first_event_id.empty() && r->is_object() && r->contains("event_id") && (*r)["event_id"].is_string()) {
+      first_event_id = (*r)["event_id"].get<std::string>();
+    }
+  }
+  co_return core::RemoteMessageRef{config_.name, first_event_id};
+}
+
+}  // namespace coibridge::connectors::matrix

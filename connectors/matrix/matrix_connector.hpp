@@ -1,0 +1,68 @@
+#pragma once
+// The Matrix connector: coi-bridge as an application service of one homeserver. The
+// homeserver pushes room events in transactions (PUT /_matrix/app/v1/transactions/{txnId});
+// the connector publishes them and answers 200 only after they are committed. Deliveries
+// go out through the client-server API as ghosts (@<prefix><escaped id>:<server>), with a
+// transaction id derived from the event id so a retried delivery cannot post twice.
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "connectors/matrix/client_api.hpp"
+#include "connectors/matrix/matrix_event_mapping.hpp"
+#include "connectors/matrix/registration.hpp"
+#include "core/config/config.hpp"
+#include "core/connector/connector.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/store/blob_store.hpp"
+#include "core/store/inbound_ledger.hpp"
+
+namespace coibridge::connectors::matrix {
+
+class MatrixConnector final : public core::Connector {
+ public:
+  struct Stores {
+    core::BlobStore& blobs;
+    core::InboundLedger& ledger;
+  };
+  MatrixConnector(boost::asio::any_io_executor executor, core::MatrixConnectorConfig config, Stores stores,
+                  core::MetricsRegistry& metrics);
+
+  std::string_view name() const override { return config_.name; }
+  core::Capabilities capabilities() const override;
+  boost::asio::awaitable<core::Status> preflight() override;
+  boost::asio::awaitable<void> run(core::ConnectorContext& ctx) override;
+  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
+  bool is_own_actor(const core::ActorRef& actor) const override;
+  bool handles_http(std::string_view path) const override;
+  boost::asio::awaitable<core::HttpResponse> handle_http(const core::HttpRequest& request) override;
+
+ private:
+  boost::asio::awaitable<core::HttpResponse> on_transaction(const core::HttpRequest& request, std::string txn_id);
+  boost::asio::awaitable<core::HttpResponse> on_user_query(std::string user_id);
+  // Publishes one mapped inbound event; false when the transaction must be retried.
+  boost::asio::awaitable<bool> publish(core::Event event, const nlohmann::json& raw);
+  boost::asio::awaitable<core::Status> fetch_media(core::Event& event);
+  boost::asio::awaitable<core::Status> ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
+                                                            std::string& ghost);
+  boost::asio::awaitable<core::Status> upload_attachments(core::Event& event, const std::string& ghost);
+  std::string bot_user_id() const;
+
+  core::MatrixConnectorConfig config_;
+  Stores stores_;
+  core::MetricsRegistry& metrics_;
+  Registration registration_;
+  MappingContext mapping_;
+  std::unique_ptr<ClientApi> api_;
+  boost::asio::any_io_executor executor_;
+  core::EventSink* sink_ = nullptr;  // set while run() is active
+
+  std::mutex mu_;
+  std::set<std::string> ghosts_ready_;  // "<user id>\n<display name>" registered and named
+  std::set<std::string> joined_;        // "<user id>\n<room id>"
+};
+
+}  // namespace coibridge::connectors::matrix

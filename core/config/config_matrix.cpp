@@ -1,0 +1,71 @@
+// connectors.matrix: Matrix homeservers the bridge serves as an application service.
+
+#include <set>
+
+#include "core/config/config_yaml.hpp"
+
+namespace coibridge::core::config_internal {
+namespace {
+
+bool http_url(const std::string& url) { return url.starts_with("http://") || url.starts_with("https://"); }
+
+MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& path, int line, Errors& errors) {
+  MatrixConnectorConfig m;
+  if (!node.IsMap()) {
+    add_error(errors, path, line, "expected a mapping with name, homeserver_url, server_name, registration and url");
+    return m;
+  }
+  std::set<std::string> present;
+  for_each_entry(node, path, errors, [&](const std::string& key, const YAML::Node& value, int l) {
+    const std::string p = join_path(path, key);
+    present.insert(key);
+    auto text = scalar_string(value, p, l, errors);
+    if (!text) return;
+    if (key == "name") {
+      m.name = *text;
+      if (!is_valid_instance_name(m.name)) add_error(errors, p, l, "must match [a-z0-9_.-]+");
+    } else if (key == "homeserver_url" || key == "url") {
+      if (!http_url(*text)) add_error(errors, p, l, "expected an http:// or https:// URL");
+      (key == "url" ? m.url : m.homeserver_url) = *text;
+    } else if (key == "server_name") {
+      if (text->empty() || text->find_first_of(" /@") != std::string::npos) add_error(errors, p, l, "expected a server name");
+      m.server_name = *text;
+    } else if (key == "registration") {
+      m.registration = *text;
+    } else if (key == "ghost_prefix") {
+      m.ghost_prefix = *text;
+    } else if (key == "bot_localpart") {
+      m.bot_localpart = *text;
+    } else if (key == "dm_connector") {
+      m.dm_connector = *text;
+    } else if (key == "ca_file") {
+      m.ca_file = *text;
+    } else if (key == "verify_certificate") {
+      if (*text != "true" && *text != "false") add_error(errors, p, l, "expected true or false");
+      m.verify_certificate = *text != "false";
+    } else {
+      add_error(errors, p, l, "unknown key");
+    }
+  });
+  for (const char* required : {"name", "homeserver_url", "server_name", "registration", "url"}) {
+    if (!present.contains(required)) add_error(errors, join_path(path, required), line, "required");
+  }
+  return m;
+}
+
+}  // namespace
+
+void parse_matrix_list(const YAML::Node& node, int line, Config& config, Errors& errors) {
+  const std::string path = "connectors.matrix";
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    add_error(errors, path, line, "expected a list");
+    return;
+  }
+  for (const auto& item : node) {
+    const std::string item_path = index_path(path, config.connectors.matrix.size());
+    config.connectors.matrix.push_back(parse_matrix(item, item_path, line_of(item, line), errors));
+  }
+}
+
+}  // namespace coibridge::core::config_internal

@@ -1,0 +1,235 @@
+"""The real coi-bridge binary as a Matrix application service, for the end-to-end tests.
+
+Its registration is written by `coi-bridge generate-registration` before Synapse starts (the
+homeserver loads it at start-up), so the bridge's HTTP port is fixed for the whole session;
+each test then runs its own bridge process on that port with a fresh database.
+
+The other side of the bridge is a spool connector (events in as JSON files, deliveries out
+as JSON files), so these tests see exactly what the Matrix connector publishes and posts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Optional
+
+ADMIN_TOKEN = "matrix-e2e-admin-token-0123456789"
+CONNECTOR = "matrix"
+
+
+def psql_binary() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    cands = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"),
+                   key=lambda x: int(x.parts[-3]) if x.parts[-3].isdigit() else 0)
+    if not cands:
+        raise AssertionError("psql not found (PATH or /usr/lib/postgresql/*/bin)")
+    return str(cands[-1])
+
+
+def psql(conninfo: str, sql: str) -> str:
+    r = subprocess.run([psql_binary(), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"psql failed: {r.stderr}")
+    return r.stdout.strip()
+
+
+class BridgeSetup:
+    """What the session fixes: the port, the config's Matrix part, the registration file."""
+
+    def __init__(self, binary: str, workdir: Path, port: int, hs_url: str, server_name: str):
+        self.binary = binary
+        self.dir = workdir
+        self.port = port
+        self.hs_url = hs_url
+        self.server_name = server_name
+        self.registration = workdir / "coi-bridge-registration.yaml"
+
+    def matrix_yaml(self, registration: Optional[Path] = None) -> str:
+        q = json.dumps
+        return ("  matrix:\n"
+                f"    - name: {CONNECTOR}\n"
+                f"      homeserver_url: {q(self.hs_url)}\n"
+                f"      server_name: {q(self.server_name)}\n"
+                f"      registration: {q(str(registration or self.registration))}\n"
+                f"      url: {q(f'http://127.0.0.1:{self.port}')}\n")
+
+    def generate_registration(self) -> str:
+        """Runs `coi-bridge generate-registration`; returns what it printed."""
+        cfg = self.dir / "generate.yaml"
+        cfg.write_text("database:\n  url: \"host=/nonexistent\"\nadmin:\n  tokens:\n"
+                       f"    - {{name: e2e, token: {json.dumps(ADMIN_TOKEN)}, scopes: [write]}}\n"
+                       "connectors:\n" + self.matrix_yaml())
+        r = subprocess.run([self.binary, "generate-registration", "--config", str(cfg)], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=30)
+        if r.returncode != 0:
+            raise AssertionError(f"generate-registration failed ({r.returncode}): {r.stdout}{r.stderr}")
+        return r.stdout
+
+
+class MxBridge:
+    def __init__(self, setup: BridgeSetup, workdir: Path, conninfo: str, registration: Optional[Path] = None):
+        self.setup = setup
+        self.dir = workdir
+        self.conninfo = conninfo
+        self.port = setup.port
+        self.inbox = workdir / "in"
+        self.outbox_dir = workdir / "out"
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path = workdir / "config.yaml"
+        self.log_path = workdir / "bridge.log"
+        self.proc: Optional[subprocess.Popen] = None
+        q = json.dumps
+        self.config_path.write_text(
+            "database:\n"
+            f"  url: {q(conninfo)}\n"
+            "http:\n"
+            f"  listen: 127.0.0.1:{self.port}\n"
+            "  max_body_bytes: 16777216\n"
+            "admin:\n"
+            "  tokens:\n"
+            f"    - {{name: e2e, token: {q(ADMIN_TOKEN)}, scopes: [write]}}\n"
+            "logging:\n"
+            "  level: debug\n"
+            "delivery:\n"
+            "  backoff_initial_ms: 50\n"
+            "  backoff_max_ms: 1000\n"
+            "connectors:\n"
+            "  spool:\n"
+            f"    - {{name: spool, inbox_dir: {q(str(self.inbox))}, outbox_dir: {q(str(self.outbox_dir))}}}\n"
+            + setup.matrix_yaml(registration))
+
+    # ---- process
+
+    def start(self, timeout: float = 60, expect_ready: bool = True) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.setup.binary, "run", "--config", str(self.config_path)],
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if expect_ready:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"coi-bridge exited with {self.proc.returncode} before it was ready:\n"
+                                     f"{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"coi-bridge not ready within {timeout}s:\n{self.log_tail()}")
+
+    def wait_exit(self, timeout: float = 90) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                raise AssertionError(f"coi-bridge did not exit within {timeout}s:\n{self.log_tail()}")
+        return self.proc.returncode
+
+    def kill(self) -> int:
+        return self.stop(signal.SIGKILL)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n: int = 80) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    # ---- HTTP: admin API and the appservice endpoints as the homeserver would call them
+
+    def http(self, method: str, path: str, body=None, headers: Optional[dict] = None) -> tuple:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def api(self, method: str, path: str, body=None) -> tuple:
+        return self.http(method, path, body, {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    def link(self, room_id: str, spool_conversation: str, name: Optional[str] = None) -> int:
+        status, b = self.api("POST", "/api/v1/bridges", {"name": name or f"b{random.randrange(10**9)}"})
+        assert status == 201, (status, b)
+        for connector, remote_id in ((CONNECTOR, room_id), ("spool", spool_conversation)):
+            status, body = self.api("POST", f"/api/v1/bridges/{b['id']}/links",
+                                    {"connector": connector, "remote_id": remote_id})
+            assert status == 201, (connector, remote_id, status, body)
+        return b["id"]
+
+    def sql(self, query: str) -> str:
+        return psql(self.conninfo, query)
+
+    # ---- spool side
+
+    def drop(self, name: str, event: dict) -> Path:
+        final = self.inbox / f"{name}.json"
+        tmp = self.inbox / f".{name}.json.part"
+        tmp.write_text(json.dumps(event))
+        os.rename(tmp, final)
+        return final
+
+    def outbox(self) -> list:
+        out = []
+        for p in sorted(self.outbox_dir.glob("*.json")):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (FileNotFoundError, ValueError):
+                continue
+        return out
+
+    def deliveries_log(self) -> list:
+        try:
+            return (self.outbox_dir / "deliveries.log").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def wait_outbox(self, n: int, timeout: float = 60, pred: Optional[Callable] = None) -> list:
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [d for d in self.outbox() if pred is None or pred(d)]
+            if len(got) >= n:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(got)} of {n} spool deliveries after {timeout}s; coi-bridge log tail:\n"
+                                     f"{self.log_tail(60)}")
+            time.sleep(0.05)

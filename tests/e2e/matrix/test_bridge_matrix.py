@@ -1,0 +1,189 @@
+"""coi-bridge as the application service of a real Synapse.
+
+Every test runs the real binary (its registration written by `coi-bridge
+generate-registration` and loaded by Synapse at start) with a Matrix connector "matrix" and a
+spool connector "spool", links a Matrix room with a spool conversation through the REST API,
+and checks both directions with matrix-nio as the human client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import pytest
+
+import mxpeer
+
+SETTLE_SECONDS = 2.0
+
+
+def token() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def spool_message(text: str, origin: str, *, who: str = "rita", name: str = "Remote Rita", room: str = "room") -> dict:
+    return {
+        "where": {"remote_id": room},
+        "who": {"connector": "spool", "remote_id": who, "display_name": name},
+        "origin": {"remote_id": origin},
+        "payload": {"kind": "message.posted", "body": {"text": text}},
+    }
+
+
+def registration_tokens(setup) -> dict:
+    text = setup.registration.read_text()
+    return {k: re.search(rf"^{k}: (\S+)$", text, re.M).group(1) for k in ("as_token", "hs_token")}
+
+
+def bridged_room(bridge, user, setup, spool_room: str = "room") -> str:
+    """A room `user` made, with the bridge bot invited (it joins by itself) and linked to the
+    spool conversation."""
+    bot = f"@coibridge:{setup.server_name}"
+    room = user.create_room(name=f"bridged {token()}", invite=[bot])
+    deadline = time.monotonic() + 30
+    while True:
+        joined = user.hs.run(user.client.joined_members(room))
+        if any(m.user_id == bot for m in getattr(joined, "members", [])):
+            break
+        assert time.monotonic() < deadline, f"the bot did not join {room}:\n{bridge.log_tail()}"
+        time.sleep(0.1)
+    bridge.link(room, spool_room)
+    return room
+
+
+def test_generate_registration_wrote_a_private_file_with_fresh_tokens(bridge_setup):
+    reg = bridge_setup.registration
+    assert reg.stat().st_mode & 0o777 == 0o600
+    text = reg.read_text()
+    tokens = registration_tokens(bridge_setup)
+    assert len(tokens["as_token"]) == 64 and len(tokens["hs_token"]) == 64
+    assert tokens["as_token"] != tokens["hs_token"]
+    assert "id: matrix" in text and f"url: http://127.0.0.1:{bridge_setup.port}" in text
+    assert "receive_ephemeral: true" in text and "rate_limited: false" in text
+    assert "exclusive: true" in text and "'@_coi_.*:matrix\\.test'" in text
+    # A second run must not replace the tokens the homeserver has loaded.
+    with pytest.raises(AssertionError, match="exists"):
+        bridge_setup.generate_registration()
+    assert reg.read_text() == text
+
+
+def test_wrong_hs_token_gets_403_and_nothing_is_relayed(bridge, new_user, bridge_setup):
+    alice = new_user("alice")
+    room = bridged_room(bridge, alice, bridge_setup)
+    event = {"type": "m.room.message", "room_id": room, "sender": alice.user_id, "event_id": f"$forged{token()}",
+             "origin_server_ts": int(time.time() * 1000), "content": {"msgtype": "m.text", "body": "forged"}}
+    path = f"/_matrix/app/v1/transactions/forged-{token()}"
+    status, body = bridge.http("PUT", path, {"events": [event]}, {"Authorization": "Bearer wrong-token"})
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    status, body = bridge.http("PUT", path + "?access_token=wrong-token", {"events": [event]})
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    status, body = bridge.http("PUT", path, {"events": [event]})
+    assert (status, body["errcode"]) == (401, "M_UNAUTHORIZED")
+    # The right token: the same request is accepted (so the refusals were about the token).
+    hs_token = registration_tokens(bridge_setup)["hs_token"]
+    status, body = bridge.http("GET", "/_matrix/app/v1/users/@_coi_x:matrix.test", None,
+                               {"Authorization": f"Bearer {hs_token}"})
+    assert status == 200, body
+    time.sleep(SETTLE_SECONDS)
+    assert bridge.outbox() == []
+    assert bridge.sql("SELECT count(*) FROM messages") == "0"
+
+
+def test_unknown_appservice_paths_and_methods(bridge, bridge_setup):
+    auth = {"Authorization": f"Bearer {registration_tokens(bridge_setup)['hs_token']}"}
+    assert bridge.http("GET", "/_matrix/app/v1/thirdparty/protocol/x", None, auth)[1]["errcode"] == "M_UNRECOGNIZED"
+    status, body = bridge.http("GET", "/_matrix/app/v1/transactions/1", None, auth)
+    assert (status, body["errcode"]) == (405, "M_UNRECOGNIZED")
+    assert bridge.http("GET", "/_matrix/app/v1/users/@someone:matrix.test", None, auth)[0] == 404
+    assert bridge.http("POST", "/_matrix/app/v1/ping", {"transaction_id": "t"}, auth) == (200, {})
+    # Legacy unprefixed paths are served too.
+    assert bridge.http("PUT", "/transactions/legacy-1", {"events": []}, auth) == (200, {})
+
+
+def test_as_token_the_homeserver_does_not_know_fails_start_up(make_bridge, bridge_setup, tmp_path):
+    forged = tmp_path / "forged-registration.yaml"
+    text = bridge_setup.registration.read_text()
+    forged.write_text(re.sub(r"^as_token: \S+$", "as_token: " + "x" * 64, text, flags=re.M))
+    forged.chmod(0o600)
+    b = make_bridge(start=False, registration=forged)
+    b.start(expect_ready=False)
+    assert b.wait_exit() == 1, b.log_tail()
+    assert "does not accept the as_token" in b.log_text(), b.log_tail()
+    assert str(forged) in b.log_text()
+
+
+def test_hs_token_differing_from_the_homeserver_fails_start_up(make_bridge, bridge_setup, tmp_path):
+    forged = tmp_path / "other-hs-token.yaml"
+    text = bridge_setup.registration.read_text()
+    forged.write_text(re.sub(r"^hs_token: \S+$", "hs_token: " + "y" * 64, text, flags=re.M))
+    b = make_bridge(start=False, registration=forged)
+    b.start(expect_ready=False)
+    assert b.wait_exit() == 1, b.log_tail()
+    assert "different hs_token" in b.log_text(), b.log_tail()
+
+
+def test_text_crosses_both_ways_with_the_right_senders(bridge, new_user, bridge_setup, timings):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    tok = token()
+    t0 = time.monotonic()
+    event_id = alice.send_text(room, f"hello from matrix {tok}")
+    [d] = bridge.wait_outbox(1)
+    timings["Matrix send -> spool file"] = f"{(time.monotonic() - t0) * 1000:.0f} ms"
+    e = d["event"]
+    assert e["payload"]["body"]["text"] == f"hello from matrix {tok}"
+    assert e["who"]["connector"] == "matrix" and e["who"]["remote_id"] == alice.user_id
+    assert e["where"] == {"connector": "matrix", "remote_id": room}
+    assert e["origin"] == {"connector": "matrix", "remote_id": event_id}
+    assert d["target"] == {"connector": "spool", "remote_id": "room"}
+
+    t0 = time.monotonic()
+    bridge.drop("001", spool_message(f"hello from the spool {tok}", f"s-{tok}"))
+    m = alice.wait_for_message(room_id=room, body=f"hello from the spool {tok}")
+    timings["spool file -> Matrix message"] = f"{(time.monotonic() - t0) * 1000:.0f} ms"
+    assert m.sender == "@_coi_rita:matrix.test"
+    profile = alice.hs.run(alice.client.get_displayname(m.sender))
+    assert profile.displayname == "Remote Rita"
+    time.sleep(SETTLE_SECONDS)
+    # Nothing echoed back: the ghost's message did not come back to the spool.
+    assert len(bridge.outbox()) == 1, bridge.outbox()
+    assert len([m for m in alice.messages(room) if m.body == f"hello from the spool {tok}"]) == 1
+
+
+def test_replayed_transaction_is_processed_once(bridge, new_user, bridge_setup):
+    alice = new_user("alice")
+    room = bridged_room(bridge, alice, bridge_setup)
+    auth = {"Authorization": f"Bearer {registration_tokens(bridge_setup)['hs_token']}"}
+    tok = token()
+    event = {"type": "m.room.message", "room_id": room, "sender": alice.user_id, "event_id": f"$replay{tok}",
+             "origin_server_ts": int(time.time() * 1000), "content": {"msgtype": "m.text", "body": f"once {tok}"}}
+    for _ in range(2):
+        status, body = bridge.http("PUT", f"/_matrix/app/v1/transactions/replay-{tok}", {"events": [event]}, auth)
+        assert (status, body) == (200, {})
+    # The same event in another transaction (a homeserver that lost its transaction log).
+    status, _ = bridge.http("PUT", f"/_matrix/app/v1/transactions/replay-{tok}-b", {"events": [event]}, auth)
+    assert status == 200
+    bridge.wait_outbox(1)
+    time.sleep(SETTLE_SECONDS)
+    assert [d["event"]["payload"]["body"]["text"] for d in bridge.outbox()] == [f"once {tok}"]
+    assert bridge.sql(f"SELECT count(*) FROM seen_inbound WHERE key LIKE 'replay-{tok}%'") == "2"
+
+
+def test_garbage_transaction_is_refused_and_a_bad_event_is_a_dead_letter(bridge, new_user, bridge_setup):
+    alice = new_user("alice")
+    room = bridged_room(bridge, alice, bridge_setup)
+    auth = {"Authorization": f"Bearer {registration_tokens(bridge_setup)['hs_token']}"}
+    status, body = bridge.http("PUT", "/_matrix/app/v1/transactions/garbage", "not an object", auth)
+    assert (status, body["errcode"]) == (400, "M_NOT_JSON")
+    tok = token()
+    bad = {"type": "m.room.message", "room_id": room, "sender": alice.user_id, "event_id": 42, "content": {}}
+    good = {"type": "m.room.message", "room_id": room, "sender": alice.user_id, "event_id": f"$good{tok}",
+            "origin_server_ts": int(time.time() * 1000), "content": {"msgtype": "m.text", "body": f"after {tok}"}}
+    status, _ = bridge.http("PUT", f"/_matrix/app/v1/transactions/mixed-{tok}", {"events": [bad, good]}, auth)
+    assert status == 200
+    [d] = bridge.wait_outbox(1)
+    assert d["event"]["payload"]["body"]["text"] == f"after {tok}"
+    assert bridge.sql("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND connector = 'matrix'") == "1"
