@@ -61,6 +61,12 @@ bool CoiConnector::is_own_actor(const core::ActorRef& actor) const {
   return actor.connector == config_.name && addresses_.is_ours(actor.remote_id);
 }
 
+awaitable<core::Result<std::string>> CoiConnector::open_direct_chat(std::string person, core::ActorRef other) {
+  // A mail chat needs no creating: it is the puppet's address and the person's.
+  if (person.find('@') == std::string::npos) co_return core::Error::invalid("person", "not a mail address: " + person);
+  co_return dm_conversation(person, addresses_.puppet_address(other.connector, other.remote_id));
+}
+
 awaitable<void> CoiConnector::run(core::ConnectorContext& ctx) {
   const core::BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(60)};
   asio::steady_timer timer(ctx.executor);
@@ -142,13 +148,22 @@ awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const im
   }
   auto& event = std::get<core::Event>(mapped);
   if (auto st = co_await store_attachments(event, *parsed); !st) co_return st;
-  auto fallback = event;
+  auto again = event;
   auto outcome = co_await ctx.sink.publish(std::move(event));
-  if (outcome && outcome->status == core::PublishStatus::kUnlinked && dm_puppet(fallback.where.remote_id)) {
-    // Mail to a puppet belongs to the 1:1 chat with that person; when only the chat with the
+  if (outcome && outcome->status == core::PublishStatus::kUnlinked && dm_puppet(again.where.remote_id)) {
+    // Mail to a puppet belongs to the 1:1 chat with that person. Not linked yet: a direct
+    // chat is opened on the puppet's network when it has them; else, when the chat with the
     // bridge account is linked (a room whose people all write through puppets), it goes there.
-    fallback.where.remote_id = dm_conversation(*dm_peer(fallback.where.remote_id));
-    outcome = co_await ctx.sink.publish(std::move(fallback));
+    const auto puppet = addresses_.parse_puppet(*dm_puppet(again.where.remote_id));
+    bool opened = false;
+    if (puppet && ctx.direct_chats != nullptr && puppet->connector != config_.name) {
+      auto linked = co_await ctx.direct_chats->link(again.where, again.who, puppet->connector, puppet->remote_id);
+      opened = linked.ok() || linked.error().kind == core::ErrorKind::kConflict;
+      if (!linked && linked.error().kind == core::ErrorKind::kUnavailable) co_return linked.error();
+      if (!linked) spdlog::debug("coi {}: no direct chat with {}: {}", config_.name, puppet->remote_id, linked.error().message);
+    }
+    if (!opened) again.where.remote_id = dm_conversation(*dm_peer(again.where.remote_id));
+    outcome = co_await ctx.sink.publish(std::move(again));
   }
   if (!outcome) {
     if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {

@@ -33,6 +33,7 @@ class CoiConnector final : public core::Connector {
   boost::asio::awaitable<void> run(core::ConnectorContext& ctx) override;
   boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
   bool is_own_actor(const core::ActorRef& actor) const override;
+  boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person, core::ActorRef other) override;
 
  private:
   // One connected session: drain what is new, then wait in IDLE; returns on any error.

@@ -7,6 +7,8 @@ namespace {
 
 using mime::ChatKind;
 
+constexpr std::size_t kLongestNamedSubaddress = 30;
+
 core::RemoteMessageRef ref(const MappingContext& ctx, const std::string& message_id) {
   return {ctx.connector, message_id};
 }
@@ -146,6 +148,15 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     mail.sender = mime::Mailbox{ctx.addresses.bridge_address(), identity.display_name};
   } else {
     mail.from = {ctx.addresses.puppet_address(event.who.connector, event.who.remote_id), name};
+    // Delta Chat (2.65) ignores the From name of an address whose subaddress is long, as
+    // puppets of Matrix users are (measured: 30 characters after "+" keep the name, 33 lose
+    // it); with Sender it shows the From name on each message. Sender is also simply true
+    // (RFC 5322 §3.6.2): the bridge transmits on the person's behalf.
+    const auto plus = mail.from.address.find('+');
+    const auto at = mail.from.address.rfind('@');
+    if (plus != std::string::npos && at != std::string::npos && at - plus - 1 > kLongestNamedSubaddress) {
+      mail.sender = mime::Mailbox{ctx.addresses.bridge_address(), identity.display_name};
+    }
   }
   mail.message_id = message_id_for(delivery, ctx.addresses);
   mail.date_unix = std::chrono::duration_cast<std::chrono::seconds>(event.at.time_since_epoch()).count();

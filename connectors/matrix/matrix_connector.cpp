@@ -54,6 +54,38 @@ MatrixConnector::MatrixConnector(asio::any_io_executor executor, core::MatrixCon
   mapping_.connector = config_.name;
   mapping_.naming = GhostNaming{config_.server_name, config_.ghost_prefix};
   mapping_.bot_localpart = config_.bot_localpart;
+  mapping_.display_name = [this](std::string_view user_id) -> std::optional<std::string> {
+    std::lock_guard lock(mu_);
+    auto it = display_names_.find(std::string(user_id));
+    if (it == display_names_.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  };
+}
+
+awaitable<void> MatrixConnector::learn_display_name(const json& event) {
+  // The newest name from a member event; else, for a sender not seen yet, their profile.
+  constexpr std::size_t kMaxNames = 100000;
+  const std::string sender = event.value("sender", "");
+  if (event.value("type", "") == "m.room.member" && event.contains("content") && event["content"].is_object()) {
+    const auto& content = event["content"];
+    if (content.value("membership", "") == "join" && content.contains("displayname") && content["displayname"].is_string()) {
+      std::lock_guard lock(mu_);
+      if (display_names_.size() < kMaxNames) display_names_[event.value("state_key", sender)] = content["displayname"].get<std::string>();
+    }
+  }
+  if (!is_valid_user_id(sender) || in_ghost_namespace(sender, mapping_.naming)) co_return;
+  {
+    std::lock_guard lock(mu_);
+    if (display_names_.contains(sender) || display_names_.size() >= kMaxNames) co_return;
+  }
+  auto profile = co_await api_->call("GET", "/_matrix/client/v3/profile/" + core::url_encode(sender) + "/displayname", "",
+                                     json());
+  std::string name;
+  if (profile && profile->contains("displayname") && (*profile)["displayname"].is_string()) {
+    name = (*profile)["displayname"].get<std::string>();
+  }
+  std::lock_guard lock(mu_);
+  display_names_[sender] = name;  // also "" (no name): asked once
 }
 
 core::Capabilities MatrixConnector::capabilities() const {
@@ -127,6 +159,7 @@ awaitable<core::Status> MatrixConnector::preflight() {
 awaitable<void> MatrixConnector::run(core::ConnectorContext& ctx) {
   // Inbound traffic arrives over HTTP; run() only opens the door for it while it lasts.
   sink_ = &ctx.sink;
+  direct_chats_ = ctx.direct_chats;
   struct Close {
     core::EventSink*& sink;
     ~Close() { sink = nullptr; }
@@ -234,6 +267,7 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
   if (auto events = body.find("events"); events != body.end() && events->is_array()) {
     for (const auto& raw : *events) {
       counter.inc();
+      if (raw.is_object()) co_await learn_display_name(raw);
       auto mapped = map_room_event(raw, mapping_);
       if (!mapped) {
         if (!(co_await sink_->reject(config_.name, mapped.error().message, raw.dump()))) co_return retry_later();
@@ -241,12 +275,11 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
       }
       if (mapped->echo) continue;
       if (auto* ignored = std::get_if<Ignored>(&mapped->result)) {
-        // The bot joins rooms it is invited to: that is how a room gets bridged.
-        if (raw.value("type", "") == "m.room.member" && raw.value("state_key", "") == bot_user_id() &&
-            raw.contains("content") && raw["content"].is_object() && raw["content"].value("membership", "") == "invite") {
-          const std::string room = raw.value("room_id", "");
-          if (auto st = co_await api_->join(room, ""); !st) {
-            spdlog::warn("matrix {}: cannot join {}: {}", config_.name, room, st.error().message);
+        if (raw.value("type", "") == "m.room.member" && raw.contains("content") && raw["content"].is_object() &&
+            raw["content"].value("membership", "") == "invite") {
+          if (auto st = co_await on_invite(raw); !st) {
+            if (st.error().kind == core::ErrorKind::kUnavailable) co_return retry_later();
+            spdlog::warn("matrix {}: invite not taken: {}", config_.name, st.error().message);
           }
         }
         spdlog::debug("matrix {}: not relayed: {}", config_.name, ignored->reason);
@@ -287,26 +320,76 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
   co_return core::HttpResponse::json(200, "{}");
 }
 
-awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
-                                                              std::string& ghost) {
+awaitable<core::Result<std::string>> MatrixConnector::ready_ghost(const core::ActorRef& who) {
   auto id = ghost_user_id(who.remote_id, mapping_.naming);
   if (!id) co_return id.error();
-  ghost = *id;
+  const std::string ghost = *id;
   const std::string name = who.display_name.empty() ? who.remote_id : who.display_name;
   const std::string ready_key = ghost + "\n" + name;
-  bool ready = false;
   {
     std::lock_guard lock(mu_);
-    ready = ghosts_ready_.contains(ready_key);
+    if (ghosts_ready_.contains(ready_key)) co_return ghost;
   }
-  if (!ready) {
-    const auto parts = split_id(ghost);
-    if (!parts) co_return core::Error::internal("ghost id " + ghost + " does not split");
-    if (auto st = co_await api_->ensure_user(parts->localpart); !st) co_return st;
-    if (auto st = co_await api_->set_display_name(ghost, name); !st) co_return st;
+  const auto parts = split_id(ghost);
+  if (!parts) co_return core::Error::internal("ghost id " + ghost + " does not split");
+  if (auto st = co_await api_->ensure_user(parts->localpart); !st) co_return st.error();
+  if (auto st = co_await api_->set_display_name(ghost, name); !st) co_return st.error();
+  std::lock_guard lock(mu_);
+  ghosts_ready_.insert(ready_key);
+  co_return ghost;
+}
+
+awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::string person, core::ActorRef other) {
+  if (!api_) co_return core::Error::unavailable("matrix connector not started");
+  if (!is_valid_user_id(person)) co_return core::Error::invalid("person", "not a Matrix user id: " + person);
+  auto ghost = co_await ready_ghost(other);
+  if (!ghost) co_return ghost.error();
+  // Client-server API, "Direct Messaging": a room created with is_direct and the person
+  // invited shows as a direct chat on their side.
+  json body{{"preset", "trusted_private_chat"}, {"is_direct", true}, {"invite", json::array({person})}};
+  auto created = co_await api_->call("POST", "/_matrix/client/v3/createRoom", *ghost, body);
+  if (!created) co_return created.error();
+  if (!created->contains("room_id") || !(*created)["room_id"].is_string()) {
+    co_return core::Error::unavailable("createRoom answered without a room_id");
+  }
+  const std::string room = (*created)["room_id"].get<std::string>();
+  std::lock_guard lock(mu_);
+  joined_.insert(*ghost + "\n" + room);
+  co_return room;
+}
+
+awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
+  const std::string room = event.value("room_id", "");
+  const std::string invitee = event.value("state_key", "");
+  const std::string inviter = event.value("sender", "");
+  if (!is_valid_room_id(room)) co_return core::Error::invalid("room_id", "invite without a valid room id");
+  if (invitee == bot_user_id()) {
+    // The bot joins rooms it is invited to: that is how a room gets bridged (then linked).
+    co_return co_await api_->join(room, "");
+  }
+  const auto person = remote_id_of_ghost(invitee, mapping_.naming);
+  if (!person) co_return core::Status{};
+  if (auto st = co_await api_->join(room, invitee); !st) co_return st;
+  {
     std::lock_guard lock(mu_);
-    ghosts_ready_.insert(ready_key);
+    joined_.insert(invitee + "\n" + room);
   }
+  if (direct_chats_ == nullptr || config_.dm_connector.empty()) {
+    co_return core::Error::permanent("no connector for direct chats (set dm_connector)");
+  }
+  const core::ActorRef requester{config_.name, inviter, mapping_.display_name(inviter).value_or(inviter)};
+  // Named, not braced in the call: g++ 12 destroys such a temporary twice in a co_await.
+  const core::ConversationRef here{config_.name, room};
+  auto linked = co_await direct_chats_->link(here, requester, config_.dm_connector, *person);
+  if (!linked && linked.error().kind != core::ErrorKind::kConflict) co_return linked.error();
+  co_return core::Status{};
+}
+
+awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
+                                                              std::string& ghost) {
+  auto ready = co_await ready_ghost(who);
+  if (!ready) co_return ready.error();
+  ghost = *ready;
   const std::string join_key = ghost + "\n" + room_id;
   {
     std::lock_guard lock(mu_);

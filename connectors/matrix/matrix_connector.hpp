@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 
@@ -37,6 +38,7 @@ class MatrixConnector final : public core::Connector {
   boost::asio::awaitable<void> run(core::ConnectorContext& ctx) override;
   boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
   bool is_own_actor(const core::ActorRef& actor) const override;
+  boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person, core::ActorRef other) override;
   bool handles_http(std::string_view path) const override;
   boost::asio::awaitable<core::HttpResponse> handle_http(const core::HttpRequest& request) override;
 
@@ -48,6 +50,11 @@ class MatrixConnector final : public core::Connector {
   boost::asio::awaitable<core::Status> fetch_media(core::Event& event);
   boost::asio::awaitable<core::Status> ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
                                                             std::string& ghost);
+  // The ghost exists and shows the person's name; its user id.
+  boost::asio::awaitable<core::Result<std::string>> ready_ghost(const core::ActorRef& who);
+  // A user of ours was invited: the bot joins (a room to bridge), a ghost joins and links
+  // the room as a direct chat with the person it stands for.
+  boost::asio::awaitable<core::Status> on_invite(const nlohmann::json& event);
   boost::asio::awaitable<core::Status> upload_attachments(core::Event& event, const std::string& ghost);
   std::string bot_user_id() const;
 
@@ -58,11 +65,16 @@ class MatrixConnector final : public core::Connector {
   MappingContext mapping_;
   std::unique_ptr<ClientApi> api_;
   boost::asio::any_io_executor executor_;
-  core::EventSink* sink_ = nullptr;  // set while run() is active
+  core::EventSink* sink_ = nullptr;          // set while run() is active
+  core::DirectChats* direct_chats_ = nullptr;
 
   std::mutex mu_;
   std::set<std::string> ghosts_ready_;  // "<user id>\n<display name>" registered and named
   std::set<std::string> joined_;        // "<user id>\n<room id>"
+  // Display names of Matrix users (from their profile and m.room.member events), so bridged
+  // messages carry the name people know, not the user id.
+  std::map<std::string, std::string> display_names_;
+  boost::asio::awaitable<void> learn_display_name(const nlohmann::json& event);
 };
 
 }  // namespace coibridge::connectors::matrix

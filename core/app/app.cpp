@@ -28,6 +28,7 @@
 #include "core/net/backoff.hpp"
 #include "core/net/http_server.hpp"
 #include "core/router/delivery_scheduler.hpp"
+#include "core/router/direct_chats.hpp"
 #include "core/router/router.hpp"
 #include "core/store/pg/pg_blob_store.hpp"
 #include "core/store/pg/pg_stores.hpp"
@@ -75,7 +76,9 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
     auto connector = std::make_shared<connectors::coi::CoiConnector>(coi, checkpoints, blobs, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
-  for (const auto& matrix : config.connectors.matrix) {
+  for (auto matrix : config.connectors.matrix) {
+    // Direct chats with ghosts go to the one mail account when there is just one.
+    if (matrix.dm_connector.empty() && config.connectors.coi.size() == 1) matrix.dm_connector = config.connectors.coi[0].name;
     auto connector = std::make_shared<connectors::matrix::MatrixConnector>(
         executor, matrix, connectors::matrix::MatrixConnector::Stores{blobs, ledger}, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
@@ -84,9 +87,10 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
 }
 
 // Runs one connector until shutdown, restarting it with backoff when it fails.
-awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, const bool& stopping) {
+awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, core::DirectChats& direct_chats,
+                          const bool& stopping) {
   auto ex = co_await asio::this_coro::executor;
-  core::ConnectorContext ctx{ex, sink};
+  core::ConnectorContext ctx{ex, sink, &direct_chats};
   const core::BackoffPolicy backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60000)};
   int failures = 0;
   asio::steady_timer timer(ex);
@@ -177,6 +181,7 @@ int run_bridge(const core::Config& config) {
   policy.backoff = {config.delivery.backoff_initial, config.delivery.backoff_max};
   core::DeliveryScheduler scheduler(io.get_executor(), events, registry, metrics, policy);
   core::Router router(events, registry, metrics, [&scheduler] { scheduler.notify(); });
+  core::DirectChatLinker direct_chats(bridges, registry);
 
   // Ready once the connectors' preflight checks passed and they started, and the schema is
   // current.
@@ -241,7 +246,7 @@ int run_bridge(const core::Config& config) {
   std::list<asio::cancellation_signal> connector_cancel;
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
-    asio::co_spawn(asio::make_strand(io), supervise(connector, router, stopping),
+    asio::co_spawn(asio::make_strand(io), supervise(connector, router, direct_chats, stopping),
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }

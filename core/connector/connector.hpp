@@ -51,9 +51,25 @@ struct Delivery {
   int attempt = 1;
 };
 
+// Direct chats between people of two networks. A person writing to another network's person
+// (a Matrix user inviting a mail contact's ghost, a mail user writing to a Matrix user's
+// puppet address) gets a direct chat on each side and a bridge linking the two.
+class DirectChats {
+ public:
+  virtual ~DirectChats() = default;
+  // `here` is the direct chat on the requesting connector, `requester` the person there who
+  // started it; `target_person` is the id of the person on `target_connector`. Asks that
+  // connector for its side of the chat (Connector::open_direct_chat) and links both in a new
+  // bridge. Returns the target's conversation. kConflict when `here` is linked already.
+  virtual boost::asio::awaitable<Result<ConversationRef>> link(ConversationRef here, ActorRef requester,
+                                                               std::string target_connector,
+                                                               std::string target_person) = 0;
+};
+
 struct ConnectorContext {
   boost::asio::any_io_executor executor;  // the connector's strand
   EventSink& sink;
+  DirectChats* direct_chats = nullptr;  // null where the process offers none (tests)
 };
 
 class Connector {
@@ -78,6 +94,14 @@ class Connector {
   // Whether the actor is one this connector itself represents (a puppet of a person on
   // another network), so that its events are echoes of our own deliveries.
   virtual bool is_own_actor(const ActorRef& /*actor*/) const { return false; }
+
+  // This network's side of a direct chat between `person` (an id on this network) and
+  // `other`, a person of another network who appears here as a puppet or ghost: an existing
+  // conversation id, or a new one this call created. kPermanent when the connector has no
+  // direct chats.
+  virtual boost::asio::awaitable<Result<std::string>> open_direct_chat(std::string /*person*/, ActorRef /*other*/) {
+    co_return Error::permanent("connector " + std::string(name()) + " has no direct chats");
+  }
 
   // Checks that must pass before the bridge serves: credentials, registrations, reachability
   // of a peer that cannot be retried into working. Runs after the HTTP server listens (a

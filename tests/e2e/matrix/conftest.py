@@ -184,11 +184,12 @@ def make_bridge(bridge_setup, tmp_path, request):
     made: list = []
     dbs: list = []
 
-    def make(start: bool = True, registration=None) -> mxbridge.MxBridge:
+    def make(start: bool = True, registration=None, mail=None) -> mxbridge.MxBridge:
         db = f"mxbridge_{os.getpid()}_{random.randrange(10**9)}"
         mxbridge.psql(admin, f'CREATE DATABASE "{db}"')
         dbs.append(db)
-        b = mxbridge.MxBridge(bridge_setup, tmp_path / f"bridge{len(made)}", f"{admin} dbname={db}", registration)
+        b = mxbridge.MxBridge(bridge_setup, tmp_path / f"bridge{len(made)}", f"{admin} dbname={db}", registration,
+                              mail)
         made.append(b)
         if start:
             b.start()
@@ -211,3 +212,65 @@ def make_bridge(bridge_setup, tmp_path, request):
 @pytest.fixture
 def bridge(make_bridge) -> mxbridge.MxBridge:
     return make_bridge()
+
+
+# ---- The mail side: the stack from scripts/stack (STACK_* variables) and Delta Chat core, for
+# the tests that cross Matrix and mail. The helpers are tests/e2e/deltachat's.
+
+sys.path.insert(0, str(REPO / "tests" / "e2e" / "deltachat"))
+import dcpeer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack() -> "dcpeer.StackEnv":
+    try:
+        return dcpeer.StackEnv.from_env()
+    except dcpeer.StackEnvMissing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def dc(stack, tmp_path_factory):
+    server = dcpeer.DeltaChatServer(stack, tmp_path_factory.mktemp("deltachat"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def mail_user(stack):
+    """mail_user(prefix) -> (address, password) of a fresh stack account."""
+    def make(prefix: str = "u", password: str = "pw") -> tuple:
+        name = f"{prefix}{random.randrange(10**8):08d}"
+        r = subprocess.run([str(REPO / "scripts" / "stack"), "add-user", str(stack.dir), name, password],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError(f"scripts/stack add-user {name} failed: {r.stderr.strip() or r.stdout.strip()}")
+        return stack.addr(name), password
+    return make
+
+
+@pytest.fixture
+def dc_account(dc, mail_user):
+    made: list = []
+
+    def make(displayname: str) -> "dcpeer.DcAccount":
+        addr, password = mail_user("dc")
+        acc = dc.make_account(addr, password, displayname)
+        made.append(acc)
+        return acc
+
+    yield make
+    for acc in made:
+        try:
+            acc.stop_io()
+            dc.rpc.remove_account(acc.id)
+        except Exception as e:  # the server may be gone already; the test result stands
+            print(f"cleanup of {acc}: {e}")
+
+
+@pytest.fixture
+def mail_bridge(make_bridge, stack, mail_user) -> mxbridge.MxBridge:
+    """A bridge with the Matrix connector, a spool, and a COI connector "mail" for a fresh
+    stack account (the dm_connector of the Matrix side)."""
+    address, password = mail_user("br", "bridgepw")
+    return make_bridge(mail=mxbridge.MailAccount(stack, address, password))

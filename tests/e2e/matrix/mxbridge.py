@@ -78,8 +78,39 @@ class BridgeSetup:
         return r.stdout
 
 
+class MailAccount:
+    """A COI connector "mail" for a stack account (tests/e2e/deltachat's StackEnv)."""
+
+    def __init__(self, stack, address: str, password: str):
+        self.stack = stack
+        self.address = address
+        self.password = password
+
+    def yaml(self) -> str:
+        q = json.dumps
+        s = self.stack
+
+        def server(port: int) -> str:
+            return (f"{{host: localhost, port: {port}, tls: starttls, ca_file: {q(str(s.ca_file))}, "
+                    f"username: {q(self.address)}, password: {q(self.password)}}}")
+
+        return ("  coi:\n"
+                "    - name: mail\n"
+                f"      address: {q(self.address)}\n"
+                f"      imap: {server(s.imap_port)}\n"
+                f"      smtp: {server(s.submission_port)}\n")
+
+    def puppet(self, connector: str, remote_id: str) -> str:
+        """The puppet address of a person of another network (coi_addresses.cpp's escaping)."""
+        def esc(text: str) -> str:
+            return "".join(chr(b) if (0x61 <= b <= 0x7A or 0x30 <= b <= 0x39) else f"={b:02x}" for b in text.encode())
+        local, domain = self.address.split("@")
+        return f"{local.lower()}+{esc(connector)}.{esc(remote_id)}@{domain.lower()}"
+
+
 class MxBridge:
-    def __init__(self, setup: BridgeSetup, workdir: Path, conninfo: str, registration: Optional[Path] = None):
+    def __init__(self, setup: BridgeSetup, workdir: Path, conninfo: str, registration: Optional[Path] = None,
+                 mail: Optional[MailAccount] = None):
         self.setup = setup
         self.dir = workdir
         self.conninfo = conninfo
@@ -109,7 +140,8 @@ class MxBridge:
             "connectors:\n"
             "  spool:\n"
             f"    - {{name: spool, inbox_dir: {q(str(self.inbox))}, outbox_dir: {q(str(self.outbox_dir))}}}\n"
-            + setup.matrix_yaml(registration))
+            + setup.matrix_yaml(registration) + (mail.yaml() if mail else ""))
+        self.mail = mail
 
     # ---- process
 

@@ -153,6 +153,14 @@ TEST_F(MappingTest, DeliveryBecomesMailFromThePuppet) {
   EXPECT_EQ(m.from.address, "bridge+slack.=55123@example.org");
   EXPECT_EQ(m.from.name, "Bob Builder");
   EXPECT_FALSE(m.sender.has_value());
+  // A long puppet address gets a Sender, so Delta Chat shows the name.
+  auto long_id = delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}});
+  long_id.event.who = {"matrix", "@someone.with.a.long.name:matrix.example.org", "Some One"};
+  const auto long_mail = mail_for_delivery(long_id, ctx_, {false, "The Bridge"});
+  const auto& with_sender = **long_mail;
+  ASSERT_TRUE(with_sender.sender.has_value());
+  EXPECT_EQ(with_sender.sender->address, "bridge@example.org");
+  EXPECT_EQ(with_sender.from.name, "Some One");
   ASSERT_EQ(m.to.size(), 1u);
   EXPECT_EQ(m.to[0].address, "alice@example.org");
   EXPECT_EQ(m.text, "hi");
