@@ -40,11 +40,11 @@ Endpoint endpoint_from(const core::MailServerConfig& server) {
 
 }  // namespace
 
-CoiConnector::CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints,
-                           core::BlobStore& blobs, core::MetricsRegistry& metrics)
+CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics)
     : config_(std::move(config)),
-      checkpoints_(checkpoints),
-      blobs_(blobs),
+      checkpoints_(stores.checkpoints),
+      blobs_(stores.blobs),
+      conversations_(stores.conversations),
       metrics_(metrics),
       addresses_(config_.address),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
@@ -148,6 +148,38 @@ awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const im
   }
   auto& event = std::get<core::Event>(mapped);
   if (auto st = co_await store_attachments(event, *parsed); !st) co_return st;
+  if (adhoc_root_of(event.where.remote_id)) {
+    // Delta Chat's References name the parent chain, not always the group's first mail: the
+    // group is the one a referenced mail belongs to, newest reference first.
+    std::vector<std::string> ids = parsed->in_reply_to;
+    ids.insert(ids.end(), parsed->references.rbegin(), parsed->references.rend());
+    for (const auto& id : ids) {
+      const core::RemoteMessageRef ref{config_.name, id};  // named: see run()
+      auto known = co_await ctx.sink.conversation_of(ref);
+      if (!known) co_return known.error();
+      if (*known && adhoc_root_of((*known)->remote_id)) {
+        event.where.remote_id = (*known)->remote_id;
+        break;
+      }
+    }
+  }
+  if (is_group_conversation(event.where.remote_id)) {
+    auto added = co_await observe_group(event.where.remote_id, *parsed);
+    if (!added) co_return added.error();
+    for (const auto& member : *added) {
+      if (addresses_.is_ours(member)) continue;
+      // One event per member this mail addressed first; its origin is derived from the mail,
+      // so a re-read publishes nothing twice.
+      core::Event joined;
+      joined.where = event.where;
+      joined.who = event.who;
+      joined.origin = {config_.name, parsed->message_id + "#joined:" + member};
+      joined.at = event.at;
+      joined.payload = core::MemberJoined{core::ActorRef{config_.name, member, ""}};
+      auto out = co_await ctx.sink.publish(std::move(joined));
+      if (!out) co_return out.error();
+    }
+  }
   auto again = event;
   auto outcome = co_await ctx.sink.publish(std::move(event));
   if (outcome && outcome->status == core::PublishStatus::kUnlinked && dm_puppet(again.where.remote_id)) {
@@ -172,6 +204,17 @@ awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const im
     co_return outcome.error();
   }
   co_return core::Status{};
+}
+
+awaitable<core::Result<std::vector<std::string>>> CoiConnector::observe_group(const std::string& conversation,
+                                                                             const mime::ParsedMail& mail) {
+  auto saved = co_await conversations_.load(config_.name, conversation);
+  if (!saved) co_return saved.error();
+  GroupState state = *saved ? group_state_from_json(**saved) : GroupState{};
+  auto added = observe_group_mail(state, mail);
+  if (auto root = adhoc_root_of(conversation)) state.root = *root;
+  if (auto st = co_await conversations_.save(config_.name, conversation, to_json(state)); !st) co_return st.error();
+  co_return added;
 }
 
 awaitable<core::Status> CoiConnector::store_attachments(core::Event& event, const mime::ParsedMail& mail) {
@@ -216,8 +259,14 @@ awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
 
 awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core::Delivery& delivery) {
   const IdentityOptions identity{config_.identity == "relay", config_.display_name};
+  std::optional<GroupState> group;
+  if (is_group_conversation(delivery.target.remote_id)) {
+    auto saved = co_await conversations_.load(config_.name, delivery.target.remote_id);
+    if (!saved) co_return saved.error();
+    if (*saved) group = group_state_from_json(**saved);
+  }
   auto mail = mail_for_delivery(delivery, MappingContext{config_.name, addresses_, config_.max_attachment_bytes},
-                                identity);
+                                identity, group ? &*group : nullptr);
   if (!mail) co_return mail.error();
   if (!*mail) co_return core::RemoteMessageRef{config_.name, ""};  // nothing the mail side can show
   if (auto st = co_await load_attachments(delivery.event, **mail); !st) co_return st.error();

@@ -20,13 +20,18 @@
 #include "core/metrics/metrics.hpp"
 #include "core/store/blob_store.hpp"
 #include "core/store/checkpoint_store.hpp"
+#include "core/store/conversation_state_store.hpp"
 
 namespace coibridge::connectors::coi {
 
 class CoiConnector final : public core::Connector {
  public:
-  CoiConnector(core::CoiConnectorConfig config, core::CheckpointStore& checkpoints, core::BlobStore& blobs,
-               core::MetricsRegistry& metrics);
+  struct Stores {
+    core::CheckpointStore& checkpoints;
+    core::BlobStore& blobs;
+    core::ConversationStateStore& conversations;
+  };
+  CoiConnector(core::CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics);
 
   std::string_view name() const override { return config_.name; }
   core::Capabilities capabilities() const override;
@@ -42,12 +47,17 @@ class CoiConnector final : public core::Connector {
   boost::asio::awaitable<core::Status> take(core::ConnectorContext& ctx, const imap::FetchedMessage& message);
   // Moves the mail's attachment bytes into the blob store and points the event at them.
   boost::asio::awaitable<core::Status> store_attachments(core::Event& event, const mime::ParsedMail& mail);
+  // Records the members, name and thread of a group mail before its event is published.
+  // Returns the members the mail added implicitly (see observe_group_mail).
+  boost::asio::awaitable<core::Result<std::vector<std::string>>> observe_group(const std::string& conversation,
+                                                                               const mime::ParsedMail& mail);
   // Fills the outgoing mail's attachment bytes from the blob store.
   boost::asio::awaitable<core::Status> load_attachments(const core::Event& event, mime::OutgoingMail& mail);
 
   core::CoiConnectorConfig config_;
   core::CheckpointStore& checkpoints_;
   core::BlobStore& blobs_;
+  core::ConversationStateStore& conversations_;
   core::MetricsRegistry& metrics_;
   AddressBook addresses_;
   imap::ImapEndpoint imap_;

@@ -1,5 +1,6 @@
 #include "connectors/coi/mail_mapping.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace coibridge::connectors::coi {
@@ -14,10 +15,10 @@ core::RemoteMessageRef ref(const MappingContext& ctx, const std::string& message
 }
 
 // The conversation a chat mail belongs to (coi-protocol.md §7 item 6): the group when it
-// names one, else the 1:1 chat with its sender: with one person of another network when it
+// is a group mail (group_state.hpp), else the 1:1 chat with its sender: with one person of another network when it
 // is addressed to that person's puppet, else with the bridge account.
 std::string conversation_of(const mime::ParsedMail& mail, const MappingContext& ctx) {
-  if (mail.group_id && !mail.group_id->empty()) return group_conversation(*mail.group_id);
+  if (auto group = group_conversation_of(mail)) return *group;
   for (const auto* list : {&mail.to, &mail.cc}) {
     for (const auto& rcpt : *list) {
       if (ctx.addresses.parse_puppet(rcpt.address)) return dm_conversation(mail.from.address, rcpt.address);
@@ -131,15 +132,19 @@ std::string message_id_for(const core::Delivery& delivery, const AddressBook& ad
 }
 
 core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::Delivery& delivery, const MappingContext& ctx,
-                                                   const IdentityOptions& identity) {
+                                                   const IdentityOptions& identity, const GroupState* group) {
   const auto& event = delivery.event;
   mime::OutgoingMail mail;
-  const auto peer = dm_peer(delivery.target.remote_id);
-  if (!peer) {
-    return core::Error::permanent("conversation '" + delivery.target.remote_id +
-                                  "' is not a 1:1 chat; group delivery is not supported yet");
+  const std::string& conversation = delivery.target.remote_id;
+  if (const auto peer = dm_peer(conversation)) {
+    mail.to = {mime::Mailbox{*peer, ""}};
+  } else if (is_group_conversation(conversation)) {
+    if (group == nullptr || group->members.empty()) {
+      return core::Error::permanent("group '" + conversation + "': no member list yet (no mail from the group was read)");
+    }
+  } else {
+    return core::Error::permanent("conversation '" + conversation + "' is neither a 1:1 chat nor a group");
   }
-  mail.to = {mime::Mailbox{*peer, ""}};
   const std::string name = event.who.display_name.empty() ? event.who.remote_id : event.who.display_name;
   if (identity.relay) {
     // Delta Chat shows the From name for this message only when Sender is present
@@ -161,6 +166,17 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
   mail.message_id = message_id_for(delivery, ctx.addresses);
   mail.date_unix = std::chrono::duration_cast<std::chrono::seconds>(event.at.time_since_epoch()).count();
   mail.subject = "Message from " + name;
+  if (group != nullptr && is_group_conversation(conversation)) {
+    // Every member but the sender, ours included: Delta Chat and COI clients take the
+    // recipients as the member list.
+    for (const auto& member : group->members) {
+      if (member != lower_ascii(mail.from.address)) mail.to.push_back(mime::Mailbox{member, ""});
+    }
+    if (mail.to.empty()) return core::Error::permanent("group '" + conversation + "' has no other member");
+    mail.group_id = group_id_of(conversation);
+    if (!group->name.empty()) mail.group_name = group->name;
+    mail.subject.clear();  // the group name (mime_compose)
+  }
 
   // References must be ids the mail side knows: the scheduler translated them already when a
   // mapping exists; a reference still in another network's terms cannot be expressed.
@@ -168,11 +184,27 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     if (r.connector != ctx.connector) return std::nullopt;
     return r.remote_id;
   };
+  // An ad-hoc group is found by its thread: References starts with the group's root, and
+  // In-Reply-To names the newest group mail unless the message replies to another.
+  const bool adhoc = group != nullptr && adhoc_root_of(conversation).has_value();
+  if (adhoc) {
+    mail.references = {group->root};
+    if (!group->last_message_id.empty() && group->last_message_id != group->root) {
+      mail.references.push_back(group->last_message_id);
+    }
+    mail.in_reply_to = {group->last_message_id.empty() ? group->root : group->last_message_id};
+  }
   const auto add_reply = [&](const std::optional<core::RemoteMessageRef>& r) {
     if (!r) return;
     if (auto id = mail_ref(*r)) {
       mail.in_reply_to = {*id};
-      mail.references = {*id};
+      if (adhoc) {
+        if (std::find(mail.references.begin(), mail.references.end(), *id) == mail.references.end()) {
+          mail.references.push_back(*id);
+        }
+      } else {
+        mail.references = {*id};
+      }
     }
   };
 

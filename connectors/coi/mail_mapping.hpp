@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "connectors/coi/coi_addresses.hpp"
+#include "connectors/coi/group_state.hpp"
 #include "connectors/coi/mime/chat_mail.hpp"
 #include "core/connector/connector.hpp"
 
@@ -41,8 +42,11 @@ struct IdentityOptions {
 // event. Attachments come without their bytes (only name and type); the connector fills
 // MailAttachment::data from the blob store, in the same order as the event's attachments. Its Message-ID is derived from the event id and the target, so a repeated delivery
 // is the same mail and recipients drop the duplicate.
+// A delivery to a group conversation needs the group's state (members, name, thread); for
+// a 1:1 chat `group` is ignored.
 core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::Delivery& delivery, const MappingContext& ctx,
-                                                   const IdentityOptions& identity);
+                                                   const IdentityOptions& identity,
+                                                   const GroupState* group = nullptr);
 
 std::string message_id_for(const core::Delivery& delivery, const AddressBook& addresses);
 

@@ -66,14 +66,15 @@ awaitable<void> purge_blobs(core::BlobStore& blobs, const bool& stopping) {
 core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry,
                                  asio::any_io_executor executor, core::CheckpointStore& checkpoints,
                                  core::BlobStore& blobs, core::InboundLedger& ledger,
-                                 core::MetricsRegistry& metrics) {
+                                 core::ConversationStateStore& conversations, core::MetricsRegistry& metrics) {
   for (const auto& spool : config.connectors.spool) {
     if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool, blobs)); !st) {
       return st.error();
     }
   }
   for (const auto& coi : config.connectors.coi) {
-    auto connector = std::make_shared<connectors::coi::CoiConnector>(coi, checkpoints, blobs, metrics);
+    auto connector = std::make_shared<connectors::coi::CoiConnector>(
+        coi, connectors::coi::CoiConnector::Stores{checkpoints, blobs, conversations}, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
   for (auto matrix : config.connectors.matrix) {
@@ -171,7 +172,10 @@ int run_bridge(const core::Config& config) {
   core::pg::PgCheckpointStore checkpoints(db);
   core::pg::PgBlobStore blobs(db);
   core::pg::PgInboundLedger ledger(db);
-  if (auto st = register_connectors(config, registry, io.get_executor(), checkpoints, blobs, ledger, metrics); !st) {
+  core::pg::PgConversationStateStore conversations(db);
+  if (auto st = register_connectors(config, registry, io.get_executor(), checkpoints, blobs, ledger, conversations,
+                                    metrics);
+      !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;
   }

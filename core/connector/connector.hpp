@@ -41,6 +41,9 @@ class EventSink {
   // move on instead of blocking its source.
   virtual boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
                                                 std::string raw) = 0;
+  // The conversation a message of this network belongs to, when the message map knows it: for
+  // networks whose messages do not name their conversation (a mail answering into a group).
+  virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
 };
 
 // One delivery of one event to one target conversation.

@@ -21,6 +21,9 @@ class Router final : public EventSink {
   boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) override;
   boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
                                         std::string raw) override;
+  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {
+    co_return co_await store_.conversation_of(std::move(ref));
+  }
 
  private:
   Counter& published(const std::string& connector, PublishStatus status);

@@ -70,6 +70,10 @@ class EventStore {
   virtual boost::asio::awaitable<Status> dead_letter_inbound(std::string connector, std::string reason,
                                                              std::string raw) = 0;
 
+  // The conversation a message belongs to on its own network, when the message map knows it
+  // (published from there, or delivered there by us).
+  virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+
   // The id the target network gave to a message we know by another network's id, if any.
   virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) = 0;

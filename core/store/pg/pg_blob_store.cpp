@@ -56,4 +56,24 @@ awaitable<Status> PgInboundLedger::remember(std::string connector, std::string k
   });
 }
 
+awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(std::string connector,
+                                                                               std::string conversation) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<nlohmann::json>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("conversation_state_get", connector, conversation);
+    if (rows.empty()) return std::optional<nlohmann::json>{};
+    return std::optional<nlohmann::json>(nlohmann::json::parse(rows[0][0].as<std::string>()));
+  });
+}
+
+awaitable<Status> PgConversationStateStore::save(std::string connector, std::string conversation,
+                                                 nlohmann::json state) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("conversation_state_put", connector, conversation, state.dump());
+    tx.commit();
+    return {};
+  });
+}
+
 }  // namespace coibridge::core::pg

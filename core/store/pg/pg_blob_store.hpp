@@ -1,9 +1,11 @@
 #pragma once
 // BlobStore in PostgreSQL (bytea): attachment bytes share the database's durability and
-// backups, so a delivery that survives a crash still finds its file. And the ledger of
-// inbound batches (table seen_inbound), which connectors use the same way.
+// backups, so a delivery that survives a crash still finds its file. And the other small
+// stores connectors use: the ledger of inbound batches (table seen_inbound) and their
+// per-conversation state (table conversation_state).
 
 #include "core/store/blob_store.hpp"
+#include "core/store/conversation_state_store.hpp"
 #include "core/store/inbound_ledger.hpp"
 #include "core/store/pg/db_executor.hpp"
 
@@ -25,6 +27,17 @@ class PgInboundLedger final : public InboundLedger {
   explicit PgInboundLedger(DbExecutor& db) : db_(db) {}
   boost::asio::awaitable<Result<bool>> seen(std::string connector, std::string key) override;
   boost::asio::awaitable<Status> remember(std::string connector, std::string key, std::chrono::seconds keep) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+class PgConversationStateStore final : public ConversationStateStore {
+ public:
+  explicit PgConversationStateStore(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<std::optional<nlohmann::json>>> load(std::string connector,
+                                                                     std::string conversation) override;
+  boost::asio::awaitable<Status> save(std::string connector, std::string conversation, nlohmann::json state) override;
 
  private:
   DbExecutor& db_;

@@ -294,6 +294,15 @@ awaitable<Status> PgEventStore::dead_letter_inbound(std::string connector, std::
   });
 }
 
+awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(RemoteMessageRef ref) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<ConversationRef>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("conversation_of_message", ref.connector, ref.remote_id);
+    if (rows.empty()) return std::optional<ConversationRef>{};
+    return std::optional<ConversationRef>(ConversationRef{ref.connector, rows[0][0].as<std::string>()});
+  });
+}
+
 awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::translate(RemoteMessageRef ref,
                                                                            std::string target_connector) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<RemoteMessageRef>> {

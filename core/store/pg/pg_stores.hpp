@@ -45,6 +45,7 @@ class PgEventStore final : public EventStore {
                                                      std::string raw) override;
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) override;
+  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override;
   boost::asio::awaitable<Status> replay_dead_letter(std::int64_t id, std::string actor) override;
   boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override;
   boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,

@@ -92,6 +92,9 @@ constexpr Statement kStatements[] = {
      " JOIN messages m ON m.event_id = p.event_id"
      " WHERE p.connector = $1 AND p.remote_id = $2 AND m.origin_connector = $3 LIMIT 1"},
     {"outbox_depth", "SELECT count(*) FROM outbox"},
+    {"conversation_of_message",
+     "SELECT origin_conversation FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
+     " UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},
     {"checkpoint_get",
      "SELECT uidvalidity, last_uid FROM checkpoints WHERE connector = $1 AND source = $2"},
     // Within one uidvalidity the checkpoint only moves forward (two readers racing cannot
@@ -111,6 +114,11 @@ constexpr Statement kStatements[] = {
      "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
      " SELECT event_id, $2, connector, conversation, event FROM dead_letters WHERE id = $1"
      " ON CONFLICT (event_id, target_connector, target_conversation) DO NOTHING"},
+    // --- connectors' per-conversation state
+    {"conversation_state_get", "SELECT state::text FROM conversation_state WHERE connector = $1 AND conversation = $2"},
+    {"conversation_state_put",
+     "INSERT INTO conversation_state (connector, conversation, state) VALUES ($1, $2, $3::jsonb)"
+     " ON CONFLICT (connector, conversation) DO UPDATE SET state = EXCLUDED.state, updated_at = now()"},
     // --- inbound batches already processed
     {"inbound_seen", "SELECT 1 FROM seen_inbound WHERE connector = $1 AND key = $2 AND expires_at > now()"},
     {"inbound_remember",

@@ -482,6 +482,61 @@ def test_spool_reaction_shows_on_the_delta_chat_message_it_targets(bridge, make_
 
 
 # --------------------------------------------------------------------------------------------
+# Groups (issue test 3): three Delta Chat users and a puppet in one unencrypted group.
+
+
+def test_group_of_three_delta_chat_users_and_a_puppet(bridge, make_account, new_user):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bob = dc_user(new_user, make_account, "Bob DC")
+    carol = dc_user(new_user, make_account, "Carol DC")
+    rita = bridge.puppet_address("spool", "rita")
+    tok = token()
+    group = alice.create_group(f"Team {tok}", [bob.addr, carol.addr, rita])
+    first = alice.send_text(group, f"welcome {tok}")
+    root = alice.message_id_header(first)
+    # The group conversation is named by its thread root; an admin links it once it exists.
+    conversation = f"adhoc:{root}"
+    deadline = time.monotonic() + 30
+    while bridge.sql(f"SELECT count(*) FROM conversation_state WHERE conversation = '{conversation}'") != "1":
+        assert time.monotonic() < deadline, bridge.log_tail()
+        time.sleep(0.1)
+    bridge.link(conversation, "team")
+
+    b_first = bob.wait_for_message(text=f"welcome {tok}")
+    c_first = carol.wait_for_message(text=f"welcome {tok}")
+    bob.accept_chat(b_first.chat_id)
+    carol.accept_chat(c_first.chat_id)
+    bob.send_text(b_first.chat_id, f"bob here {tok}")
+    carol.reply(c_first, f"carol answers alice {tok}")
+    out = bridge.wait_outbox(2)
+    by_text = {d["event"]["payload"]["body"]["text"]: d["event"] for _, d in out}
+    assert set(by_text) == {f"bob here {tok}", f"carol answers alice {tok}"}
+    for e in by_text.values():
+        assert e["where"] == {"connector": "mail", "remote_id": conversation}
+    assert by_text[f"bob here {tok}"]["who"]["remote_id"] == bob.addr
+    assert by_text[f"carol answers alice {tok}"]["who"]["remote_id"] == carol.addr
+    # The reply names the message it quotes (by its Message-ID, as nothing else knows it).
+    assert by_text[f"carol answers alice {tok}"]["payload"]["body"]["reply_to"] == {"connector": "mail", "remote_id": root}
+
+    # From the other network into the group: every member sees it in the same group chat.
+    bridge.drop("001", spool_message(f"rita in the group {tok}", f"g-{tok}", room="team"))
+    for acc, chat in ((alice, group), (bob, b_first.chat_id), (carol, c_first.chat_id)):
+        m = acc.wait_for_message(text=f"rita in the group {tok}")
+        assert m.chat_id == chat, (acc, m.chat_id, chat)
+        assert m.shown_name == "Remote Rita"
+
+    # Membership changes become events.
+    dave = dc_user(new_user, make_account, "Dave DC")
+    alice.rpc.add_contact_to_chat(alice.id, group, alice.contact_id(dave.addr))
+    alice.rpc.remove_contact_from_chat(alice.id, group, alice.contact_id(bob.addr))
+    out = bridge.wait_outbox(4)
+    kinds = [(d["event"]["payload"]["kind"], d["event"]["payload"].get("member", {}).get("remote_id")) for _, d in out[2:]]
+    assert kinds == [("member.joined", dave.addr), ("member.left", bob.addr)], kinds
+    time.sleep(SETTLE_SECONDS)
+    assert len(bridge.outbox()) == 4
+
+
+# --------------------------------------------------------------------------------------------
 # Attachments (issue test 6): an image crosses both ways byte for byte.
 
 

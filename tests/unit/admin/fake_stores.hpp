@@ -168,6 +168,9 @@ class FakeEventStore : public EventStore {
                                                      std::string) override {
     co_return unused();
   }
+  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef) override {
+    co_return std::optional<ConversationRef>{};
+  }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(RemoteMessageRef,
                                                                             std::string) override {
     co_return unused();

@@ -235,3 +235,90 @@ TEST_F(MappingTest, WhatMailCannotShowIsDroppedOrDegraded) {
 
 }  // namespace
 }  // namespace coibridge::connectors::coi
+
+namespace coibridge::connectors::coi {
+namespace {
+
+mime::ParsedMail group_mail(std::string id, std::string from, std::vector<std::string> to,
+                            std::vector<std::string> references = {}) {
+  mime::ParsedMail m;
+  m.message_id = std::move(id);
+  m.from = {std::move(from), "Someone"};
+  for (auto& a : to) m.to.push_back({std::move(a), ""});
+  m.references = std::move(references);
+  m.is_chat = true;
+  m.kind = mime::ChatKind::kMessage;
+  m.group_name = "Team";
+  m.text = "hi";
+  return m;
+}
+
+TEST(GroupState, AdhocGroupsAreKeyedByTheirThreadRoot) {
+  // Delta Chat's first mail of an unencrypted group references itself; later ones start with it.
+  auto first = group_mail("root@x", "alice@x.org", {"bob@x.org", "bridge@x.org"}, {"root@x"});
+  auto reply = group_mail("r2@x", "bob@x.org", {"alice@x.org", "bridge@x.org"}, {"root@x", "root@x"});
+  EXPECT_EQ(group_conversation_of(first), "adhoc:root@x");
+  EXPECT_EQ(group_conversation_of(reply), "adhoc:root@x");
+  auto with_id = first;
+  with_id.group_id = "abcdefgh12";
+  EXPECT_EQ(group_conversation_of(with_id), "group:abcdefgh12");
+  auto one_to_one = first;
+  one_to_one.group_name.reset();
+  EXPECT_FALSE(group_conversation_of(one_to_one).has_value());
+  EXPECT_EQ(adhoc_root_of("adhoc:root@x"), "root@x");
+  EXPECT_TRUE(is_group_conversation("adhoc:root@x"));
+  EXPECT_TRUE(is_group_conversation("group:abcdefgh12"));
+  EXPECT_FALSE(is_group_conversation("dm:alice@x.org"));
+}
+
+TEST(GroupState, MembersFollowTheMailsAndMemberChanges) {
+  GroupState s;
+  observe_group_mail(s, group_mail("root@x", "Alice@X.org", {"bob@x.org", "bridge@x.org"}, {"root@x"}));
+  EXPECT_EQ(s.members, (std::vector<std::string>{"alice@x.org", "bob@x.org", "bridge@x.org"}));
+  EXPECT_EQ(s.name, "Team");
+  auto added = group_mail("m2@x", "alice@x.org", {"bob@x.org", "bridge@x.org", "carol@x.org"}, {"root@x"});
+  added.member_added = mime::Mailbox{"carol@x.org", "Carol"};
+  EXPECT_TRUE(observe_group_mail(s, added).empty());  // announced: an event of its own
+  EXPECT_EQ(s.members.back(), "carol@x.org");
+  // Just addressed from now on (Delta Chat's unencrypted groups): an implicit addition.
+  EXPECT_EQ(observe_group_mail(s, group_mail("m2b@x", "alice@x.org", {"bob@x.org", "dave@x.org"}, {"root@x"})),
+            std::vector<std::string>{"dave@x.org"});
+  auto removed = group_mail("m3@x", "alice@x.org", {"bob@x.org", "bridge@x.org", "carol@x.org"}, {"root@x"});
+  removed.member_removed = mime::Mailbox{"bob@x.org", ""};
+  observe_group_mail(s, removed);
+  EXPECT_EQ(s.members, (std::vector<std::string>{"alice@x.org", "bridge@x.org", "carol@x.org", "dave@x.org"}));
+  EXPECT_EQ(s.last_message_id, "m3@x");
+  EXPECT_EQ(group_state_from_json(to_json(s)), s);
+  EXPECT_EQ(group_state_from_json(nlohmann::json{{"members", {1, "ok@x.org", nullptr}}, {"name", 5}}).members,
+            (std::vector<std::string>{"ok@x.org"}));
+}
+
+TEST(GroupState, DeliveryToAGroupAddressesEveryOtherMemberInItsThread) {
+  AddressBook book("bridge@x.org");
+  MappingContext ctx{"mail", book};
+  GroupState s{"Team", {"alice@x.org", "bob@x.org", "bridge+spool.rita@x.org"}, "root@x", "m5@x"};
+  core::Delivery d;
+  d.event_id = core::EventId{"11111111-2222-4333-8444-555555555555"};
+  d.target = {"mail", "adhoc:root@x"};
+  d.event.who = {"spool", "rita", "Rita"};
+  d.event.payload = core::MessagePosted{{"hello group", std::nullopt, {}, std::nullopt}};
+  auto r = mail_for_delivery(d, ctx, {}, &s);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& m = **r;
+  EXPECT_EQ(m.from.address, "bridge+spool.rita@x.org");
+  ASSERT_EQ(m.to.size(), 2u);  // everyone but the sender
+  EXPECT_EQ(m.to[0].address, "alice@x.org");
+  EXPECT_EQ(m.to[1].address, "bob@x.org");
+  EXPECT_EQ(m.group_name, "Team");
+  EXPECT_FALSE(m.group_id.has_value());
+  EXPECT_EQ(m.references, (std::vector<std::string>{"root@x", "m5@x"}));
+  EXPECT_EQ(m.in_reply_to, std::vector<std::string>{"m5@x"});
+
+  // Without a member list the group cannot be written to: a dead letter that says why.
+  auto unknown = mail_for_delivery(d, ctx, {}, nullptr);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind, core::ErrorKind::kPermanent);
+}
+
+}  // namespace
+}  // namespace coibridge::connectors::coi
