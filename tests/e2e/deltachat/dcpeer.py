@@ -43,12 +43,15 @@ charset=utf-8`; add Message-ID, Date and To so it can be referred to, dated and 
 
 What does not work without encryption in core 2.65.0 (the bridge must expect it):
 * Read receipts: core >= 2.63 neither requests (`Chat-Disposition-Notification-To`) nor sends
-  MDNs for unencrypted messages (2.62.0 still did). It does *apply* an unencrypted MDN it
-  receives for its own message (`wait_read`).
-* Edits: `send_edit_request` goes out (`Chat-Edit` header), but the receiver shows it as a new
-  message "✏️<new text>" quoting the original instead of changing it.
+  MDNs for unencrypted messages (2.62.0 still did; this module drives it unchanged, from
+  `scripts/e2e-venv --dc-version 2.62.0 --venv .cache/e2e-venv-dc262`). It does *apply* an
+  unencrypted MDN it receives for its own message (`wait_read`).
+* Edits: `send_edit_request` goes out (`Chat-Edit` in the top-level header), but a Delta Chat
+  receiver shows it as a new message "✏️<new text>" quoting the original instead of changing
+  it. An edit with `Chat-Edit` in the first part of a multipart/mixed (the legacy place, which
+  coi-bridge writes too) is applied, by 2.62.0 as well.
 * Delete for everyone: refused by the sender ("Cannot request deletion of unencrypted message
-  for others").
+  for others"), and an unencrypted `Chat-Delete` is ignored wherever it is (by 2.62.0 as well).
 * Unencrypted groups are ad-hoc groups: no Chat-Group-ID, only Chat-Group-Name.
 """
 
