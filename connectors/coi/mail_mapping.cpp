@@ -67,7 +67,9 @@ std::optional<std::size_t> mail_part_index(std::string_view location) {
 std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, const MappingContext& ctx) {
   if (mail.message_id.empty()) return Skip{"no Message-ID"};
   if (ctx.addresses.is_ours(mail.from.address)) return Skip{"sent by the bridge"};
-  if (!mail.is_chat) return Skip{"not a chat message"};
+  // A read receipt counts from any mail client (RFC 8098; Delta Chat's carry no Chat-Version
+  // either): it names the message it is about, and only one we sent can be its target.
+  if (!mail.is_chat && mail.kind != ChatKind::kReadReceipt) return Skip{"not a chat message"};
   if (mail.kind == ChatKind::kProtocolNoise) return Skip{"protocol: " + mail.noise_reason};
 
   core::Event event;
@@ -86,7 +88,10 @@ std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, co
       break;
     case ChatKind::kEdit:
       if (!target) return Skip{"edit without a target"};
+      // Delta Chat quotes the original in an edit for plain mail clients; that quote is not a
+      // reply.
       event.payload = core::MessageEdited{*target, body_of(mail, ctx)};
+      std::get<core::MessageEdited>(event.payload).body.reply_to.reset();
       break;
     case ChatKind::kDelete:
       if (!target) return Skip{"delete without a target"};
@@ -217,6 +222,9 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
         if constexpr (std::is_same_v<T, core::MessagePosted>) {
           mail.kind = mime::ChatKind::kMessage;
           mail.text = p.body.text;
+          // Ask for read receipts (coi-protocol.md §7 item 10): Delta Chat answers only when
+          // asked, so a read on the mail side can reach the other network.
+          mail.request_read_receipt = true;
           for (const auto& file : p.body.attachments) {
             mail.attachments.push_back(mime::MailAttachment{file.filename, file.content_type, {}});
           }

@@ -287,7 +287,17 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
       }
       core::Event event;
       if (auto* redaction = std::get_if<Redaction>(&mapped->result)) {
-        event = std::move(redaction->event);
+        // A redacted reaction is a withdrawn reaction; anything else a deleted message.
+        const core::RemoteMessageRef redacted{config_.name, redaction->redacted_event_id};
+        auto earlier = co_await sink_->event_by_origin(redacted);
+        if (!earlier) co_return retry_later();
+        const core::ReactionChanged* reaction =
+            *earlier ? std::get_if<core::ReactionChanged>(&(*earlier)->payload) : nullptr;
+        if (reaction != nullptr && reaction->added) {
+          event = reaction_removed(*redaction, reaction->target, reaction->reaction);
+        } else {
+          event = std::move(redaction->event);
+        }
       } else {
         event = std::get<core::Event>(std::move(mapped->result));
       }
@@ -432,6 +442,19 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const c
   if (auto st = co_await ensure_ghost_in_room(delivery.event.who, room, ghost); !st) co_return st.error();
   core::Event event = delivery.event;
   if (auto st = co_await upload_attachments(event, ghost); !st) co_return st.error();
+  if (auto* reaction = std::get_if<core::ReactionChanged>(&event.payload); reaction != nullptr && !reaction->added) {
+    // Withdrawing a reaction redacts the event that carried it here (client-server API,
+    // "Reactions"): find it by the reaction's origin, in the source network's terms.
+    if (sink_ == nullptr) co_return core::Error::unavailable("matrix connector not running");
+    auto original = co_await sink_->event_by_origin(event.origin);
+    if (!original) co_return original.error();
+    const auto* source = *original ? std::get_if<core::ReactionChanged>(&(*original)->payload) : nullptr;
+    if (source == nullptr) co_return core::RemoteMessageRef{config_.name, ""};
+    auto part = co_await sink_->reaction_delivered(event.where, event.who.remote_id, source->target, config_.name);
+    if (!part) co_return part.error();
+    if (!*part) co_return core::RemoteMessageRef{config_.name, ""};  // never shown here: nothing to withdraw
+    reaction->target = core::RemoteMessageRef{config_.name, **part};
+  }
   auto sends = sends_for_event(event, room, mapping_);
   if (!sends) co_return core::Error::permanent(sends.error().message);
   const std::string room_path = "/_matrix/client/v3/rooms/" + core::url_encode(room);

@@ -44,6 +44,11 @@ class EventSink {
   // The conversation a message of this network belongs to, when the message map knows it: for
   // networks whose messages do not name their conversation (a mail answering into a group).
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  // The event an earlier message of this network became (its origin is `ref`), if any.
+  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
+  // See EventStore::reaction_delivered.
+  virtual boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
+      ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) = 0;
 };
 
 // One delivery of one event to one target conversation.

@@ -24,6 +24,15 @@ class Router final : public EventSink {
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {
     co_return co_await store_.conversation_of(std::move(ref));
   }
+  boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) override {
+    co_return co_await store_.event_by_origin(std::move(ref));
+  }
+  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef where, std::string who,
+                                                                              RemoteMessageRef target,
+                                                                              std::string target_connector) override {
+    co_return co_await store_.reaction_delivered(std::move(where), std::move(who), std::move(target),
+                                                 std::move(target_connector));
+  }
 
  private:
   Counter& published(const std::string& connector, PublishStatus status);

@@ -73,6 +73,13 @@ class EventStore {
   // The conversation a message belongs to on its own network, when the message map knows it
   // (published from there, or delivered there by us).
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  // The event published from this origin, if any.
+  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
+  // The id on target_connector of the newest reaction `who` added (in conversation `where`,
+  // to `target`, all in the source network's terms) that was delivered there: what to
+  // withdraw when that person withdraws their reaction.
+  virtual boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
+      ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) = 0;
 
   // The id the target network gave to a message we know by another network's id, if any.
   virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(

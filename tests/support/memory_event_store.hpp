@@ -84,6 +84,14 @@ class MemoryEventStore final : public core::EventStore {
     co_return std::optional<core::RemoteMessageRef>{};
   }
 
+  boost::asio::awaitable<core::Result<std::optional<core::Event>>> event_by_origin(core::RemoteMessageRef) override {
+    co_return std::optional<core::Event>{};
+  }
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> reaction_delivered(core::ConversationRef, std::string,
+                                                                                core::RemoteMessageRef,
+                                                                                std::string) override {
+    co_return std::optional<std::string>{};
+  }
   boost::asio::awaitable<core::Result<std::optional<core::ConversationRef>>> conversation_of(
       core::RemoteMessageRef) override {
     co_return std::optional<core::ConversationRef>{};

@@ -187,16 +187,16 @@ awaitable<Result<PublishOutcome>> PgEventStore::publish(const Event& event,
     std::vector<Link> links;
     for (const auto& r : tx.exec_prepared("link_list", bridge_id)) links.push_back(link_from(r));
 
+    const std::string body = to_json(event).dump();
     auto inserted = tx.exec_prepared("message_insert", event.id.value, bridge_id,
                                      event.origin.connector, event.origin.remote_id,
-                                     event.where.remote_id, std::string(payload_kind(event.payload)));
+                                     event.where.remote_id, std::string(payload_kind(event.payload)), body);
     if (inserted.empty()) {
       // A concurrent publish of the same origin won the race.
       tx.abort();
       out.status = PublishStatus::kDuplicate;
       return out;
     }
-    const std::string body = to_json(event).dump();
     for (const auto& target : planner(event, links)) {
       tx.exec_prepared("outbox_insert", event.id.value, bridge_id, target.connector,
                        target.remote_id, body);
@@ -291,6 +291,29 @@ awaitable<Status> PgEventStore::dead_letter_inbound(std::string connector, std::
     tx.exec_prepared("inbound_to_dead", connector, raw_json, reason);
     tx.commit();
     return {};
+  });
+}
+
+awaitable<Result<std::optional<Event>>> PgEventStore::event_by_origin(RemoteMessageRef ref) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<Event>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("event_by_origin", ref.connector, ref.remote_id);
+    if (rows.empty() || rows[0][0].is_null()) return std::optional<Event>{};
+    auto event = event_from_json(nlohmann::json::parse(rows[0][0].as<std::string>()));
+    if (!event) return event.error();
+    return std::optional<Event>(std::move(*event));
+  });
+}
+
+awaitable<Result<std::optional<std::string>>> PgEventStore::reaction_delivered(ConversationRef where, std::string who,
+                                                                              RemoteMessageRef target,
+                                                                              std::string target_connector) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<std::string>> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared("reaction_part", where.connector, where.remote_id, who, target.remote_id,
+                                 target_connector);
+    if (rows.empty()) return std::optional<std::string>{};
+    return std::optional<std::string>(rows[0][0].as<std::string>());
   });
 }
 

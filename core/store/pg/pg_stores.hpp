@@ -46,6 +46,10 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) override;
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override;
+  boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) override;
+  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef where, std::string who,
+                                                                              RemoteMessageRef target,
+                                                                              std::string target_connector) override;
   boost::asio::awaitable<Status> replay_dead_letter(std::int64_t id, std::string actor) override;
   boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override;
   boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,

@@ -51,7 +51,7 @@ constexpr Statement kStatements[] = {
      "SELECT 1 FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},
     {"message_insert",
      "INSERT INTO messages (event_id, bridge_id, origin_connector, origin_remote_id,"
-     " origin_conversation, kind) VALUES ($1::uuid, $2, $3, $4, $5, $6)"
+     " origin_conversation, kind, event) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::jsonb)"
      " ON CONFLICT (origin_connector, origin_remote_id) DO NOTHING RETURNING event_id"},
     {"outbox_insert",
      "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
@@ -92,6 +92,14 @@ constexpr Statement kStatements[] = {
      " JOIN messages m ON m.event_id = p.event_id"
      " WHERE p.connector = $1 AND p.remote_id = $2 AND m.origin_connector = $3 LIMIT 1"},
     {"outbox_depth", "SELECT count(*) FROM outbox"},
+    {"event_by_origin", "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
+    // The newest reaction a person added to a message, as delivered to one connector.
+    {"reaction_part",
+     "SELECT p.remote_id FROM messages m JOIN message_parts p ON p.event_id = m.event_id AND p.connector = $5"
+     " WHERE m.kind = 'reaction.changed' AND m.origin_connector = $1 AND m.origin_conversation = $2"
+     " AND m.event->'who'->>'remote_id' = $3 AND m.event->'payload'->'target'->>'remote_id' = $4"
+     " AND (m.event->'payload'->>'added')::boolean AND p.remote_id <> ''"
+     " ORDER BY m.created_at DESC LIMIT 1"},
     {"conversation_of_message",
      "SELECT origin_conversation FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
      " UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},

@@ -168,6 +168,14 @@ class FakeEventStore : public EventStore {
                                                      std::string) override {
     co_return unused();
   }
+  boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef) override {
+    co_return std::optional<Event>{};
+  }
+  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef, std::string,
+                                                                                RemoteMessageRef,
+                                                                                std::string) override {
+    co_return std::optional<std::string>{};
+  }
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef) override {
     co_return std::optional<ConversationRef>{};
   }
