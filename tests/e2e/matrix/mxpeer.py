@@ -258,6 +258,7 @@ class MxUser:
         self.events: list = []  # (room_id, raw event dict), in sync order
         self._taken: set = set()  # event ids a wait_for_message already returned
         self.invites: list = []  # room ids this user was invited to, in sync order
+        self.receipts: list = []  # (room id, user id, event id, receipt type) from sync
         self._synced_once = False
 
     def __repr__(self) -> str:
@@ -334,10 +335,57 @@ class MxUser:
         for room_id, info in resp.rooms.join.items():
             for ev in info.timeline.events:
                 self.events.append((room_id, ev.source))
+            for ev in info.ephemeral:
+                for r in getattr(ev, "receipts", None) or []:
+                    self.receipts.append((room_id, r.user_id, r.event_id, r.receipt_type))
         for room_id in resp.rooms.invite:
             if room_id not in self.invites:
                 self.invites.append(room_id)
         return resp
+
+    def wait_for_event(self, pred: Callable[[str, dict], bool], what: str,
+                       timeout: float = DEFAULT_TIMEOUT) -> dict:
+        """The first timeline event (any type) for which pred(room_id, event) holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for rid, src in self.events:
+                if pred(rid, src):
+                    return src
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise MxTimeout(f"{self.user_id}: no {what} within {timeout}s")
+            self.sync(int(min(left, 5) * 1000))
+
+    def wait_for_receipt(self, room_id: str, user_id: str, event_id: str,
+                         timeout: float = DEFAULT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(r[:3] == (room_id, user_id, event_id) for r in self.receipts):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise MxTimeout(f"{self.user_id}: no receipt of {user_id} for {event_id} within {timeout}s; "
+                                f"seen: {self.receipts[-5:]}")
+            self.sync(int(min(left, 5) * 1000))
+
+    def upload(self, data: bytes, content_type: str, filename: str) -> str:
+        """Uploads to the media repository; the mxc:// URI."""
+        url = f"{self.hs.env.url}/_matrix/media/v3/upload?filename={urllib.parse.quote(filename)}"
+        req = urllib.request.Request(url, data=data, method="POST",
+                                     headers={"Authorization": f"Bearer {self.access_token}",
+                                              "Content-Type": content_type})
+        with _HTTP.open(req, timeout=30) as r:
+            return json.loads(r.read())["content_uri"]
+
+    def download(self, mxc: str) -> bytes:
+        """Authenticated media download (/_matrix/client/v1/media/download, spec v1.11)."""
+        server, media_id = mxc[len("mxc://"):].split("/", 1)
+        req = urllib.request.Request(f"{self.hs.env.url}/_matrix/client/v1/media/download/{server}/{media_id}",
+                                     headers={"Authorization": f"Bearer {self.access_token}"})
+        with _HTTP.open(req, timeout=30) as r:
+            return r.read()
+
+    def redact(self, room_id: str, event_id: str) -> str:
+        resp = self.hs.run(self.client.room_redact(room_id, event_id))
+        return self._check(resp, f"redact {event_id}").event_id
 
     def messages(self, room_id: Optional[str] = None) -> list:
         """Every m.room.message seen so far (all rooms, or one), as Message, in sync order."""

@@ -187,3 +187,153 @@ def test_garbage_transaction_is_refused_and_a_bad_event_is_a_dead_letter(bridge,
     [d] = bridge.wait_outbox(1)
     assert d["event"]["payload"]["body"]["text"] == f"after {tok}"
     assert bridge.sql("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND connector = 'matrix'") == "1"
+
+
+# --------------------------------------------------------------------------------------------
+# Replies, edits, reactions, redactions, media and receipts, both ways (issue tests 2 and 3,
+# with the spool as the other network).
+
+
+def make_png(seed: str, side: int = 32) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h = uuid.uuid5(uuid.NAMESPACE_OID, seed).bytes
+    rows = b"".join(b"\0" + bytes((h[(x + y) % 16] ^ x) & 0xFF for x in range(side * 3)) for y in range(side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def spool_payload(origin: str, payload: dict, room: str = "room") -> dict:
+    e = spool_message("", origin, room=room)
+    e["payload"] = payload
+    return e
+
+
+def kinds(bridge) -> list:
+    return [d["event"]["payload"]["kind"] for d in sorted(bridge.outbox(), key=lambda d: d["event"]["at"])]
+
+
+def test_image_crosses_both_ways_byte_identical(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    tok = token()
+    png = make_png(tok)
+    mxc = alice.upload(png, "image/png", f"cat-{tok}.png")
+    alice.send(room, {"msgtype": "m.image", "body": f"cat-{tok}.png", "url": mxc,
+                      "info": {"mimetype": "image/png", "size": len(png)}})
+    [d] = bridge.wait_outbox(1)
+    [att] = d["event"]["payload"]["body"]["attachments"]
+    assert att["content_type"] == "image/png" and att["size"] == len(png)
+    assert att["location"].startswith("blob:sha256:")
+    [f] = d["files"]
+    assert (bridge.outbox_dir / f["path"]).read_bytes() == png
+
+    back = make_png(tok + "-back")
+    (bridge.inbox / "back.png").write_bytes(back)
+    event = spool_message(f"from the spool {tok}", f"img-{tok}")
+    event["payload"]["body"]["attachments"] = [
+        {"filename": "back.png", "content_type": "image/png", "size": 0, "location": "file:back.png"}]
+    bridge.drop("001", event)
+    image = alice.wait_for_event(lambda rid, e: rid == room and e.get("sender") == "@_coi_rita:matrix.test"
+                                 and (e.get("content") or {}).get("msgtype") == "m.image", "m.image from the ghost")
+    assert image["content"]["info"]["mimetype"] == "image/png"
+    assert alice.download(image["content"]["url"]) == back
+    text = alice.wait_for_message(room_id=room, body=f"from the spool {tok}")
+    assert text.sender == "@_coi_rita:matrix.test"
+
+
+def test_reply_edit_reaction_and_redactions_from_matrix(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    tok = token()
+    first = alice.send_text(room, f"first {tok}")
+    [d1] = bridge.wait_outbox(1)
+    spool_first = {"connector": "spool", "remote_id": next(p.name for p in bridge.outbox_dir.glob("*.json"))}
+
+    alice.send(room, {"msgtype": "m.text", "body": f"a reply {tok}", "m.relates_to": {"m.in_reply_to": {"event_id": first}}})
+    alice.send(room, {"msgtype": "m.text", "body": f"* first, edited {tok}",
+                      "m.new_content": {"msgtype": "m.text", "body": f"first, edited {tok}"},
+                      "m.relates_to": {"rel_type": "m.replace", "event_id": first}})
+    reaction = alice.send(room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": first, "key": "👍"}},
+                          event_type="m.reaction")
+    alice.redact(room, reaction)
+    alice.redact(room, first)
+    out = bridge.wait_outbox(6)
+    by_kind = {}
+    for d in out:
+        by_kind.setdefault(d["event"]["payload"]["kind"], []).append(d["event"]["payload"])
+    [reply] = [p for p in by_kind["message.posted"] if p["body"]["text"] == f"a reply {tok}"]
+    assert reply["body"]["reply_to"] == spool_first
+    [edit] = by_kind["message.edited"]
+    assert edit["target"] == spool_first and edit["body"]["text"] == f"first, edited {tok}"
+    added, removed = sorted(by_kind["reaction.changed"], key=lambda p: not p["added"])
+    assert added == {"kind": "reaction.changed", "target": spool_first, "reaction": "👍", "added": True}
+    assert removed == {"kind": "reaction.changed", "target": spool_first, "reaction": "👍", "added": False}
+    assert by_kind["message.deleted"] == [{"kind": "message.deleted", "target": spool_first}]
+    time.sleep(SETTLE_SECONDS)
+    assert len(bridge.outbox()) == 6
+
+
+def test_reply_edit_reaction_and_deletion_from_the_spool(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    tok = token()
+    ghost = "@_coi_rita:matrix.test"
+    bridge.drop("001", spool_message(f"original {tok}", f"o-{tok}"))
+    original = alice.wait_for_message(room_id=room, body=f"original {tok}")
+    target = {"connector": "spool", "remote_id": f"o-{tok}"}
+
+    reply = spool_message(f"replying {tok}", f"r-{tok}")
+    reply["payload"]["body"]["reply_to"] = target
+    bridge.drop("002", reply)
+    got = alice.wait_for_message(room_id=room, body=f"replying {tok}")
+    assert got.content["m.relates_to"]["m.in_reply_to"]["event_id"] == original.event_id
+
+    bridge.drop("003", spool_payload(f"e-{tok}", {"kind": "message.edited", "target": target,
+                                                  "body": {"text": f"original, fixed {tok}"}}))
+    edit = alice.wait_for_event(lambda rid, e: (e.get("content") or {}).get("m.relates_to", {}).get("rel_type") == "m.replace",
+                                "an edit")
+    assert edit["sender"] == ghost
+    assert edit["content"]["m.relates_to"]["event_id"] == original.event_id
+    assert edit["content"]["m.new_content"]["body"] == f"original, fixed {tok}"
+
+    bridge.drop("004", spool_payload(f"x-{tok}", {"kind": "reaction.changed", "target": target, "reaction": "🎉",
+                                                  "added": True}))
+    react = alice.wait_for_event(lambda rid, e: e.get("type") == "m.reaction", "a reaction")
+    assert react["sender"] == ghost
+    assert react["content"]["m.relates_to"] == {"rel_type": "m.annotation", "event_id": original.event_id, "key": "🎉"}
+    bridge.drop("005", spool_payload(f"y-{tok}", {"kind": "reaction.changed", "target": target, "reaction": "🎉",
+                                                  "added": False}))
+    alice.wait_for_event(lambda rid, e: e.get("type") == "m.room.redaction" and
+                         (e.get("redacts") or (e.get("content") or {}).get("redacts")) == react["event_id"],
+                         "the reaction's redaction")
+    bridge.drop("006", spool_payload(f"d-{tok}", {"kind": "message.deleted", "target": target}))
+    alice.wait_for_event(lambda rid, e: e.get("type") == "m.room.redaction" and
+                         (e.get("redacts") or (e.get("content") or {}).get("redacts")) == original.event_id,
+                         "the original's redaction")
+    time.sleep(SETTLE_SECONDS)
+    assert bridge.outbox() == []  # nothing of it came back
+
+
+def test_read_receipts_cross_both_ways(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    tok = token()
+    bridge.drop("001", spool_message(f"read me {tok}", f"rm-{tok}"))
+    ghost_msg = alice.wait_for_message(room_id=room, body=f"read me {tok}")
+    alice.read_receipt(room, ghost_msg.event_id)
+    [d] = bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"]["kind"] == "read.up_to")
+    assert d["event"]["payload"]["target"] == {"connector": "spool", "remote_id": f"rm-{tok}"}
+    assert d["event"]["who"]["remote_id"] == alice.user_id
+
+    mine = alice.send_text(room, f"did you read mine? {tok}")
+    [posted] = bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"]["kind"] == "message.posted")
+    spool_id = next(p.name for p in bridge.outbox_dir.glob("*.json")
+                    if json.loads(p.read_text())["event"]["payload"]["kind"] == "message.posted")
+    bridge.drop("002", spool_payload(f"rr-{tok}", {"kind": "read.up_to",
+                                                   "target": {"connector": "spool", "remote_id": spool_id}}))
+    alice.wait_for_receipt(room, "@_coi_rita:matrix.test", mine)
