@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <chrono>
 
 #include "core/net/backoff.hpp"
@@ -21,6 +22,15 @@ using nlohmann::json;
 constexpr std::chrono::hours kTransactionMemory{24 * 7};
 // How long start-up keeps trying to reach a homeserver that is not up yet.
 constexpr std::chrono::seconds kPreflightPatience{60};
+// How far back a room's history is read when transactions went missing.
+constexpr int kBackfillEvents = 100;
+
+// A string field of untrusted JSON, "" when absent or not a string (json::value would throw).
+std::string text_field(const json& object, const char* key) {
+  if (!object.is_object()) return {};
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 core::HttpResponse matrix_error(int status, const char* errcode, const std::string& message) {
   return core::HttpResponse::json(status, json{{"errcode", errcode}, {"error", message}}.dump());
@@ -65,12 +75,12 @@ MatrixConnector::MatrixConnector(asio::any_io_executor executor, core::MatrixCon
 awaitable<void> MatrixConnector::learn_display_name(const json& event) {
   // The newest name from a member event; else, for a sender not seen yet, their profile.
   constexpr std::size_t kMaxNames = 100000;
-  const std::string sender = event.value("sender", "");
-  if (event.value("type", "") == "m.room.member" && event.contains("content") && event["content"].is_object()) {
+  const std::string sender = text_field(event, "sender");
+  if (text_field(event, "type") == "m.room.member" && event.contains("content") && event["content"].is_object()) {
     const auto& content = event["content"];
-    if (content.value("membership", "") == "join" && content.contains("displayname") && content["displayname"].is_string()) {
+    if (text_field(content, "membership") == "join" && content.contains("displayname") && content["displayname"].is_string()) {
       std::lock_guard lock(mu_);
-      if (display_names_.size() < kMaxNames) display_names_[event.value("state_key", sender)] = content["displayname"].get<std::string>();
+      if (display_names_.size() < kMaxNames) display_names_[text_field(event, "state_key").empty() ? sender : text_field(event, "state_key")] = content["displayname"].get<std::string>();
     }
   }
   if (!is_valid_user_id(sender) || in_ghost_namespace(sender, mapping_.naming)) co_return;
@@ -121,7 +131,7 @@ awaitable<core::Status> MatrixConnector::preflight() {
                                  "", body);
     if (r) {
       spdlog::info("matrix {}: homeserver {} accepted the registration (ping {} ms)", config_.name,
-                   config_.homeserver_url, r->value("duration_ms", 0));
+                   config_.homeserver_url, (r->contains("duration_ms") && (*r)["duration_ms"].is_number() ? (*r)["duration_ms"].get<double>() : 0.0));
       break;
     }
     const auto code = ClientApi::errcode_of(r.error()).value_or("");
@@ -253,6 +263,106 @@ awaitable<core::Status> MatrixConnector::fetch_media(core::Event& event) {
   co_return core::Status{};
 }
 
+awaitable<bool> MatrixConnector::take_room_event(const json& raw) {
+  if (raw.is_object()) co_await learn_display_name(raw);
+  auto mapped = map_room_event(raw, mapping_);
+  if (!mapped) {
+    if (!(co_await sink_->reject(config_.name, mapped.error().message, raw.dump()))) co_return false;
+    co_return true;
+  }
+  if (mapped->echo) co_return true;
+  if (auto* ignored = std::get_if<Ignored>(&mapped->result)) {
+    if (text_field(raw, "type") == "m.room.member" && raw.contains("content") && raw["content"].is_object() &&
+        text_field(raw["content"], "membership") == "invite") {
+      if (auto st = co_await on_invite(raw); !st) {
+        if (st.error().kind == core::ErrorKind::kUnavailable) co_return false;
+        spdlog::warn("matrix {}: invite not taken: {}", config_.name, st.error().message);
+      }
+    }
+    spdlog::debug("matrix {}: not relayed: {}", config_.name, ignored->reason);
+    co_return true;
+  }
+  core::Event event;
+  if (auto* redaction = std::get_if<Redaction>(&mapped->result)) {
+    // A redacted reaction is a withdrawn reaction; anything else a deleted message.
+    const core::RemoteMessageRef redacted{config_.name, redaction->redacted_event_id};
+    auto earlier = co_await sink_->event_by_origin(redacted);
+    if (!earlier) co_return false;
+    const core::ReactionChanged* reaction =
+        *earlier ? std::get_if<core::ReactionChanged>(&(*earlier)->payload) : nullptr;
+    if (reaction != nullptr && reaction->added) {
+      event = reaction_removed(*redaction, reaction->target, reaction->reaction);
+    } else {
+      event = std::move(redaction->event);
+    }
+  } else {
+    event = std::get<core::Event>(std::move(mapped->result));
+  }
+  if (auto st = co_await fetch_media(event); !st) {
+    if (st.error().kind == core::ErrorKind::kUnavailable) co_return false;
+    if (!(co_await sink_->reject(config_.name, st.error().message, raw.dump()))) co_return false;
+    co_return true;
+  }
+  if (!(co_await publish(std::move(event), raw))) co_return false;
+  co_return true;
+}
+
+std::optional<std::uint64_t> MatrixConnector::transaction_number(std::string_view txn_id) {
+  if (txn_id.empty() || txn_id.size() > 18) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : txn_id) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+awaitable<bool> MatrixConnector::backfill() {
+  // Client-server API, "Syncing": the newest events of every room the bot is in, oldest
+  // first. The ghosts' direct chats are read as the ghost that is in them.
+  std::vector<std::pair<std::string, std::string>> rooms;  // room, as user
+  auto joined = co_await api_->call("GET", "/_matrix/client/v3/joined_rooms", "", json());
+  if (!joined) co_return joined.error().kind != core::ErrorKind::kUnavailable;
+  if (joined->contains("joined_rooms") && (*joined)["joined_rooms"].is_array()) {
+    for (const auto& room : (*joined)["joined_rooms"]) {
+      if (room.is_string()) rooms.emplace_back(room.get<std::string>(), "");
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& key : joined_) {
+      const auto nl = key.find('\n');
+      const std::string room = key.substr(nl + 1);
+      if (std::none_of(rooms.begin(), rooms.end(), [&](const auto& r) { return r.first == room; })) {
+        rooms.emplace_back(room, key.substr(0, nl));
+      }
+    }
+  }
+  for (const auto& [room, as_user] : rooms) {
+    auto page = co_await api_->call("GET", "/_matrix/client/v3/rooms/" + core::url_encode(room) +
+                                               "/messages?dir=b&limit=" + std::to_string(kBackfillEvents),
+                                    as_user, json());
+    if (!page) {
+      if (page.error().kind == core::ErrorKind::kUnavailable) co_return false;
+      spdlog::warn("matrix {}: cannot read the history of {}: {}", config_.name, room, page.error().message);
+      continue;
+    }
+    if (!page->contains("chunk") || !(*page)["chunk"].is_array()) continue;
+    const auto& chunk = (*page)["chunk"];
+    for (auto it = chunk.rbegin(); it != chunk.rend(); ++it) {
+      if (!it->is_object()) continue;
+      json event = *it;
+      if (!event.contains("room_id")) event["room_id"] = room;
+      // State and membership were applied when they happened; only what people wrote is
+      // read again.
+      const std::string type = text_field(event, "type");
+      if (type != "m.room.message" && type != "m.reaction" && type != "m.room.redaction") continue;
+      if (!(co_await take_room_event(event))) co_return false;
+    }
+  }
+  co_return true;
+}
+
 awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRequest& request, std::string txn_id) {
   if (sink_ == nullptr || !api_) co_return matrix_error(503, "M_UNKNOWN", "the bridge is starting");
   auto seen = co_await stores_.ledger.seen(config_.name, txn_id);
@@ -260,53 +370,37 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
   if (*seen) co_return core::HttpResponse::json(200, "{}");  // a retransmission: done before
   auto body = json::parse(request.body, nullptr, false);
   if (!body.is_object()) co_return matrix_error(400, "M_NOT_JSON", "the transaction is not a JSON object");
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::string ids;
+    if (auto events = body.find("events"); events != body.end() && events->is_array()) {
+      for (const auto& e : *events) {
+        const bool named = e.is_object() && e.contains("event_id") && e["event_id"].is_string();
+        ids += " " + (named ? e["event_id"].get<std::string>() : std::string("?"));
+      }
+    }
+    spdlog::debug("matrix {}: transaction {}:{}", config_.name, txn_id, ids);
+  }
 
   const auto retry_later = [] { return matrix_error(500, "M_UNKNOWN", "not committed; send the transaction again"); };
   auto& counter = metrics_.counter("coibridge_matrix_events_total", "Room and ephemeral events received",
                                    {{"connector", config_.name}});
+  // Synapse numbers transactions 1, 2, 3, ... per application service. A number skipped
+  // means a transaction the homeserver will never send (seen with Synapse 1.163 when an
+  // appservice recovers while new events queue up): what it carried is fetched from the
+  // rooms' history instead, and the message map's dedupe drops what arrived already.
+  if (auto number = transaction_number(txn_id)) {
+    const auto last = last_transaction_;
+    last_transaction_ = std::max(last_transaction_, *number);
+    if (last != 0 && *number > last + 1) {
+      spdlog::warn("matrix {}: transactions {}..{} never arrived; reading the rooms' recent history", config_.name,
+                   last + 1, *number - 1);
+      if (!(co_await backfill())) co_return retry_later();
+    }
+  }
   if (auto events = body.find("events"); events != body.end() && events->is_array()) {
     for (const auto& raw : *events) {
       counter.inc();
-      if (raw.is_object()) co_await learn_display_name(raw);
-      auto mapped = map_room_event(raw, mapping_);
-      if (!mapped) {
-        if (!(co_await sink_->reject(config_.name, mapped.error().message, raw.dump()))) co_return retry_later();
-        continue;
-      }
-      if (mapped->echo) continue;
-      if (auto* ignored = std::get_if<Ignored>(&mapped->result)) {
-        if (raw.value("type", "") == "m.room.member" && raw.contains("content") && raw["content"].is_object() &&
-            raw["content"].value("membership", "") == "invite") {
-          if (auto st = co_await on_invite(raw); !st) {
-            if (st.error().kind == core::ErrorKind::kUnavailable) co_return retry_later();
-            spdlog::warn("matrix {}: invite not taken: {}", config_.name, st.error().message);
-          }
-        }
-        spdlog::debug("matrix {}: not relayed: {}", config_.name, ignored->reason);
-        continue;
-      }
-      core::Event event;
-      if (auto* redaction = std::get_if<Redaction>(&mapped->result)) {
-        // A redacted reaction is a withdrawn reaction; anything else a deleted message.
-        const core::RemoteMessageRef redacted{config_.name, redaction->redacted_event_id};
-        auto earlier = co_await sink_->event_by_origin(redacted);
-        if (!earlier) co_return retry_later();
-        const core::ReactionChanged* reaction =
-            *earlier ? std::get_if<core::ReactionChanged>(&(*earlier)->payload) : nullptr;
-        if (reaction != nullptr && reaction->added) {
-          event = reaction_removed(*redaction, reaction->target, reaction->reaction);
-        } else {
-          event = std::move(redaction->event);
-        }
-      } else {
-        event = std::get<core::Event>(std::move(mapped->result));
-      }
-      if (auto st = co_await fetch_media(event); !st) {
-        if (st.error().kind == core::ErrorKind::kUnavailable) co_return retry_later();
-        if (!(co_await sink_->reject(config_.name, st.error().message, raw.dump()))) co_return retry_later();
-        continue;
-      }
-      if (!(co_await publish(std::move(event), raw))) co_return retry_later();
+      if (!(co_await take_room_event(raw))) co_return retry_later();
     }
   }
   // Receipts and typing: the stable key (v1.13) and the unstable MSC2409 one.
@@ -369,9 +463,9 @@ awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::stri
 }
 
 awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
-  const std::string room = event.value("room_id", "");
-  const std::string invitee = event.value("state_key", "");
-  const std::string inviter = event.value("sender", "");
+  const std::string room = text_field(event, "room_id");
+  const std::string invitee = text_field(event, "state_key");
+  const std::string inviter = text_field(event, "sender");
   if (!is_valid_room_id(room)) co_return core::Error::invalid("room_id", "invite without a valid room id");
   if (invitee == bot_user_id()) {
     // The bot joins rooms it is invited to: that is how a room gets bridged (then linked).

@@ -45,6 +45,12 @@ class MatrixConnector final : public core::Connector {
  private:
   boost::asio::awaitable<core::HttpResponse> on_transaction(const core::HttpRequest& request, std::string txn_id);
   boost::asio::awaitable<core::HttpResponse> on_user_query(std::string user_id);
+  // One room event of a transaction (or of the history read after a gap): published, parked
+  // as a dead letter, or left alone; false when the transaction must be retried.
+  boost::asio::awaitable<bool> take_room_event(const nlohmann::json& raw);
+  // Reads the recent history of the rooms we are in after transactions went missing.
+  boost::asio::awaitable<bool> backfill();
+  static std::optional<std::uint64_t> transaction_number(std::string_view txn_id);
   // Publishes one mapped inbound event; false when the transaction must be retried.
   boost::asio::awaitable<bool> publish(core::Event event, const nlohmann::json& raw);
   boost::asio::awaitable<core::Status> fetch_media(core::Event& event);
@@ -67,6 +73,7 @@ class MatrixConnector final : public core::Connector {
   boost::asio::any_io_executor executor_;
   core::EventSink* sink_ = nullptr;          // set while run() is active
   core::DirectChats* direct_chats_ = nullptr;
+  std::uint64_t last_transaction_ = 0;  // the highest numeric transaction id seen since start
 
   std::mutex mu_;
   std::set<std::string> ghosts_ready_;  // "<user id>\n<display name>" registered and named

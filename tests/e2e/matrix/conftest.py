@@ -203,6 +203,9 @@ def make_bridge(bridge_setup, tmp_path, request):
         if b.running:
             b.stop()
     for db in dbs:
+        if os.environ.get("MXBRIDGE_KEEP_DB"):  # for a look after the run
+            print(f"kept database {db}")
+            continue
         try:
             mxbridge.psql(admin, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         except AssertionError as e:
