@@ -80,12 +80,12 @@ constexpr Statement kStatements[] = {
     {"inbound_to_dead",
      "INSERT INTO dead_letters (source, connector, conversation, event, reason)"
      " VALUES ('inbound', $1, '', $2::jsonb, $3)"},
+    // Two index lookups for the event (by origin, or by one of its delivered parts), then its
+    // part on the target connector. An OR across a join would scan both tables.
     {"translate_ref",
-     "SELECT p2.connector, p2.remote_id FROM messages m"
-     " LEFT JOIN message_parts p1 ON p1.event_id = m.event_id"
-     " JOIN message_parts p2 ON p2.event_id = m.event_id AND p2.connector = $3"
-     " WHERE (m.origin_connector = $1 AND m.origin_remote_id = $2)"
-     "    OR (p1.connector = $1 AND p1.remote_id = $2)"
+     "WITH e AS (SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
+     " UNION ALL SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2)"
+     " SELECT p.connector, p.remote_id FROM e JOIN message_parts p ON p.event_id = e.event_id AND p.connector = $3"
      " LIMIT 1"},
     {"translate_to_origin",
      "SELECT m.origin_connector, m.origin_remote_id FROM message_parts p"
