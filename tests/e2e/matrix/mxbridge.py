@@ -228,6 +228,16 @@ class MxBridge:
             assert status == 201, (connector, remote_id, status, body)
         return b["id"]
 
+    def link_pair(self, a: tuple, b: tuple) -> int:
+        """A bridge linking (connector, conversation) a and b."""
+        status, made = self.api("POST", "/api/v1/bridges", {"name": f"b{random.randrange(10**9)}"})
+        assert status == 201, (status, made)
+        for connector, remote_id in (a, b):
+            status, body = self.api("POST", f"/api/v1/bridges/{made['id']}/links",
+                                    {"connector": connector, "remote_id": remote_id})
+            assert status == 201, (connector, remote_id, status, body)
+        return made["id"]
+
     def sql(self, query: str) -> str:
         return psql(self.conninfo, query)
 

@@ -83,3 +83,114 @@ def test_mail_to_a_matrix_users_puppet_opens_a_dm_on_matrix(mail_bridge, dc_acco
     got = bob.wait_for_message(text=f"yes, here {tok}")
     assert got.sender_addr.lower() == puppet
     assert got.shown_name == "Alice Matrix"
+
+
+def make_png(seed: str, side: int = 24) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h = uuid.uuid5(uuid.NAMESPACE_OID, seed).bytes
+    rows = b"".join(b"\0" + bytes((h[(x + y) % 16] ^ y) & 0xFF for x in range(side * 3)) for y in range(side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_delta_chat_group_bridged_to_a_matrix_room(mail_bridge, dc_account, new_user, tmp_path, timings):
+    """Issue test 2: a COI group (Delta Chat's unencrypted group of Alice and Bob, with the
+    Matrix user's puppet as member) bridged to a Matrix room: messages, a reply, reactions,
+    an edit and an image cross both ways with the right senders. (Delta Chat refuses to send
+    or apply deletions of unencrypted messages, so redactions are covered against the spool in
+    test_bridge_matrix.py.)"""
+    alice = dc_account("Alice DC")
+    bob = dc_account("Bob DC")
+    mia = new_user("mia", displayname="Mia Matrix")
+    tok = token()
+    bot = "@coibridge:matrix.test"
+    room = mia.create_room(name=f"Team {tok}", invite=[bot])
+    deadline = time.monotonic() + 30
+    while not any(m.user_id == bot for m in getattr(mia.hs.run(mia.client.joined_members(room)), "members", [])):
+        assert time.monotonic() < deadline, mail_bridge.log_tail()
+        time.sleep(0.1)
+
+    mia_puppet = mail_bridge.mail.puppet("matrix", mia.user_id)
+    group = alice.create_group(f"Team {tok}", [bob.addr, mia_puppet])
+    first = alice.send_text(group, f"hello team {tok}")
+    conversation = f"adhoc:{alice.message_id_header(first)}"
+    while mail_bridge.sql(f"SELECT count(*) FROM conversation_state WHERE conversation = '{conversation}'") != "1":
+        assert time.monotonic() < deadline + 30, mail_bridge.log_tail()
+        time.sleep(0.1)
+    mail_bridge.link_pair(("mail", conversation), ("matrix", room))
+    b_first = bob.wait_for_message(text=f"hello team {tok}")
+    bob.accept_chat(b_first.chat_id)
+
+    # Delta Chat -> Matrix, each person as their own ghost
+    bob.send_text(b_first.chat_id, f"bob speaking {tok}")
+    from_bob = mia.wait_for_message(room_id=room, body=f"bob speaking {tok}")
+    assert from_bob.sender == ghost_of(bob.addr)
+    assert mia.hs.run(mia.client.get_displayname(from_bob.sender)).displayname == "Bob DC"
+
+    # Matrix -> Delta Chat, into the same group chat, under Mia's name
+    t0 = time.monotonic()
+    mia_msg = mia.send_text(room, f"mia here {tok}")
+    at_alice = alice.wait_for_message(text=f"mia here {tok}")
+    timings["Matrix room -> Delta Chat group"] = f"{(time.monotonic() - t0) * 1000:.0f} ms"
+    at_bob = bob.wait_for_message(text=f"mia here {tok}")
+    assert at_alice.chat_id == group and at_bob.chat_id == b_first.chat_id
+    assert at_alice.shown_name == "Mia Matrix"
+
+    # a reply to Mia's message, from Delta Chat
+    bob.reply(at_bob, f"answering mia {tok}")
+    reply = mia.wait_for_message(room_id=room, body=f"answering mia {tok}")
+    assert reply.sender == ghost_of(bob.addr)
+    assert reply.content["m.relates_to"]["m.in_reply_to"]["event_id"] == mia_msg
+
+    # reactions both ways
+    alice.react(at_alice, "👍")
+    reaction = mia.wait_for_event(lambda rid, e: rid == room and e.get("type") == "m.reaction", "a reaction")
+    assert reaction["sender"] == ghost_of(alice.addr)
+    assert reaction["content"]["m.relates_to"] == {"rel_type": "m.annotation", "event_id": mia_msg, "key": "👍"}
+    mia.send(room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": from_bob.event_id, "key": "🎉"}},
+             event_type="m.reaction")
+    bob_own = next(m for m in bob.messages(b_first.chat_id) if m.text == f"bob speaking {tok}")
+    got = bob.wait_for_reaction(bob_own, "🎉")
+    assert got == {mia_puppet: "🎉"} or list(got.values()) == ["🎉"], got
+
+    # an edit from Matrix changes the text in Delta Chat
+    mia.send(room, {"msgtype": "m.text", "body": f"* mia here, edited {tok}",
+                    "m.new_content": {"msgtype": "m.text", "body": f"mia here, edited {tok}"},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": mia_msg}})
+    deadline = time.monotonic() + 30
+    while alice.get_message(at_alice.id).text != f"mia here, edited {tok}":
+        assert time.monotonic() < deadline, alice.get_message(at_alice.id)
+        time.sleep(0.2)
+    assert alice.get_message(at_alice.id).is_edited
+
+    # an edit from Delta Chat replaces the message in Matrix
+    typo = alice.send_text(group, f"alice wrote a tpyo {tok}")
+    on_matrix = mia.wait_for_message(room_id=room, body=f"alice wrote a tpyo {tok}")
+    alice.edit(typo, f"alice wrote a typo {tok}")
+    edit = mia.wait_for_event(lambda rid, e: rid == room and
+                              (e.get("content") or {}).get("m.relates_to", {}).get("rel_type") == "m.replace"
+                              and e.get("sender") == ghost_of(alice.addr), "Alice's edit")
+    assert edit["content"]["m.relates_to"]["event_id"] == on_matrix.event_id
+    assert edit["content"]["m.new_content"]["body"] == f"alice wrote a typo {tok}"
+
+    # images both ways, byte for byte
+    png = make_png(tok)
+    path = tmp_path / f"team-{tok}.png"
+    path.write_bytes(png)
+    alice.send_file(group, path, text=f"our logo {tok}", viewtype="Image")
+    image = mia.wait_for_event(lambda rid, e: rid == room and (e.get("content") or {}).get("msgtype") == "m.image",
+                               "the image")
+    assert image["sender"] == ghost_of(alice.addr)
+    assert mia.download(image["content"]["url"]) == png
+    back = make_png(tok + "-mia")
+    mxc = mia.upload(back, "image/png", f"mia-{tok}.png")
+    mia.send(room, {"msgtype": "m.image", "body": f"mia-{tok}.png", "url": mxc,
+                    "info": {"mimetype": "image/png", "size": len(back)}})
+    pic = alice.wait_for_message(pred=lambda m: m.file_name == f"mia-{tok}.png" or (m.file and m.view_type == "Image"
+                                                                                    and m.chat_id == group))
+    assert pic.file_bytes() == back
