@@ -61,9 +61,18 @@ def test_matrix_user_opens_a_dm_with_a_ghost_and_both_sides_write(mail_bridge, d
     answer = alice.wait_for_message(room_id=room, body=f"hello Alice, from Delta Chat {tok}")
     timings["Delta Chat answer -> Matrix DM"] = f"{(time.monotonic() - t0) * 1000:.0f} ms"
     assert answer.sender == ghost
+
+    # Issue test 3, Matrix to mail: Alice reads Bob's answer; Delta Chat shows its message as
+    # read by Alice's puppet (an RFC 8098 receipt from the bridge). The other way needs a
+    # Delta Chat that sends receipts for unencrypted mail (2.62 and older; see
+    # tests/e2e/deltachat/test_bridge_deltachat_plain_receipts.py for that half).
+    bob_msg = next(m for m in bob.messages(got.chat_id) if m.text == f"hello Alice, from Delta Chat {tok}")
+    alice.read_receipt(room, answer.event_id)
+    receipts = bob.wait_read(bob_msg.id)
+    assert {a.lower() for a in receipts} == {puppet}
     time.sleep(SETTLE_SECONDS)
     assert [m.body for m in alice.messages(room) if m.sender == ghost] == [f"hello Alice, from Delta Chat {tok}"]
-    assert mail_bridge.sql("SELECT count(*) FROM messages") == "2"
+    assert mail_bridge.sql("SELECT count(*) FROM messages WHERE kind = 'message.posted'") == "2"
 
 
 def test_mail_to_a_matrix_users_puppet_opens_a_dm_on_matrix(mail_bridge, dc_account, new_user):
