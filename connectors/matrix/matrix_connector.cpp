@@ -163,6 +163,14 @@ awaitable<core::Status> MatrixConnector::preflight() {
     co_await timer.async_wait(asio::use_awaitable);
   }
   if (auto st = co_await api_->ensure_user(config_.bot_localpart); !st) co_return st;
+  // The rooms the bot is in already: those no bridge links take commands.
+  if (auto joined = co_await api_->call("GET", "/_matrix/client/v3/joined_rooms", "", json());
+      joined && joined->contains("joined_rooms") && (*joined)["joined_rooms"].is_array()) {
+    std::lock_guard lock(mu_);
+    for (const auto& room : (*joined)["joined_rooms"]) {
+      if (room.is_string()) bot_rooms_.insert(room.get<std::string>());
+    }
+  }
   co_return core::Status{};
 }
 
@@ -239,7 +247,17 @@ awaitable<core::HttpResponse> MatrixConnector::on_user_query(std::string user_id
 }
 
 awaitable<bool> MatrixConnector::publish(core::Event event, const json& raw) {
+  // A text to the bot in a room no bridge links is a command (the management room).
+  std::optional<std::pair<std::string, std::string>> command;
+  if (const auto* posted = std::get_if<core::MessagePosted>(&event.payload); posted != nullptr && is_bot_room(event.where.remote_id)) {
+    command.emplace(event.where.remote_id, posted->body.text);
+  }
+  const core::ActorRef who = event.who;
   auto outcome = co_await sink_->publish(std::move(event));
+  if (outcome && outcome->status == core::PublishStatus::kUnlinked && command) {
+    co_await run_command(command->first, who, command->second);
+    co_return true;
+  }
   if (outcome) co_return true;
   if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
     auto st = co_await sink_->reject(config_.name, outcome.error().message, raw.dump());
@@ -462,14 +480,85 @@ awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::stri
   co_return room;
 }
 
+bool MatrixConnector::is_bot_room(const std::string& room) {
+  std::lock_guard lock(mu_);
+  return bot_rooms_.contains(room);
+}
+
+awaitable<void> MatrixConnector::bot_says(const std::string& room, const std::string& text) {
+  // m.notice: bots answer with notices so that other bots do not answer them (spec, m.notice).
+  json content{{"msgtype", "m.notice"}, {"body", text}};
+  const std::string txn = "coi.cmd." + core::new_event_id().value;
+  auto r = co_await api_->call("PUT", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/send/m.room.message/" + txn, "",
+                               content);
+  if (!r) spdlog::warn("matrix {}: cannot answer in {}: {}", config_.name, room, r.error().message);
+}
+
+awaitable<void> MatrixConnector::run_command(const std::string& room, const core::ActorRef& who, const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  const auto space = line.find(' ');
+  std::string word = line.substr(0, space);
+  if (word.starts_with("!")) word.erase(0, 1);
+  const std::string arg = space == std::string::npos ? std::string() : line.substr(space + 1);
+  // Every answer is built before it is awaited: g++ 12 mishandles temporaries (and
+  // conditional expressions) inside a co_await expression.
+  std::string answer;
+  if (word == "help") {
+    answer = "coi-bridge commands (in this room, which is linked to nothing):\n"
+             "  dm <address>   open a direct chat with a mail (COI, Delta Chat) contact\n"
+             "  status         what this bridge serves\n"
+             "  help           this text\n"
+             "Rooms are linked to mail chats and groups through the bridge's REST API "
+             "(POST /api/v1/bridges/{id}/links); inviting a contact's ghost @" +
+             config_.ghost_prefix + "<address>:" + config_.server_name + " opens a direct chat too.";
+  } else if (word == "status") {
+    const std::string target = config_.dm_connector.empty() ? std::string("(no mail connector)") : config_.dm_connector;
+    answer = "coi-bridge is running. Homeserver " + config_.homeserver_url + ", direct chats go to " + target +
+             ", ghosts are @" + config_.ghost_prefix + "…:" + config_.server_name + ".";
+  } else if (word == "dm") {
+    answer = co_await open_dm_command(who, arg);
+  } else if (text.starts_with("!")) {
+    answer = "unknown command \"" + word.substr(0, 40) + "\"; say help";
+  }
+  // Anything else is chat in a room waiting to be linked: not the bot's business.
+  if (!answer.empty()) co_await bot_says(room, answer);
+}
+
+awaitable<std::string> MatrixConnector::open_dm_command(const core::ActorRef& who, const std::string& address) {
+  if (address.empty() || address.find('@') == std::string::npos || address.find(' ') != std::string::npos) {
+    co_return std::string("usage: dm <address>, for example: dm bob@example.org");
+  }
+  if (direct_chats_ == nullptr || config_.dm_connector.empty()) {
+    co_return std::string("direct chats are not configured (connectors.matrix[].dm_connector)");
+  }
+  // The ghost creates the room and invites the user; the room is then linked with the mail
+  // chat between the address and the user's puppet.
+  const core::ActorRef contact{config_.dm_connector, address, address};
+  const std::string person = who.remote_id;
+  auto opened = co_await open_direct_chat(person, contact);
+  if (!opened) co_return "cannot open a direct chat with " + address + ": " + opened.error().message;
+  const core::ConversationRef here{config_.name, *opened};
+  const std::string target = config_.dm_connector;
+  auto linked = co_await direct_chats_->link(here, who, target, address);
+  if (!linked) co_return "cannot link the direct chat with " + address + ": " + linked.error().message;
+  co_return "invited you to a direct chat with " + address;
+}
+
 awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   const std::string room = text_field(event, "room_id");
   const std::string invitee = text_field(event, "state_key");
   const std::string inviter = text_field(event, "sender");
   if (!is_valid_room_id(room)) co_return core::Error::invalid("room_id", "invite without a valid room id");
   if (invitee == bot_user_id()) {
-    // The bot joins rooms it is invited to: that is how a room gets bridged (then linked).
-    co_return co_await api_->join(room, "");
+    // The bot joins rooms it is invited to: that is how a room gets bridged (then linked),
+    // and where no bridge links the room, it takes commands there.
+    auto joined = co_await api_->join(room, "");
+    if (joined) {
+      std::lock_guard lock(mu_);
+      bot_rooms_.insert(room);
+    }
+    co_return joined;
   }
   const auto person = remote_id_of_ghost(invitee, mapping_.naming);
   if (!person) co_return core::Status{};
@@ -484,7 +573,8 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   const core::ActorRef requester{config_.name, inviter, mapping_.display_name(inviter).value_or(inviter)};
   // Named, not braced in the call: g++ 12 destroys such a temporary twice in a co_await.
   const core::ConversationRef here{config_.name, room};
-  auto linked = co_await direct_chats_->link(here, requester, config_.dm_connector, *person);
+  const std::string target = config_.dm_connector;
+  auto linked = co_await direct_chats_->link(here, requester, target, *person);
   if (!linked && linked.error().kind != core::ErrorKind::kConflict) co_return linked.error();
   co_return core::Status{};
 }
@@ -521,8 +611,8 @@ awaitable<core::Status> MatrixConnector::upload_attachments(core::Event& event, 
       if (blob.error().kind == core::ErrorKind::kUnavailable) co_return blob.error();
       co_return core::Error::permanent("attachment " + file.filename + ": " + blob.error().message);
     }
-    auto mxc = co_await api_->upload(file.content_type.empty() ? blob->content_type : file.content_type, file.filename,
-                                     std::move(blob->data), ghost);
+    const std::string type = file.content_type.empty() ? blob->content_type : file.content_type;
+    auto mxc = co_await api_->upload(type, file.filename, std::move(blob->data), ghost);
     if (!mxc) co_return mxc.error();
     file.location = std::move(*mxc);
   }

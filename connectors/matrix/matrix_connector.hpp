@@ -74,6 +74,12 @@ class MatrixConnector final : public core::Connector {
   core::EventSink* sink_ = nullptr;          // set while run() is active
   core::DirectChats* direct_chats_ = nullptr;
   std::uint64_t last_transaction_ = 0;  // the highest numeric transaction id seen since start
+  std::set<std::string> bot_rooms_;     // rooms the bot joined since start
+  bool is_bot_room(const std::string& room);
+  boost::asio::awaitable<void> run_command(const std::string& room, const core::ActorRef& who, const std::string& text);
+  boost::asio::awaitable<void> bot_says(const std::string& room, const std::string& text);
+  // `dm <address>` of the management room; the answer to post.
+  boost::asio::awaitable<std::string> open_dm_command(const core::ActorRef& who, const std::string& address);
 
   std::mutex mu_;
   std::set<std::string> ghosts_ready_;  // "<user id>\n<display name>" registered and named

@@ -148,7 +148,10 @@ class MxBridge:
     def start(self, timeout: float = 60, expect_ready: bool = True) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([self.setup.binary, "run", "--config", str(self.config_path)],
+            cmd = [self.setup.binary, "run", "--config", str(self.config_path)]
+            if os.environ.get("MXBRIDGE_GDB"):  # a backtrace in the log if it crashes
+                cmd = ["gdb", "-batch", "-ex", "run", "-ex", "bt", "--args", *cmd]
+            self.proc = subprocess.Popen(cmd,
                                          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if expect_ready:
             self.wait_ready(timeout)

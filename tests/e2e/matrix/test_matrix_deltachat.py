@@ -203,3 +203,36 @@ def test_delta_chat_group_bridged_to_a_matrix_room(mail_bridge, dc_account, new_
     pic = alice.wait_for_message(pred=lambda m: m.file_name == f"mia-{tok}.png" or (m.file and m.view_type == "Image"
                                                                                     and m.chat_id == group))
     assert pic.file_bytes() == back
+
+
+def test_management_room_help_status_and_dm(mail_bridge, dc_account, new_user):
+    """The bot's management room: a room with the bot that no bridge links takes commands;
+    `dm <address>` opens a direct chat with a mail contact that works both ways."""
+    bob = dc_account("Bob DC")
+    alice = new_user("alice", displayname="Alice Matrix")
+    bot = "@coibridge:matrix.test"
+    room = alice.create_room(invite=[bot], is_direct=True)
+    deadline = time.monotonic() + 30
+    while not any(m.user_id == bot for m in getattr(alice.hs.run(alice.client.joined_members(room)), "members", [])):
+        assert time.monotonic() < deadline, mail_bridge.log_tail()
+        time.sleep(0.1)
+    alice.send_text(room, "help")
+    help_text = alice.wait_for_message(room_id=room, sender=bot)
+    assert help_text.msgtype == "m.notice" and "dm <address>" in help_text.body
+    alice.send_text(room, "status")
+    status = alice.wait_for_message(room_id=room, sender=bot)
+    assert "direct chats go to mail" in status.body
+    alice.send_text(room, "just chatting here")  # not a command: no answer
+    alice.send_text(room, f"dm {bob.addr}")
+    done = alice.wait_for_message(room_id=room, sender=bot)
+    assert done.body == f"invited you to a direct chat with {bob.addr}", done.body
+    assert [m.body for m in alice.messages(room) if m.sender == bot] == [help_text.body, status.body, done.body]
+    dm = alice.wait_for_invite()
+    alice.join(dm)
+    tok = token()
+    alice.send_text(dm, f"hi from the management room {tok}")
+    got = bob.wait_for_message(text=f"hi from the management room {tok}")
+    assert got.shown_name == "Alice Matrix"
+    bob.accept_chat(got.chat_id)
+    bob.send_text(got.chat_id, f"hi back {tok}")
+    assert alice.wait_for_message(room_id=dm, body=f"hi back {tok}").sender == ghost_of(bob.addr)
