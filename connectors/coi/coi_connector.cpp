@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "connectors/coi/imap/coi_server.hpp"
 #include "connectors/coi/mail_mapping.hpp"
 #include "connectors/coi/mime/mime_compose.hpp"
 #include "connectors/coi/mime/mime_parse.hpp"
@@ -17,6 +19,7 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
 
 constexpr const char* kInbox = "INBOX";
 // RFC 2177 §3: re-issue IDLE at least every 29 minutes so servers do not drop the session.
@@ -68,6 +71,37 @@ awaitable<core::Result<std::string>> CoiConnector::open_direct_chat(std::string 
 }
 
 awaitable<void> CoiConnector::run(core::ConnectorContext& ctx) {
+  // Which folders to watch: INBOX, and on a COI server with server-side filtering its Chats
+  // folder too (coi_server.hpp). Asked once per start; a folder added later needs a restart.
+  const core::BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(60)};
+  asio::steady_timer timer(ctx.executor);
+  std::optional<std::string> chats;
+  for (int failures = 1;; ++failures) {
+    auto session = co_await imap::ImapSession::connect(ctx.executor, imap_);
+    core::Result<std::optional<std::string>> found = core::Error::unavailable("not connected");
+    if (session) {
+      found = co_await imap::coi_chats_folder(**session);
+      (void)co_await (*session)->logout();
+    } else {
+      found = session.error();
+    }
+    if (found) {
+      chats = *found;
+      break;
+    }
+    spdlog::warn("coi {}: {}; reconnecting", config_.name, found.error().message);
+    timer.expires_after(core::backoff_delay(backoff, failures, 0.5));
+    co_await timer.async_wait(asio::use_awaitable);  // cancellation ends the connector
+  }
+  if (chats) {
+    spdlog::info("coi {}: COI server: watching {} besides {}", config_.name, *chats, kInbox);
+    co_await (watch_forever(ctx, kInbox) && watch_forever(ctx, *chats));
+  } else {
+    co_await watch_forever(ctx, kInbox);
+  }
+}
+
+awaitable<void> CoiConnector::watch_forever(core::ConnectorContext& ctx, std::string mailbox) {
   const core::BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(60)};
   asio::steady_timer timer(ctx.executor);
   int failures = 0;
@@ -76,13 +110,13 @@ awaitable<void> CoiConnector::run(core::ConnectorContext& ctx) {
     core::Status st;
     auto session = co_await imap::ImapSession::connect(ctx.executor, imap_);
     if (session) {
-      st = co_await watch(ctx, **session);
+      st = co_await watch(ctx, **session, mailbox);
     } else {
       st = session.error();
     }
     if (!st) {
       ++failures;
-      spdlog::warn("coi {}: {}; reconnecting", config_.name, st.error().message);
+      spdlog::warn("coi {}: {}: {}; reconnecting", config_.name, mailbox, st.error().message);
       metrics_.counter("coibridge_coi_reconnects_total", "IMAP sessions re-established after an error",
                        {{"connector", config_.name}})
           .inc();
@@ -94,10 +128,11 @@ awaitable<void> CoiConnector::run(core::ConnectorContext& ctx) {
   }
 }
 
-awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::ImapSession& session) {
-  auto state = co_await session.select(kInbox);
+awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::ImapSession& session,
+                                            const std::string& mailbox) {
+  auto state = co_await session.select(mailbox);
   if (!state) co_return state.error();
-  auto saved = co_await checkpoints_.load(config_.name, kInbox);
+  auto saved = co_await checkpoints_.load(config_.name, mailbox);
   if (!saved) co_return saved.error();
   std::uint64_t last = 0;
   if (*saved && (*saved)->uidvalidity == state->uidvalidity) {
@@ -105,10 +140,10 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
   } else if (*saved) {
     // RFC 3501 §2.3.1.1: UIDs of the old UIDVALIDITY mean nothing now. Re-read everything;
     // Message-ID dedupe keeps what was relayed from being relayed again.
-    spdlog::warn("coi {}: UIDVALIDITY of {} changed ({} -> {}); resynchronising", config_.name, kInbox,
+    spdlog::warn("coi {}: UIDVALIDITY of {} changed ({} -> {}); resynchronising", config_.name, mailbox,
                  (*saved)->uidvalidity, state->uidvalidity);
   }
-  spdlog::info("coi {}: watching {} from UID {}", config_.name, kInbox, last + 1);
+  spdlog::info("coi {}: watching {} from UID {}", config_.name, mailbox, last + 1);
 
   for (;;) {
     auto batch = co_await session.fetch_from(static_cast<std::uint32_t>(last + 1), kFetchBatch);
@@ -118,7 +153,7 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
       last = message.uid;
     }
     if (!batch->empty()) {
-      if (auto st = co_await checkpoints_.save(config_.name, kInbox, {state->uidvalidity, last}); !st) co_return st;
+      if (auto st = co_await checkpoints_.save(config_.name, mailbox, {state->uidvalidity, last}); !st) co_return st;
     }
     if (batch->size() == kFetchBatch) continue;
     auto idle = co_await session.idle(std::chrono::duration_cast<std::chrono::seconds>(kIdleRefresh));

@@ -41,8 +41,11 @@ class CoiConnector final : public core::Connector {
   boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person, core::ActorRef other) override;
 
  private:
+  // One mailbox, reconnecting with backoff, until cancelled.
+  boost::asio::awaitable<void> watch_forever(core::ConnectorContext& ctx, std::string mailbox);
   // One connected session: drain what is new, then wait in IDLE; returns on any error.
-  boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx, imap::ImapSession& session);
+  boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx, imap::ImapSession& session,
+                                             const std::string& mailbox);
   // Publishes (or rejects) one fetched mail. An error means: do not advance the checkpoint.
   boost::asio::awaitable<core::Status> take(core::ConnectorContext& ctx, const imap::FetchedMessage& message);
   // Moves the mail's attachment bytes into the blob store and points the event at them.

@@ -5,6 +5,7 @@
 // answers: timeouts, protocol errors, IDLE wake-ups, NOOP polling, fetch batching.
 
 #include "connectors/coi/imap/imap_session.hpp"
+#include "connectors/coi/imap/coi_server.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -797,6 +798,53 @@ TEST_F(ImapSessionTest, ConcurrentUseIsRefused) {
   const core::Status& refused = first.ok() ? second : first;
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, core::ErrorKind::kInternal);
+}
+
+// A Dovecot with the COI plugin, COI enabled, root "COI" under an INBOX. namespace with "."
+// as separator (coi-protocol.md §2.3): the folder is INBOX.COI.Chats.
+TEST_F(ImapSessionTest, CoiServerChatsFolderFromMetadataAndSeparator) {
+  std::optional<std::string> folder;
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
+        co_await login(p, std::string(kCaps) + " COI");
+        auto tag = co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/enabled");
+        co_await p.send("* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/enabled \"yes\")\r\n" + tag +
+                        " OK done\r\n");
+        tag = co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/mailbox-root");
+        co_await p.send("* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/mailbox-root \"INBOX.COI\")\r\n" +
+                        tag + " OK done\r\n");
+        tag = co_await p.expect("LIST \"\" INBOX.COI");
+        co_await p.send("* LIST (\\HasChildren) \".\" INBOX.COI\r\n" + tag + " OK List completed.\r\n");
+        tag = co_await p.expect("LIST \"\" INBOX.COI.Chats");
+        co_await p.send("* LIST (\\HasNoChildren \\Subscribed) \".\" INBOX.COI.Chats\r\n" + tag + " OK List completed.\r\n");
+      },
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await connect();
+        if (!s.ok()) co_return;
+        auto r = co_await coi_chats_folder(**s);
+        EXPECT_TRUE(r.ok());
+        if (r.ok()) folder = *r;
+      });
+  EXPECT_EQ(folder, "INBOX.COI.Chats");
+}
+
+TEST_F(ImapSessionTest, CoiServerWithCoiDisabledWatchesOnlyInbox) {
+  std::optional<std::string> disabled = "unset";
+  run(
+      [](Peer& p) -> asio::awaitable<void> {
+        co_await login(p, std::string(kCaps) + " COI");
+        auto tag = co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/enabled");
+        co_await p.send("* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/enabled NIL)\r\n" + tag +
+                        " OK done\r\n");
+      },
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await connect();
+        if (!s.ok()) co_return;
+        auto r = co_await coi_chats_folder(**s);
+        EXPECT_TRUE(r.ok());
+        if (r.ok()) disabled = *r;
+      });
+  EXPECT_FALSE(disabled.has_value());
 }
 
 }  // namespace
