@@ -468,7 +468,21 @@ awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::stri
   if (!ghost) co_return ghost.error();
   // Client-server API, "Direct Messaging": a room created with is_direct and the person
   // invited shows as a direct chat on their side.
-  json body{{"preset", "trusted_private_chat"}, {"is_direct", true}, {"invite", json::array({person})}};
+  // MSC2346 bridge info (m.bridge, and the unstable name clients still read): clients show
+  // which network the room reaches and through which bot.
+  json bridge_info{{"bridgebot", bot_user_id()},
+                   {"creator", *ghost},
+                   {"protocol", {{"id", "coi"}, {"displayname", "Chat over email"}}},
+                   {"channel", {{"id", other.remote_id}, {"displayname", other.display_name.empty() ? other.remote_id
+                                                                                                   : other.display_name}}}};
+  json initial_state = json::array();
+  for (const char* type : {"m.bridge", "uk.half-shot.bridge"}) {
+    initial_state.push_back({{"type", type}, {"state_key", "coi:" + config_.name + ":" + other.remote_id}, {"content", bridge_info}});
+  }
+  json body{{"preset", "trusted_private_chat"},
+            {"is_direct", true},
+            {"invite", json::array({person})},
+            {"initial_state", initial_state}};
   auto created = co_await api_->call("POST", "/_matrix/client/v3/createRoom", *ghost, body);
   if (!created) co_return created.error();
   if (!created->contains("room_id") || !(*created)["room_id"].is_string()) {

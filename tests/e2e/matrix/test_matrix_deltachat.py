@@ -88,6 +88,11 @@ def test_mail_to_a_matrix_users_puppet_opens_a_dm_on_matrix(mail_bridge, dc_acco
     alice.join(room)
     msg = alice.wait_for_message(room_id=room, body=f"are you on Matrix? {tok}")
     assert msg.sender == ghost_of(bob.addr)
+    # The room says what it bridges (MSC2346).
+    state = alice.hs.run(alice.client.room_get_state(room))
+    info = [e["content"] for e in state.events if e.get("type") == "m.bridge"]
+    assert info and info[0]["bridgebot"] == "@coibridge:matrix.test"
+    assert info[0]["protocol"]["id"] == "coi" and info[0]["channel"]["id"] == bob.addr
     alice.send_text(room, f"yes, here {tok}")
     got = bob.wait_for_message(text=f"yes, here {tok}")
     assert got.sender_addr.lower() == puppet
