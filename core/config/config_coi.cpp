@@ -124,16 +124,7 @@ CoiConnectorConfig parse_coi(const YAML::Node& node, const std::string& path, in
 }  // namespace
 
 void parse_coi_list(const YAML::Node& node, int line, Config& config, Errors& errors) {
-  const std::string path = "connectors.coi";
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    add_error(errors, path, line, "expected a list");
-    return;
-  }
-  for (const auto& item : node) {
-    const std::string item_path = index_path(path, config.connectors.coi.size());
-    config.connectors.coi.push_back(parse_coi(item, item_path, line_of(item, line), errors));
-  }
+  parse_instance_list(node, line, "connectors.coi", config.connectors.coi, errors, parse_coi);
 }
 
 }  // namespace coibridge::core::config_internal

@@ -56,16 +56,7 @@ MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& pa
 }  // namespace
 
 void parse_matrix_list(const YAML::Node& node, int line, Config& config, Errors& errors) {
-  const std::string path = "connectors.matrix";
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    add_error(errors, path, line, "expected a list");
-    return;
-  }
-  for (const auto& item : node) {
-    const std::string item_path = index_path(path, config.connectors.matrix.size());
-    config.connectors.matrix.push_back(parse_matrix(item, item_path, line_of(item, line), errors));
-  }
+  parse_instance_list(node, line, "connectors.matrix", config.connectors.matrix, errors, parse_matrix);
 }
 
 }  // namespace coibridge::core::config_internal

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config/config_internal.hpp"
 
@@ -37,6 +38,22 @@ bool expect_mapping(const YAML::Node& node, std::string_view path, int line, Err
 // The text of a scalar ("" for an empty value), or nullopt after reporting a type error.
 std::optional<std::string> scalar_string(const YAML::Node& node, std::string_view path, int line,
                                          Errors& errors);
+
+// A list of connector instances under `path`: each item parsed by parse_one(item, item path,
+// item line, errors) and appended to out. A null node is an empty list.
+template <class T, class ParseOne>
+void parse_instance_list(const YAML::Node& node, int line, const std::string& path, std::vector<T>& out,
+                         Errors& errors, ParseOne parse_one) {
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    add_error(errors, path, line, "expected a list");
+    return;
+  }
+  for (const auto& item : node) {
+    const std::string item_path = index_path(path, out.size());
+    out.push_back(parse_one(item, item_path, line_of(item, line), errors));
+  }
+}
 
 void parse_document(const YAML::Node& root, Config& config, Origins& origins, Errors& errors);
 void parse_admin(const YAML::Node& node, int line, Config& config, Errors& errors);
