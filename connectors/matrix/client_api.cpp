@@ -2,14 +2,24 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+
 namespace coibridge::connectors::matrix {
 
 using boost::asio::awaitable;
 using nlohmann::json;
 
+namespace {
+constexpr int kMaxRateLimitWaits = 3;
+constexpr std::chrono::milliseconds kMaxRateLimitWait{10000};
+}  // namespace
+
 ClientApi::ClientApi(boost::asio::any_io_executor executor, std::string homeserver_url, std::string as_token,
                      core::HttpClientOptions options)
-    : base_(std::move(homeserver_url)), as_token_(std::move(as_token)), http_(std::move(executor), std::move(options)) {
+    : executor_(executor), base_(std::move(homeserver_url)), as_token_(std::move(as_token)),
+      http_(std::move(executor), std::move(options)) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
 }
 
@@ -34,9 +44,27 @@ awaitable<core::Result<json>> ClientApi::call(std::string method, std::string pa
     headers["Content-Type"] = "application/json";
     payload = body.dump();
   }
-  auto res = co_await raw(method, target, std::move(headers), std::move(payload));
-  if (!res) co_return res.error();
-  auto parsed = json::parse(res->body, nullptr, false);
+  core::Result<core::HttpClientResponse> res = core::Error::internal("not sent");
+  json parsed;
+  // Client-server API, "Rate limiting": a 429 says how long to wait (retry_after_ms, or the
+  // Retry-After header since v1.10). Short waits are taken here; a long one goes back to the
+  // delivery worker's backoff instead of holding the conversation's queue.
+  for (int waits = 0;; ++waits) {
+    res = co_await raw(method, target, headers, payload);
+    if (!res) co_return res.error();
+    parsed = json::parse(res->body, nullptr, false);
+    if (res->status != 429 || waits == kMaxRateLimitWaits) break;
+    std::int64_t wait_ms = -1;
+    if (parsed.is_object() && parsed.contains("retry_after_ms") && parsed["retry_after_ms"].is_number_integer()) {
+      wait_ms = parsed["retry_after_ms"].get<std::int64_t>();
+    } else if (auto it = res->headers.find("retry-after"); it != res->headers.end()) {
+      wait_ms = std::atoll(it->second.c_str()) * 1000;
+    }
+    if (wait_ms < 0 || wait_ms > kMaxRateLimitWait.count()) break;
+    spdlog::info("matrix: rate limited on {}, waiting {} ms", path, wait_ms);
+    boost::asio::steady_timer timer(executor_, std::chrono::milliseconds(wait_ms));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
   if (res->status >= 200 && res->status < 300) {
     if (parsed.is_discarded()) co_return json::object();
     co_return parsed;

@@ -3,8 +3,8 @@
 // v1.13, Application Service API "Client-Server API Extensions"): the as_token as Bearer,
 // and `user_id` to act as one of our ghosts.
 //
-// Errors: 429 (M_LIMIT_EXCEEDED) and 5xx are kUnavailable, so the delivery worker retries
-// with backoff (retry_after_ms is logged); other 4xx are kPermanent with the errcode first
+// Errors: a 429 (M_LIMIT_EXCEEDED) asking for a short wait is waited out and retried here;
+// a longer one, and 5xx, are kUnavailable, so the delivery worker retries with backoff; other 4xx are kPermanent with the errcode first
 // in the message ("M_FORBIDDEN: ..."), since retrying cannot fix them.
 
 #include <boost/asio/awaitable.hpp>
@@ -44,6 +44,7 @@ class ClientApi {
   boost::asio::awaitable<core::Result<core::HttpClientResponse>> raw(std::string method, std::string target,
                                                                      core::HttpHeaders headers, std::string body);
 
+  boost::asio::any_io_executor executor_;
   std::string base_;
   std::string as_token_;
   core::HttpClient http_;
