@@ -1,5 +1,7 @@
 #include "connectors/coi/imap/imap_parser.hpp"
 
+#include "connectors/coi/imap/imap_chars.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <limits>
@@ -80,24 +82,8 @@ bool literals_allowed(std::string_view first_line) {
   return !is_status_word(rest.substr(0, sp));
 }
 
-// Tag characters: astring-char except "+" (RFC 3501 §9 tag).
-bool is_tag_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7f) return false;
-  switch (c) {
-    case '(':
-    case ')':
-    case '{':
-    case '%':
-    case '*':
-    case '"':
-    case '\\':
-    case '+':
-      return false;
-    default:
-      return true;
-  }
-}
+// Tag characters: ASTRING-CHAR (ATOM-CHAR or resp-specials "]") except "+" (RFC 3501 §9 tag).
+bool is_tag_char(char c) { return (c == ']' || !is_atom_special(c)) && c != '+'; }
 
 // Reads the value tree out of the line segments and literals of one response.
 class Tokenizer {

@@ -1,5 +1,7 @@
 #include "connectors/coi/imap/imap_quote.hpp"
 
+#include "connectors/coi/imap/imap_chars.hpp"
+
 #include <algorithm>
 #include <optional>
 
@@ -10,24 +12,7 @@ namespace {
 // ATOM-CHAR (RFC 3501 §9): CHAR except atom-specials "(" ")" "{" SP CTL "%" "*" DQUOTE "\"
 // and "]". "]" is legal in an astring and "[" in an atom, but quoting them costs nothing
 // and spares parsers that read "[...]" as a fetch section (ours does).
-bool is_atom_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7f) return false;
-  switch (c) {
-    case '(':
-    case ')':
-    case '{':
-    case '%':
-    case '*':
-    case '"':
-    case '\\':
-    case '[':
-    case ']':
-      return false;
-    default:
-      return true;
-  }
-}
+bool is_atom_char(char c) { return !is_atom_special(c) && c != '['; }
 
 bool is_quotable(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
