@@ -248,7 +248,6 @@ struct HttpClient::Impl {
         co_return res;
       }
       if (!(pooled && sent_nothing)) co_return res;
-      if (round == 0 && !pooled) co_return res;
     }
     co_return Error::unavailable("HTTP request to " + origin + " failed");
   }
