@@ -11,7 +11,6 @@
 #include "connectors/coi/imap/coi_server.hpp"
 #include "connectors/coi/mail_mapping.hpp"
 #include "connectors/coi/mime/mime_compose.hpp"
-#include "connectors/coi/mime/mime_parse.hpp"
 #include "core/net/backoff.hpp"
 
 namespace coibridge::connectors::coi {
@@ -22,9 +21,6 @@ using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr const char* kInbox = "INBOX";
-// RFC 2177 §3: re-issue IDLE at least every 29 minutes so servers do not drop the session.
-constexpr std::chrono::minutes kIdleRefresh{25};
-constexpr std::size_t kFetchBatch = 50;
 
 // The IMAP and SMTP endpoints have the same shape; one mapping from the config serves both.
 template <class Endpoint>
@@ -128,144 +124,6 @@ awaitable<void> CoiConnector::watch_forever(core::ConnectorContext& ctx, std::st
   }
 }
 
-awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::ImapSession& session,
-                                            const std::string& mailbox) {
-  auto state = co_await session.select(mailbox);
-  if (!state) co_return state.error();
-  auto saved = co_await checkpoints_.load(config_.name, mailbox);
-  if (!saved) co_return saved.error();
-  std::uint64_t last = 0;
-  if (*saved && (*saved)->uidvalidity == state->uidvalidity) {
-    last = (*saved)->last_uid;
-  } else if (*saved) {
-    // RFC 3501 §2.3.1.1: UIDs of the old UIDVALIDITY mean nothing now. Re-read everything;
-    // Message-ID dedupe keeps what was relayed from being relayed again.
-    spdlog::warn("coi {}: UIDVALIDITY of {} changed ({} -> {}); resynchronising", config_.name, mailbox,
-                 (*saved)->uidvalidity, state->uidvalidity);
-  }
-  spdlog::info("coi {}: watching {} from UID {}", config_.name, mailbox, last + 1);
-
-  for (;;) {
-    auto batch = co_await session.fetch_from(static_cast<std::uint32_t>(last + 1), kFetchBatch);
-    if (!batch) co_return batch.error();
-    for (const auto& message : *batch) {
-      if (auto st = co_await take(ctx, message); !st) co_return st;
-      last = message.uid;
-    }
-    if (!batch->empty()) {
-      if (auto st = co_await checkpoints_.save(config_.name, mailbox, {state->uidvalidity, last}); !st) co_return st;
-    }
-    if (batch->size() == kFetchBatch) continue;
-    auto idle = co_await session.idle(std::chrono::duration_cast<std::chrono::seconds>(kIdleRefresh));
-    if (!idle) co_return idle.error();
-  }
-}
-
-awaitable<core::Status> CoiConnector::take(core::ConnectorContext& ctx, const imap::FetchedMessage& message) {
-  if (message.too_large) {
-    // Not downloaded at all; parked with its size so an operator can see what was dropped.
-    co_return co_await ctx.sink.reject(config_.name,
-                                       "UID " + std::to_string(message.uid) + ": " + std::to_string(message.size) +
-                                           " bytes exceed max_message_bytes (" +
-                                           std::to_string(config_.max_message_bytes) + ")",
-                                       std::string());
-  }
-  auto parsed = mime::parse_mail(message.body, {config_.max_message_bytes});
-  if (!parsed) {
-    co_return co_await ctx.sink.reject(config_.name, "UID " + std::to_string(message.uid) + ": " + parsed.error().message,
-                                       message.body);
-  }
-  auto mapped = event_from_mail(*parsed, MappingContext{config_.name, addresses_, config_.max_attachment_bytes});
-  if (auto* skip = std::get_if<Skip>(&mapped)) {
-    spdlog::debug("coi {}: UID {} not relayed: {}", config_.name, message.uid, skip->reason);
-    metrics_.counter("coibridge_coi_skipped_total", "Mails read but not relayed", {{"connector", config_.name}}).inc();
-    co_return core::Status{};
-  }
-  auto& event = std::get<core::Event>(mapped);
-  if (auto st = co_await store_attachments(event, *parsed); !st) co_return st;
-  if (adhoc_root_of(event.where.remote_id)) {
-    // Delta Chat's References name the parent chain, not always the group's first mail: the
-    // group is the one a referenced mail belongs to, newest reference first.
-    std::vector<std::string> ids = parsed->in_reply_to;
-    ids.insert(ids.end(), parsed->references.rbegin(), parsed->references.rend());
-    for (const auto& id : ids) {
-      const core::RemoteMessageRef ref{config_.name, id};  // named: see run()
-      auto known = co_await ctx.sink.conversation_of(ref);
-      if (!known) co_return known.error();
-      if (*known && adhoc_root_of((*known)->remote_id)) {
-        event.where.remote_id = (*known)->remote_id;
-        break;
-      }
-    }
-  }
-  if (is_group_conversation(event.where.remote_id)) {
-    auto added = co_await observe_group(event.where.remote_id, *parsed);
-    if (!added) co_return added.error();
-    for (const auto& member : *added) {
-      if (addresses_.is_ours(member)) continue;
-      // One event per member this mail addressed first; its origin is derived from the mail,
-      // so a re-read publishes nothing twice.
-      core::Event joined;
-      joined.where = event.where;
-      joined.who = event.who;
-      joined.origin = {config_.name, parsed->message_id + "#joined:" + member};
-      joined.at = event.at;
-      joined.payload = core::MemberJoined{core::ActorRef{config_.name, member, ""}};
-      auto out = co_await ctx.sink.publish(std::move(joined));
-      if (!out) co_return out.error();
-    }
-  }
-  auto again = event;
-  auto outcome = co_await ctx.sink.publish(std::move(event));
-  if (outcome && outcome->status == core::PublishStatus::kUnlinked && dm_puppet(again.where.remote_id)) {
-    // Mail to a puppet belongs to the 1:1 chat with that person. Not linked yet: a direct
-    // chat is opened on the puppet's network when it has them; else, when the chat with the
-    // bridge account is linked (a room whose people all write through puppets), it goes there.
-    const auto puppet = addresses_.parse_puppet(*dm_puppet(again.where.remote_id));
-    bool opened = false;
-    if (puppet && ctx.direct_chats != nullptr && puppet->connector != config_.name) {
-      auto linked = co_await ctx.direct_chats->link(again.where, again.who, puppet->connector, puppet->remote_id);
-      opened = linked.ok() || linked.error().kind == core::ErrorKind::kConflict;
-      if (!linked && linked.error().kind == core::ErrorKind::kUnavailable) co_return linked.error();
-      if (!linked) spdlog::debug("coi {}: no direct chat with {}: {}", config_.name, puppet->remote_id, linked.error().message);
-    }
-    if (!opened) again.where.remote_id = dm_conversation(*dm_peer(again.where.remote_id));
-    outcome = co_await ctx.sink.publish(std::move(again));
-  }
-  if (!outcome) {
-    if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
-      co_return co_await ctx.sink.reject(config_.name, outcome.error().message, message.body);
-    }
-    co_return outcome.error();
-  }
-  co_return core::Status{};
-}
-
-awaitable<core::Result<std::vector<std::string>>> CoiConnector::observe_group(const std::string& conversation,
-                                                                             const mime::ParsedMail& mail) {
-  auto saved = co_await conversations_.load(config_.name, conversation);
-  if (!saved) co_return saved.error();
-  GroupState state = *saved ? group_state_from_json(**saved) : GroupState{};
-  auto added = observe_group_mail(state, mail);
-  if (auto root = adhoc_root_of(conversation)) state.root = *root;
-  if (auto st = co_await conversations_.save(config_.name, conversation, to_json(state)); !st) co_return st.error();
-  co_return added;
-}
-
-awaitable<core::Status> CoiConnector::store_attachments(core::Event& event, const mime::ParsedMail& mail) {
-  auto* posted = std::get_if<core::MessagePosted>(&event.payload);
-  if (posted == nullptr) co_return core::Status{};
-  for (auto& file : posted->body.attachments) {
-    const auto index = mail_part_index(file.location);
-    if (!index || *index >= mail.attachments.size()) continue;
-    const auto& part = mail.attachments[*index];
-    auto location = co_await blobs_.put(part.content_type, part.data);
-    if (!location) co_return location.error();  // the checkpoint stays; the mail is read again
-    file.location = std::move(*location);
-  }
-  co_return core::Status{};
-}
-
 awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event, mime::OutgoingMail& mail) {
   const auto* posted = std::get_if<core::MessagePosted>(&event.payload);
   if (posted == nullptr) co_return core::Status{};
@@ -300,8 +158,7 @@ awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core
     if (!saved) co_return saved.error();
     if (*saved) group = group_state_from_json(**saved);
   }
-  auto mail = mail_for_delivery(delivery, MappingContext{config_.name, addresses_, config_.max_attachment_bytes},
-                                identity, group ? &*group : nullptr);
+  auto mail = mail_for_delivery(delivery, mapping(), identity, group ? &*group : nullptr);
   if (!mail) co_return mail.error();
   if (!*mail) co_return core::RemoteMessageRef{config_.name, ""};  // nothing the mail side can show
   if (auto st = co_await load_attachments(delivery.event, **mail); !st) co_return st.error();

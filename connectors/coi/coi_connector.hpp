@@ -13,6 +13,7 @@
 
 #include "connectors/coi/coi_addresses.hpp"
 #include "connectors/coi/imap/imap_session.hpp"
+#include "connectors/coi/mail_mapping.hpp"
 #include "connectors/coi/mime/chat_mail.hpp"
 #include "connectors/coi/smtp/smtp_client.hpp"
 #include "core/config/config.hpp"
@@ -44,18 +45,33 @@ class CoiConnector final : public core::Connector {
   // One mailbox, reconnecting with backoff, until cancelled.
   boost::asio::awaitable<void> watch_forever(core::ConnectorContext& ctx, std::string mailbox);
   // One connected session: drain what is new, then wait in IDLE; returns on any error.
+  // A backlog is read as a pipeline: while batch n is committed, batch n+1 is parsed (off
+  // the I/O thread) and batch n+2 is fetched.
   boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx, imap::ImapSession& session,
                                              const std::string& mailbox);
-  // Publishes (or rejects) one fetched mail. An error means: do not advance the checkpoint.
-  boost::asio::awaitable<core::Status> take(core::ConnectorContext& ctx, const imap::FetchedMessage& message);
+  struct Batch;
+  // Parses and maps a fetched batch on ctx.compute.
+  boost::asio::awaitable<core::Status> prepare(core::ConnectorContext& ctx, Batch& batch);
+  // Publishes (or rejects) a prepared batch, then saves the checkpoint. An error means: the
+  // checkpoint stays where it was.
+  boost::asio::awaitable<core::Status> commit(core::ConnectorContext& ctx, Batch& batch, const std::string& mailbox,
+                                              std::uint32_t uidvalidity);
+  struct Pending;
+  // Publishes the events a batch became in one transaction, in order; acts on mail to a
+  // puppet whose direct chat is not linked yet (publish_direct) before going on.
+  boost::asio::awaitable<core::Status> publish_pending(core::ConnectorContext& ctx, Batch& batch, Pending& pending);
+  // Mail to a puppet belongs to the 1:1 chat with that person, which is not linked yet.
+  boost::asio::awaitable<core::Status> publish_direct(core::ConnectorContext& ctx, core::Event event,
+                                                      const imap::FetchedMessage& message);
+  // What a refused publish becomes: a dead letter for a refused event, else a retry.
+  boost::asio::awaitable<core::Status> refused(core::ConnectorContext& ctx, const core::Error& error,
+                                               const imap::FetchedMessage& message);
   // Moves the mail's attachment bytes into the blob store and points the event at them.
   boost::asio::awaitable<core::Status> store_attachments(core::Event& event, const mime::ParsedMail& mail);
-  // Records the members, name and thread of a group mail before its event is published.
-  // Returns the members the mail added implicitly (see observe_group_mail).
-  boost::asio::awaitable<core::Result<std::vector<std::string>>> observe_group(const std::string& conversation,
-                                                                               const mime::ParsedMail& mail);
   // Fills the outgoing mail's attachment bytes from the blob store.
   boost::asio::awaitable<core::Status> load_attachments(const core::Event& event, mime::OutgoingMail& mail);
+
+  MappingContext mapping() const { return MappingContext{config_.name, addresses_, config_.max_attachment_bytes}; }
 
   core::CoiConnectorConfig config_;
   core::CheckpointStore& checkpoints_;

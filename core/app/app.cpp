@@ -1,6 +1,8 @@
 #include "core/app/app.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
 
@@ -89,9 +92,9 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
 
 // Runs one connector until shutdown, restarting it with backoff when it fails.
 awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, core::DirectChats& direct_chats,
-                          const bool& stopping) {
+                          asio::any_io_executor compute, const bool& stopping) {
   auto ex = co_await asio::this_coro::executor;
-  core::ConnectorContext ctx{ex, sink, &direct_chats};
+  core::ConnectorContext ctx{ex, sink, &direct_chats, compute};
   const core::BackoffPolicy backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60000)};
   int failures = 0;
   asio::steady_timer timer(ex);
@@ -165,6 +168,9 @@ int run_bridge(const core::Config& config) {
   }
 
   asio::io_context io(1);
+  // CPU-bound work of the connectors (parsing a backlog of mail) runs here, next to the one
+  // I/O thread: a thread per core, at most four.
+  asio::thread_pool compute(std::clamp(std::thread::hardware_concurrency(), 1U, 4U));
   core::MetricsRegistry metrics;
   core::ConnectorRegistry registry;
   core::pg::PgBridgeStore bridges(db);
@@ -250,7 +256,7 @@ int run_bridge(const core::Config& config) {
   std::list<asio::cancellation_signal> connector_cancel;
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
-    asio::co_spawn(asio::make_strand(io), supervise(connector, router, direct_chats, stopping),
+    asio::co_spawn(asio::make_strand(io), supervise(connector, router, direct_chats, compute.get_executor(), stopping),
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }
@@ -283,6 +289,7 @@ int run_bridge(const core::Config& config) {
   });
 
   io.run();
+  compute.join();
   db.stop();
   if (database->embedded) {
     if (auto st = database->embedded->stop(); !st) spdlog::warn("{}", st.error().message);

@@ -29,6 +29,16 @@ struct PublishOutcome {
   std::size_t targets = 0;  // outbox rows written
 };
 
+// One event of a batch publish (EventSink::publish_batch).
+struct BatchEvent {
+  Event event;
+  // Ends the batch after this event when its conversation turns out to be linked to nothing,
+  // so that the publisher can act on that (open a direct chat, choose another conversation)
+  // and publish it again before any later event of the batch is committed: order within a
+  // conversation holds.
+  bool stop_if_unlinked = false;
+};
+
 // Where connectors hand inbound events. publish() returns only after PostgreSQL committed the
 // event and its outbox rows, so a connector acknowledges its peer (IMAP checkpoint, HTTP 200)
 // only after the returned awaitable completed with a value. Safe to call from any executor.
@@ -36,6 +46,14 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) = 0;
+  // Publishes events in their order in one transaction: one commit for all of them, which is
+  // what lets a connector drain a backlog quickly. Returns one outcome per event processed,
+  // a prefix of `events`: processing ends after the first event marked stop_if_unlinked whose
+  // outcome is kUnlinked (that event is not written). An event the router refuses (no origin)
+  // gets its error in its slot and the others go on. The outer error means nothing of the
+  // batch was committed.
+  virtual boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> publish_batch(
+      std::vector<BatchEvent> events) = 0;
   // An inbound item this connector could not parse or map. It is logged, counted and parked
   // as a dead letter (raw: an excerpt of the input), so the connector can acknowledge it and
   // move on instead of blocking its source.
@@ -78,6 +96,9 @@ struct ConnectorContext {
   boost::asio::any_io_executor executor;  // the connector's strand
   EventSink& sink;
   DirectChats* direct_chats = nullptr;  // null where the process offers none (tests)
+  // A thread pool for CPU-bound work (parsing a batch of mail) that would hold up the I/O
+  // thread; use with core::offload. Empty (tests): the work runs in place.
+  boost::asio::any_io_executor compute{};
 };
 
 class Connector {

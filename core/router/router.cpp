@@ -19,29 +19,62 @@ Counter& Router::published(const std::string& connector, PublishStatus status) {
                           {{"connector", connector}, {"status", to_string(status)}});
 }
 
-boost::asio::awaitable<Result<PublishOutcome>> Router::publish(Event event) {
+Status Router::prepare(Event& event) const {
   if (event.origin.remote_id.empty() || event.where.remote_id.empty()) {
-    co_return Error::invalid("origin", "an event needs its conversation and origin id");
-  }
-  if (registry_.is_own_actor(event.who)) {
-    published(event.where.connector, PublishStatus::kEcho).inc();
-    co_return PublishOutcome{PublishStatus::kEcho, {}, 0};
+    return Error::invalid("origin", "an event needs its conversation and origin id");
   }
   if (event.id.empty()) event.id = new_event_id();
   if (event.at == Timestamp{}) event.at = std::chrono::system_clock::now();
   // The stored form keeps milliseconds; deliveries must see what was stored.
   event.at = std::chrono::floor<std::chrono::milliseconds>(event.at);
+  return Status{};
+}
 
-  auto outcome = co_await store_.publish(event, plan_fanout);
-  if (!outcome) {
-    spdlog::warn("publish from {} failed: {}", event.where.connector, outcome.error().message);
-    co_return outcome;
+boost::asio::awaitable<Result<PublishOutcome>> Router::publish(Event event) {
+  std::vector<BatchEvent> one;
+  one.push_back(BatchEvent{std::move(event), false});
+  auto outcomes = co_await publish_batch(std::move(one));
+  if (!outcomes) co_return outcomes.error();
+  co_return std::move(outcomes->front());
+}
+
+boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publish_batch(
+    std::vector<BatchEvent> events) {
+  std::vector<Result<PublishOutcome>> outcomes(events.size(), PublishOutcome{});
+  // What goes to the store, and where each of its outcomes belongs in `outcomes`.
+  std::vector<BatchEvent> stored;
+  std::vector<std::size_t> slot;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto& event = events[i].event;
+    if (auto st = prepare(event); !st) {
+      outcomes[i] = st.error();
+    } else if (registry_.is_own_actor(event.who)) {
+      published(event.where.connector, PublishStatus::kEcho).inc();
+      outcomes[i] = PublishOutcome{PublishStatus::kEcho, {}, 0};
+    } else {
+      slot.push_back(i);
+      stored.push_back(std::move(events[i]));
+    }
   }
-  published(event.where.connector, outcome->status).inc();
-  if (outcome->status == PublishStatus::kAccepted && outcome->targets > 0 && on_committed_) {
-    on_committed_();
+  if (stored.empty()) co_return outcomes;
+  auto written = co_await store_.publish_batch(stored, plan_fanout);
+  if (!written) {
+    spdlog::warn("publish from {} failed: {}", stored.front().event.where.connector, written.error().message);
+    co_return written.error();
   }
-  co_return outcome;
+  bool wake = false;
+  for (std::size_t k = 0; k < written->size(); ++k) {
+    const auto& outcome = (*written)[k];
+    published(stored[k].event.where.connector, outcome.status).inc();
+    wake = wake || (outcome.status == PublishStatus::kAccepted && outcome.targets > 0);
+    outcomes[slot[k]] = outcome;
+  }
+  // The store stopped early: what it did not reach is not part of the answer.
+  if (!written->empty() && written->size() < stored.size()) {
+    outcomes.erase(outcomes.begin() + static_cast<std::ptrdiff_t>(slot[written->size() - 1] + 1), outcomes.end());
+  }
+  if (wake && on_committed_) on_committed_();
+  co_return outcomes;
 }
 
 boost::asio::awaitable<Status> Router::reject(std::string connector, std::string reason,

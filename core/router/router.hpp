@@ -19,6 +19,8 @@ class Router final : public EventSink {
          std::function<void()> on_committed);
 
   boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) override;
+  boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> publish_batch(
+      std::vector<BatchEvent> events) override;
   boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
                                         std::string raw) override;
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {
@@ -36,6 +38,8 @@ class Router final : public EventSink {
 
  private:
   Counter& published(const std::string& connector, PublishStatus status);
+  // Checks an inbound event and gives it its id and a stored-precision timestamp.
+  Status prepare(Event& event) const;
 
   EventStore& store_;
   const ConnectorRegistry& registry_;

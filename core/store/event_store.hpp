@@ -45,8 +45,11 @@ class EventStore {
   // One transaction: the dedupe key (event.origin), the message row, and one outbox row per
   // conversation the planner returns. Returns after commit. A second publish of the same
   // origin returns kDuplicate and writes nothing; a conversation in no bridge, kUnlinked.
-  virtual boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event,
-                                                                 const FanoutPlanner& planner) = 0;
+  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event, const FanoutPlanner& planner);
+  // The same for several events in one transaction, in order; see EventSink::publish_batch
+  // for where it stops. One outcome per event processed.
+  virtual boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(
+      const std::vector<BatchEvent>& events, const FanoutPlanner& planner) = 0;
 
   // Target conversations that have at least one outbox row, with the due time of their head.
   struct QueueHead {
@@ -94,5 +97,13 @@ class EventStore {
   virtual boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
                                                                                int limit) = 0;
 };
+
+inline boost::asio::awaitable<Result<PublishOutcome>> EventStore::publish(const Event& event,
+                                                                         const FanoutPlanner& planner) {
+  const std::vector<BatchEvent> one{BatchEvent{event, false}};
+  auto outcomes = co_await publish_batch(one, planner);
+  if (!outcomes) co_return outcomes.error();
+  co_return outcomes->front();
+}
 
 }  // namespace coibridge::core

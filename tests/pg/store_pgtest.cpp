@@ -131,6 +131,31 @@ TEST_F(StoreTest, SameOriginTwiceIsOneEvent) {
   EXPECT_EQ(count("SELECT count(*) FROM outbox"), 1);
 }
 
+TEST_F(StoreTest, BatchPublishesInOrderAndStopsWhereAsked) {
+  bridge_with({{"a", "room"}, {"b", "chan"}});
+  std::vector<BatchEvent> batch{{message("a", "room", "m1", "one"), false},
+                                {message("a", "room", "m1", "one again"), false},  // same origin, same batch
+                                {message("a", "elsewhere", "m2", "x"), false},
+                                {message("a", "room", "m3", "three"), false},
+                                {message("a", "nowhere", "m4", "y"), true},
+                                {message("a", "room", "m5", "not reached"), false}};
+  auto out = run_awaitable(events_.publish_batch(batch, plan_fanout));
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  ASSERT_EQ(out->size(), 5u);
+  EXPECT_EQ((*out)[0].status, PublishStatus::kAccepted);
+  EXPECT_EQ((*out)[1].status, PublishStatus::kDuplicate);
+  EXPECT_EQ((*out)[1].event_id, batch[0].event.id);
+  EXPECT_EQ((*out)[2].status, PublishStatus::kUnlinked);
+  EXPECT_EQ((*out)[3].status, PublishStatus::kAccepted);
+  EXPECT_EQ((*out)[4].status, PublishStatus::kUnlinked);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE origin_remote_id = 'm5'"), 0);
+  // Queue order is publish order.
+  auto head = run_awaitable(events_.head_of({"b", "chan"}));
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->event.origin.remote_id, "m1");
+}
+
 TEST_F(StoreTest, UnlinkedConversationWritesNothing) {
   auto out = run_awaitable(events_.publish(message("a", "nowhere", "m", "x"), plan_fanout));
   ASSERT_TRUE(out.ok());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,20 +14,31 @@ namespace coibridge::testing {
 
 class MemoryEventStore final : public core::EventStore {
  public:
-  boost::asio::awaitable<core::Result<core::PublishOutcome>> publish(
-      const core::Event& event, const core::FanoutPlanner& planner) override {
+  boost::asio::awaitable<core::Result<std::vector<core::PublishOutcome>>> publish_batch(
+      const std::vector<core::BatchEvent>& events, const core::FanoutPlanner& planner) override {
     ++publish_calls;
-    const auto key = event.origin.connector + "|" + event.origin.remote_id;
-    if (auto it = origins_.find(key); it != origins_.end()) {
-      co_return core::PublishOutcome{core::PublishStatus::kDuplicate, it->second, 0};
+    std::vector<core::PublishOutcome> outcomes;
+    for (const auto& item : events) {
+      const auto& event = item.event;
+      const auto key = event.origin.connector + "|" + event.origin.remote_id;
+      if (auto it = origins_.find(key); it != origins_.end()) {
+        outcomes.push_back({core::PublishStatus::kDuplicate, it->second, 0});
+        continue;
+      }
+      if (unlinked.contains(event.where)) {
+        outcomes.push_back({core::PublishStatus::kUnlinked, {}, 0});
+        if (item.stop_if_unlinked) break;
+        continue;
+      }
+      origins_[key] = event.id;
+      core::PublishOutcome out{core::PublishStatus::kAccepted, event.id, 0};
+      for (const auto& target : planner(event, links)) {
+        outbox.push_back({++next_id_, target, event, 0, {}, {}});
+        ++out.targets;
+      }
+      outcomes.push_back(out);
     }
-    origins_[key] = event.id;
-    core::PublishOutcome out{core::PublishStatus::kAccepted, event.id, 0};
-    for (const auto& target : planner(event, links)) {
-      outbox.push_back({++next_id_, target, event, 0, {}, {}});
-      ++out.targets;
-    }
-    co_return out;
+    co_return outcomes;
   }
 
   boost::asio::awaitable<core::Result<std::vector<QueueHead>>> queue_heads() override {
@@ -114,7 +126,8 @@ class MemoryEventStore final : public core::EventStore {
   std::vector<core::OutboxItem> outbox;
   std::vector<core::DeadLetter> dead;
   std::vector<std::string> inbound_dead;
-  int publish_calls = 0;
+  int publish_calls = 0;                    // store transactions (a batch is one)
+  std::set<core::ConversationRef> unlinked;  // conversations that answer kUnlinked
 
  private:
   void erase(std::int64_t id) {

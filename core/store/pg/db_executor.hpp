@@ -4,12 +4,8 @@
 // connection (each with the named prepared statements of statements.cpp), and resumes the
 // coroutine on its own executor.
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/connector/offload.hpp"
 #include "core/model/result.hpp"
 
 namespace coibridge::core::pg {
@@ -37,19 +34,7 @@ class DbExecutor {
   template <class F>
   auto run(F fn) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
     using R = std::invoke_result_t<F&, pqxx::connection&>;
-    std::optional<R> out;
-    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
-        [this, &fn, &out](auto handler) {
-          auto ex = boost::asio::get_associated_executor(handler);
-          boost::asio::post(pool_, [this, &fn, &out, handler = std::move(handler),
-                                    work = boost::asio::make_work_guard(ex)]() mutable {
-            out.emplace(guarded<R>(fn));
-            auto resume_on = work.get_executor();
-            boost::asio::post(resume_on, std::move(handler));
-          });
-        },
-        boost::asio::use_awaitable);
-    co_return std::move(*out);
+    co_return co_await offload(pool_.get_executor(), [this, &fn] { return guarded<R>(fn); });
   }
 
   // The same, blocking the calling thread; for start-up and tools, never on an I/O thread.

@@ -1,5 +1,7 @@
 #include "core/store/pg/pg_stores.hpp"
 
+#include <map>
+
 #include "core/model/event_json.hpp"
 
 namespace coibridge::core::pg {
@@ -162,50 +164,68 @@ awaitable<Status> PgBridgeStore::remove_link(std::int64_t bridge_id, std::int64_
 
 // ---------------------------------------------------------------- events
 
-awaitable<Result<PublishOutcome>> PgEventStore::publish(const Event& event,
-                                                        const FanoutPlanner& planner) {
-  co_return co_await db_.run([&](pqxx::connection& c) -> Result<PublishOutcome> {
+awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const std::vector<BatchEvent>& events,
+                                                                           const FanoutPlanner& planner) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<PublishOutcome>> {
     pqxx::work tx(c);
-    PublishOutcome out;
-    auto seen = tx.exec_prepared("message_by_origin", event.origin.connector, event.origin.remote_id);
-    if (!seen.empty()) {
-      out.status = PublishStatus::kDuplicate;
-      out.event_id = EventId{seen[0][0].as<std::string>()};
-      return out;
-    }
-    // Our own delivery coming back (the copy of a sent mail, our own Matrix event).
-    if (!tx.exec_prepared("part_is_ours", event.origin.connector, event.origin.remote_id).empty()) {
-      out.status = PublishStatus::kEcho;
-      return out;
-    }
-    auto bridge = tx.exec_prepared("link_bridge_of", event.where.connector, event.where.remote_id);
-    if (bridge.empty()) {
-      out.status = PublishStatus::kUnlinked;
-      return out;
-    }
-    const auto bridge_id = bridge[0][0].as<std::int64_t>();
-    std::vector<Link> links;
-    for (const auto& r : tx.exec_prepared("link_list", bridge_id)) links.push_back(link_from(r));
-
-    const std::string body = to_json(event).dump();
-    auto inserted = tx.exec_prepared("message_insert", event.id.value, bridge_id,
-                                     event.origin.connector, event.origin.remote_id,
-                                     event.where.remote_id, std::string(payload_kind(event.payload)), body);
-    if (inserted.empty()) {
-      // A concurrent publish of the same origin won the race.
-      tx.abort();
-      out.status = PublishStatus::kDuplicate;
-      return out;
-    }
-    for (const auto& target : planner(event, links)) {
-      tx.exec_prepared("outbox_insert", event.id.value, bridge_id, target.connector,
-                       target.remote_id, body);
-      ++out.targets;
+    std::vector<PublishOutcome> outcomes;
+    outcomes.reserve(events.size());
+    // A backlog mostly repeats a few conversations: their bridge and links are read once.
+    struct Linked {
+      std::int64_t bridge_id = 0;  // 0: linked to nothing
+      std::vector<Link> links;
+    };
+    std::map<ConversationRef, Linked> linked;
+    for (const auto& item : events) {
+      const Event& event = item.event;
+      PublishOutcome& out = outcomes.emplace_back();
+      // Published before (in this batch too: the transaction sees its own rows), or our own
+      // delivery coming back (the copy of a sent mail, our own Matrix event).
+      const auto seen = tx.exec_prepared1("origin_status", event.origin.connector, event.origin.remote_id);
+      if (!seen[0].is_null()) {
+        out.status = PublishStatus::kDuplicate;
+        out.event_id = EventId{seen[0].as<std::string>()};
+        continue;
+      }
+      if (seen[1].as<bool>()) {
+        out.status = PublishStatus::kEcho;
+        continue;
+      }
+      auto [where, fresh] = linked.try_emplace(event.where);
+      if (fresh) {
+        auto bridge = tx.exec_prepared("link_bridge_of", event.where.connector, event.where.remote_id);
+        if (!bridge.empty()) {
+          where->second.bridge_id = bridge[0][0].as<std::int64_t>();
+          for (const auto& r : tx.exec_prepared("link_list", where->second.bridge_id)) {
+            where->second.links.push_back(link_from(r));
+          }
+        }
+      }
+      if (where->second.bridge_id == 0) {
+        out.status = PublishStatus::kUnlinked;
+        if (item.stop_if_unlinked) break;
+        continue;
+      }
+      const std::string body = to_json(event).dump();
+      auto inserted = tx.exec_prepared("message_insert", event.id.value, where->second.bridge_id,
+                                       event.origin.connector, event.origin.remote_id, event.where.remote_id,
+                                       std::string(payload_kind(event.payload)), body);
+      if (inserted.empty()) {
+        // A concurrent publish of the same origin won the race (ON CONFLICT DO NOTHING waited
+        // for it); nothing of this event was written.
+        out.status = PublishStatus::kDuplicate;
+        continue;
+      }
+      for (const auto& target : planner(event, where->second.links)) {
+        tx.exec_prepared("outbox_insert", event.id.value, where->second.bridge_id, target.connector,
+                         target.remote_id, body);
+        ++out.targets;
+      }
+      out.status = PublishStatus::kAccepted;
+      out.event_id = event.id;
     }
     tx.commit();
-    out.status = PublishStatus::kAccepted;
-    out.event_id = event.id;
-    return out;
+    return outcomes;
   });
 }
 

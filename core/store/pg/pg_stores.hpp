@@ -31,8 +31,8 @@ class PgBridgeStore final : public BridgeStore {
 class PgEventStore final : public EventStore {
  public:
   explicit PgEventStore(DbExecutor& db) : db_(db) {}
-  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event,
-                                                         const FanoutPlanner& planner) override;
+  boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(const std::vector<BatchEvent>& events,
+                                                                          const FanoutPlanner& planner) override;
   boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override;
   boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target) override;
   boost::asio::awaitable<Status> mark_delivered(std::int64_t outbox_id, EventId event_id,

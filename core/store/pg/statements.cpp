@@ -45,10 +45,11 @@ constexpr Statement kStatements[] = {
     {"audit_insert", "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)"},
 
     // --- publish
-    {"message_by_origin",
-     "SELECT event_id::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
-    {"part_is_ours",
-     "SELECT 1 FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},
+    // Whether an origin was published already (its event id) and whether it is one of our
+    // own deliveries: one round trip per published event.
+    {"origin_status",
+     "SELECT (SELECT event_id::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2),"
+     " EXISTS (SELECT 1 FROM message_parts WHERE connector = $1 AND remote_id = $2)"},
     {"message_insert",
      "INSERT INTO messages (event_id, bridge_id, origin_connector, origin_remote_id,"
      " origin_conversation, kind, event) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::jsonb)"

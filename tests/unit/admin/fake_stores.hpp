@@ -144,8 +144,8 @@ class FakeEventStore : public EventStore {
   std::int64_t last_after = -1;
   int last_limit = 0;
 
-  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event&,
-                                                         const FanoutPlanner&) override {
+  boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(const std::vector<BatchEvent>&,
+                                                                          const FanoutPlanner&) override {
     co_return unused();
   }
   boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override {

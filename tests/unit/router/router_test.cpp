@@ -88,6 +88,16 @@ class RouterTest : public ::testing::Test {
     return std::move(*out);
   }
 
+  Result<std::vector<Result<PublishOutcome>>> publish_batch(std::vector<BatchEvent> events) {
+    std::optional<Result<std::vector<Result<PublishOutcome>>>> out;
+    boost::asio::co_spawn(io_, router_->publish_batch(std::move(events)),
+                          [&](std::exception_ptr, Result<std::vector<Result<PublishOutcome>>> r) {
+                            out.emplace(std::move(r));
+                          });
+    EXPECT_TRUE(run_until(io_, [&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+
   void stop() {
     scheduler_->stop();
     ASSERT_TRUE(run_until(io_, [this] { return stopped_; }));
@@ -132,6 +142,63 @@ TEST_F(RouterTest, EventWithoutOriginIsRejected) {
   stop();
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error().kind, ErrorKind::kInvalidArgument);
+}
+
+TEST_F(RouterTest, BatchIsOneStoreCallWithAnOutcomePerEventInOrder) {
+  start();
+  auto echo = posted("src", "room", "m2");
+  echo.who.remote_id = "puppet:bob";
+  std::vector<BatchEvent> batch{{posted("src", "room", "m1", "one"), false},
+                                {echo, false},
+                                {posted("src", "room", "", "no origin"), false},
+                                {posted("src", "room", "m1", "one again"), false},
+                                {posted("src", "room", "m3", "three"), false}};
+  auto out = publish_batch(std::move(batch));
+  ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered_order.size() == 2; }));
+  stop();
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 5u);
+  EXPECT_EQ((*out)[0]->status, PublishStatus::kAccepted);
+  EXPECT_EQ((*out)[1]->status, PublishStatus::kEcho);
+  ASSERT_FALSE((*out)[2].ok());
+  EXPECT_EQ((*out)[2].error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ((*out)[3]->status, PublishStatus::kDuplicate);
+  EXPECT_EQ((*out)[3]->event_id, (*out)[0]->event_id);
+  EXPECT_EQ((*out)[4]->status, PublishStatus::kAccepted);
+  EXPECT_EQ(store_.publish_calls, 1);
+  EXPECT_EQ(std::get<MessagePosted>(dst_->delivered_order[0].event.payload).body.text, "one");
+  EXPECT_EQ(std::get<MessagePosted>(dst_->delivered_order[1].event.payload).body.text, "three");
+}
+
+TEST_F(RouterTest, BatchEndsAfterAnUnlinkedEventThatAsksToStop) {
+  store_.unlinked = {{"src", "dm"}, {"src", "other"}};
+  start();
+  std::vector<BatchEvent> batch{{posted("src", "room", "m1"), false},
+                                {posted("src", "other", "m2"), true},
+                                {posted("src", "dm", "m3"), true},
+                                {posted("src", "room", "m4"), false}};
+  auto out = publish_batch(std::move(batch));
+  ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered_order.size() == 1; }));
+  stop();
+  ASSERT_TRUE(out.ok());
+  // The first unlinked event that asks to stop ends the batch; m3 and m4 are not reached.
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0]->status, PublishStatus::kAccepted);
+  EXPECT_EQ((*out)[1]->status, PublishStatus::kUnlinked);
+  ASSERT_EQ(dst_->delivered_order.size(), 1u);  // m4 was not written
+  EXPECT_EQ(dst_->delivered_order[0].event.origin.remote_id, "m1");
+}
+
+TEST_F(RouterTest, BatchGoesOnAfterAnUnlinkedEventThatDoesNotAskToStop) {
+  store_.unlinked = {{"src", "other"}};
+  start();
+  std::vector<BatchEvent> batch{{posted("src", "other", "m1"), false}, {posted("src", "room", "m2"), false}};
+  auto out = publish_batch(std::move(batch));
+  stop();
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0]->status, PublishStatus::kUnlinked);
+  EXPECT_EQ((*out)[1]->status, PublishStatus::kAccepted);
 }
 
 TEST_F(RouterTest, TransientFailuresThenRecoveryDeliverExactlyOnce) {
