@@ -131,6 +131,24 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
     }
     auto& [mail, event] = std::get<MappedMail>(item.result);
     if (auto st = co_await store_attachments(event, mail); !st) co_return st;
+    if (auto* read = std::get_if<core::ReadUpTo>(&event.payload)) {
+      // Delta Chat acknowledges several messages in one MDN (Additional-Message-IDs); the
+      // reader has read up to the newest of them.
+      if (!mail.additional_targets.empty()) {
+        std::vector<core::RemoteMessageRef> named{read->target};
+        for (const auto& id : mail.additional_targets) named.push_back({config_.name, id});
+        auto newest = co_await ctx.sink.newest_of(std::move(named));
+        if (!newest) co_return newest.error();
+        if (*newest) read->target = **newest;
+      }
+      // A receipt belongs to the chat of the message it names, which the message map knows.
+      // Its headers cannot say: Delta Chat's MDNs carry no To, only the envelope names the
+      // puppet they answer, and a group member's receipt is addressed to the sender alone.
+      const core::RemoteMessageRef target = read->target;  // named: g++ 12 and co_await
+      auto known = co_await ctx.sink.conversation_of(target);
+      if (!known) co_return known.error();
+      if (*known && (*known)->connector == config_.name) event.where.remote_id = (*known)->remote_id;
+    }
     if (adhoc_root_of(event.where.remote_id)) {
       // Delta Chat's References name the parent chain, not always the group's first mail: the
       // group is the one a referenced mail belongs to, newest reference first.

@@ -64,6 +64,8 @@ class EventSink {
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
   // The event an earlier message of this network became (its origin is `ref`), if any.
   virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
+  // See EventStore::newest_of.
+  virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) = 0;
   // See EventStore::reaction_delivered.
   virtual boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
       ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) = 0;

@@ -26,6 +26,9 @@ class Router final : public EventSink {
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {
     co_return co_await store_.conversation_of(std::move(ref));
   }
+  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) override {
+    co_return co_await store_.newest_of(std::move(refs));
+  }
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) override {
     co_return co_await store_.event_by_origin(std::move(ref));
   }

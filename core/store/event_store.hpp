@@ -76,6 +76,11 @@ class EventStore {
   // The conversation a message belongs to on its own network, when the message map knows it
   // (published from there, or delivered there by us).
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  // Of these messages of one network (published from there, or delivered there by us), the
+  // one whose event came last (committed last; within one commit, the later event time):
+  // what a receipt naming several messages reads up to. Unknown ones are left out.
+  virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
+      std::vector<RemoteMessageRef> refs) = 0;
   // The event published from this origin, if any.
   virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
   // The id on target_connector of the newest reaction `who` added (in conversation `where`,

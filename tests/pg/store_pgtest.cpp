@@ -156,6 +156,31 @@ TEST_F(StoreTest, BatchPublishesInOrderAndStopsWhereAsked) {
   EXPECT_EQ((*head)->event.origin.remote_id, "m1");
 }
 
+TEST_F(StoreTest, NewestOfOrdersByCommitThenEventTime) {
+  bridge_with({{"a", "room"}, {"b", "chan"}});
+  auto early = message("a", "room", "m1", "one");
+  auto late = message("a", "room", "m2", "two");
+  late.at = early.at + std::chrono::seconds(5);
+  // One transaction, so one commit time: the event time decides. The later event first.
+  std::vector<BatchEvent> batch{{late, false}, {early, false}};
+  ASSERT_TRUE(run_awaitable(events_.publish_batch(batch, plan_fanout)).ok());
+  auto third = message("a", "room", "m3", "three");
+  third.at = early.at - std::chrono::seconds(60);  // an old Date, but committed last
+  ASSERT_TRUE(run_awaitable(events_.publish(third, plan_fanout)).ok());
+  // Delivered to b, in queue order: b-1, b-2, b-3 are the ids b gave m2, m1, m3.
+  for (const char* remote : {"b-1", "b-2", "b-3"}) {
+    auto head = run_awaitable(events_.head_of({"b", "chan"}));
+    ASSERT_TRUE(head.ok() && head->has_value());
+    ASSERT_TRUE(run_awaitable(events_.mark_delivered((*head)->id, (*head)->event.id, {"b", "chan"}, {"b", remote})).ok());
+  }
+  using Refs = std::vector<RemoteMessageRef>;
+  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"b", "b-2"}, {"b", "b-1"}}))->value().remote_id, "b-1");
+  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"b", "b-1"}, {"b", "b-3"}, {"b", "gone"}}))->value().remote_id, "b-3");
+  // The origin's own ids order the same way.
+  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"a", "m1"}, {"a", "m2"}}))->value().remote_id, "m2");
+  EXPECT_FALSE(run_awaitable(events_.newest_of(Refs{{"b", "gone"}}))->has_value());
+}
+
 TEST_F(StoreTest, UnlinkedConversationWritesNothing) {
   auto out = run_awaitable(events_.publish(message("a", "nowhere", "m", "x"), plan_fanout));
   ASSERT_TRUE(out.ok());

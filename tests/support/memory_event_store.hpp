@@ -108,6 +108,10 @@ class MemoryEventStore final : public core::EventStore {
       core::RemoteMessageRef) override {
     co_return std::optional<core::ConversationRef>{};
   }
+  boost::asio::awaitable<core::Result<std::optional<core::RemoteMessageRef>>> newest_of(
+      std::vector<core::RemoteMessageRef>) override {
+    co_return std::optional<core::RemoteMessageRef>{};
+  }
 
   boost::asio::awaitable<core::Status> replay_dead_letter(std::int64_t, std::string) override {
     co_return core::Error::internal("not used by the router tests");

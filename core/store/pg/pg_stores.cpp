@@ -346,6 +346,24 @@ awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(
   });
 }
 
+awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::newest_of(std::vector<RemoteMessageRef> refs) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<RemoteMessageRef>> {
+    pqxx::read_transaction tx(c);
+    std::optional<RemoteMessageRef> newest;
+    std::pair<std::int64_t, std::string> newest_order;  // commit time (us), event time (RFC 3339, fixed width)
+    for (const auto& ref : refs) {
+      auto rows = tx.exec_prepared("message_order", ref.connector, ref.remote_id);
+      if (rows.empty()) continue;
+      std::pair<std::int64_t, std::string> order{rows[0][0].as<std::int64_t>(), rows[0][1].as<std::string>("")};
+      if (!newest || order > newest_order) {
+        newest = ref;
+        newest_order = std::move(order);
+      }
+    }
+    return newest;
+  });
+}
+
 awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::translate(RemoteMessageRef ref,
                                                                            std::string target_connector) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<RemoteMessageRef>> {

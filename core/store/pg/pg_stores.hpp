@@ -46,6 +46,7 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) override;
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override;
+  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) override;
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) override;
   boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef where, std::string who,
                                                                               RemoteMessageRef target,

@@ -104,6 +104,12 @@ constexpr Statement kStatements[] = {
     {"conversation_of_message",
      "SELECT origin_conversation FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
      " UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},
+    // When the event of a message (published from, or delivered to, the network) was
+    // committed, and its event time; for ordering messages.
+    {"message_order",
+     "SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint, m.event->>'at' FROM messages m"
+     " WHERE m.event_id = (SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2"
+     " UNION ALL SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2 LIMIT 1)"},
     {"checkpoint_get",
      "SELECT uidvalidity, last_uid FROM checkpoints WHERE connector = $1 AND source = $2"},
     // Within one uidvalidity the checkpoint only moves forward (two readers racing cannot

@@ -179,6 +179,9 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef) override {
     co_return std::optional<ConversationRef>{};
   }
+  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef>) override {
+    co_return std::optional<RemoteMessageRef>{};
+  }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(RemoteMessageRef,
                                                                             std::string) override {
     co_return unused();
