@@ -239,12 +239,34 @@ def test_rest_link_succeeds_even_where_the_bot_may_not_set_state(make_bridge, ne
     bridge = make_bridge()
     room = room_with_bot(alice, bridge, bridge_setup)  # the bot has power level 0
     bridge_id = bridge.link(room, f"general{token()}")
-    time.sleep(SETTLE_SECONDS)
+    # The room's admins learn why the room does not show it is bridged.
+    note = alice.wait_for_message(room_id=room, sender=bot_of(bridge_setup))
+    assert note.msgtype == "m.notice" and "power level 50" in note.body, note
     assert state(alice, room, "m.bridge", f"coi:bridge:{bridge_id}")[0] == 404
     assert "not told that" in bridge.log_text()
     alice.send_text(room, "still bridged")
-    [d] = bridge.wait_outbox(1)
-    assert d["event"]["payload"]["body"]["text"] == "still bridged"
+    bridge.wait_outbox(1)
+    time.sleep(SETTLE_SECONDS)
+    # The bot's note is not relayed; the message is.
+    assert [d["event"]["payload"]["body"]["text"] for d in bridge.outbox()] == ["still bridged"]
+
+
+def test_inviting_a_ghost_without_the_user_level_is_declined(make_bridge, new_user, bridge_setup):
+    admin = new_user("admin")
+    nobody = new_user("nobody")
+    bridge = make_bridge(matrix_extra=permissions_yaml({admin.user_id: "admin"}) + "      dm_connector: spool\n")
+    ghost = "@_coi_bob=40example.org:matrix.test"
+    room = nobody.create_room(name="dm", invite=[ghost], is_direct=True)
+    deadline = time.monotonic() + 30
+    while True:
+        status, member = state(nobody, room, "m.room.member", ghost)
+        if status == 200 and member.get("membership") == "leave":
+            break
+        assert member.get("membership") != "join", member
+        assert time.monotonic() < deadline, f"the ghost did not decline: {status} {member}\n{bridge.log_tail()}"
+        time.sleep(0.2)
+    assert "may not open direct chats" in bridge.log_text()
+    assert bridge.sql("SELECT count(*) FROM links") == "0"
 
 
 def portal_alias(conversation: str, server: str) -> str:
