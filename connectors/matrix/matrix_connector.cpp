@@ -178,6 +178,7 @@ awaitable<void> MatrixConnector::run(core::ConnectorContext& ctx) {
   // Inbound traffic arrives over HTTP; run() only opens the door for it while it lasts.
   sink_ = &ctx.sink;
   direct_chats_ = ctx.direct_chats;
+  portal_links_ = ctx.portal_links;
   struct Close {
     core::EventSink*& sink;
     ~Close() { sink = nullptr; }
@@ -224,9 +225,9 @@ awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpReque
     if (request.method != "GET") co_return wrong_method();
     co_return co_await on_user_query(*user);
   }
-  if (segment_after("/rooms/")) {
+  if (auto alias = segment_after("/rooms/")) {
     if (request.method != "GET") co_return wrong_method();
-    co_return matrix_error(404, "M_NOT_FOUND", "no such portal");
+    co_return co_await on_room_query(*alias);
   }
   if (rest == "/ping") {
     if (request.method != "POST") co_return wrong_method();
@@ -243,6 +244,66 @@ awaitable<core::HttpResponse> MatrixConnector::on_user_query(std::string user_id
   if (auto st = co_await api_->ensure_user(localpart->localpart); !st) {
     co_return matrix_error(500, "M_UNKNOWN", st.error().message);
   }
+  co_return core::HttpResponse::json(200, "{}");
+}
+
+awaitable<core::HttpResponse> MatrixConnector::on_room_query(std::string alias) {
+  // Application Service API, "Querying room aliases": answering 200 means the room now
+  // exists with that alias; the homeserver then resolves it. Anything else is 404.
+  const auto not_found = [] { return matrix_error(404, "M_NOT_FOUND", "no such portal"); };
+  if (!config_.public_portals || config_.dm_connector.empty() || portal_links_ == nullptr ||
+      stores_.conversations == nullptr || !api_) {
+    co_return not_found();
+  }
+  const auto conversation = group_id_of_portal_alias(alias, mapping_.naming);
+  if (!conversation || !(conversation->starts_with("group:") || conversation->starts_with("adhoc:"))) {
+    co_return not_found();
+  }
+  // Only groups the mail side has seen: an alias must not conjure up conversations.
+  auto known = co_await stores_.conversations->load(config_.dm_connector, *conversation);
+  if (!known) co_return matrix_error(500, "M_UNKNOWN", known.error().message);
+  if (!*known) co_return not_found();
+  const auto parts = split_id(alias);
+  if (!parts) co_return not_found();
+
+  // A public room, so that anyone who knows the alias can join it (an invite-only room is
+  // not joinable by alias). The bridge info follows from the link (linked()).
+  json body{{"preset", "public_chat"},
+            {"visibility", "private"},  // not listed in the room directory
+            {"room_alias_name", parts->localpart},
+            {"name", *conversation},
+            {"topic", "Bridged with the mail group " + *conversation + " (" + config_.dm_connector + ")"}};
+  auto created = co_await api_->call("POST", "/_matrix/client/v3/createRoom", "", body);
+  if (!created) {
+    // Another query made it a moment ago: the alias exists, which is all the answer says.
+    if (ClientApi::errcode_of(created.error()) == "M_ROOM_IN_USE") co_return core::HttpResponse::json(200, "{}");
+    spdlog::warn("matrix {}: portal {} not created: {}", config_.name, alias, created.error().message);
+    co_return matrix_error(500, "M_UNKNOWN", created.error().message);
+  }
+  const std::string room = text_field(*created, "room_id");
+  if (!is_valid_room_id(room)) co_return matrix_error(500, "M_UNKNOWN", "createRoom answered without a room id");
+  {
+    std::lock_guard lock(mu_);
+    bot_rooms_.insert(room);
+  }
+  const core::ConversationRef here{config_.name, room};
+  const core::ConversationRef there{config_.dm_connector, *conversation};
+  const std::string actor = config_.name + ":alias-query";
+  auto linked_bridge = co_await portal_links_->link(here, there, actor);
+  if (!linked_bridge) {
+    // The group is linked elsewhere already (or the store failed): the new room must not
+    // keep the alias, or it would name a room that relays nothing.
+    spdlog::warn("matrix {}: portal {} not linked with {}: {}", config_.name, alias, *conversation,
+                 linked_bridge.error().message);
+    (void)co_await api_->call("DELETE", "/_matrix/client/v3/directory/room/" + core::url_encode(alias), "", json());
+    (void)co_await api_->call("POST", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/leave", "",
+                              json::object());
+    if (linked_bridge.error().kind == core::ErrorKind::kUnavailable) {
+      co_return matrix_error(500, "M_UNKNOWN", linked_bridge.error().message);
+    }
+    co_return not_found();
+  }
+  spdlog::info("matrix {}: portal {} ({}) for {}:{}", config_.name, alias, room, config_.dm_connector, *conversation);
   co_return core::HttpResponse::json(200, "{}");
 }
 
@@ -470,14 +531,10 @@ awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::stri
   // invited shows as a direct chat on their side.
   // MSC2346 bridge info (m.bridge, and the unstable name clients still read): clients show
   // which network the room reaches and through which bot.
-  json bridge_info{{"bridgebot", bot_user_id()},
-                   {"creator", *ghost},
-                   {"protocol", {{"id", "coi"}, {"displayname", "Chat over email"}}},
-                   {"channel", {{"id", other.remote_id}, {"displayname", other.display_name.empty() ? other.remote_id
-                                                                                                   : other.display_name}}}};
+  const json info = bridge_info(*ghost, other.remote_id, other.display_name.empty() ? other.remote_id : other.display_name);
   json initial_state = json::array();
   for (const char* type : {"m.bridge", "uk.half-shot.bridge"}) {
-    initial_state.push_back({{"type", type}, {"state_key", "coi:" + config_.name + ":" + other.remote_id}, {"content", bridge_info}});
+    initial_state.push_back({{"type", type}, {"state_key", "coi:" + config_.name + ":" + other.remote_id}, {"content", info}});
   }
   json body{{"preset", "trusted_private_chat"},
             {"is_direct", true},
@@ -521,17 +578,38 @@ awaitable<void> MatrixConnector::run_command(const std::string& room, const core
   if (word == "help") {
     answer = "coi-bridge commands (in this room, which is linked to nothing):\n"
              "  dm <address>   open a direct chat with a mail (COI, Delta Chat) contact\n"
+             "  link <room id or #alias> <connector>:<conversation>\n"
+             "                 bridge a room with another network's conversation (admins), for example\n"
+             "                 link #team:" + config_.server_name + " " +
+             (config_.dm_connector.empty() ? std::string("mail") : config_.dm_connector) +
+             ":group:<group id>; invite the bot to the room first\n"
+             "  unlink <room id or #alias>\n"
+             "                 end that room's bridge (admins)\n"
              "  status         what this bridge serves\n"
              "  help           this text\n"
-             "Rooms are linked to mail chats and groups through the bridge's REST API "
-             "(POST /api/v1/bridges/{id}/links); inviting a contact's ghost @" +
-             config_.ghost_prefix + "<address>:" + config_.server_name + " opens a direct chat too.";
-  } else if (word == "status") {
-    const std::string target = config_.dm_connector.empty() ? std::string("(no mail connector)") : config_.dm_connector;
-    answer = "coi-bridge is running. Homeserver " + config_.homeserver_url + ", direct chats go to " + target +
-             ", ghosts are @" + config_.ghost_prefix + "…:" + config_.server_name + ".";
-  } else if (word == "dm") {
-    answer = co_await open_dm_command(who, arg);
+             "Rooms can also be linked through the bridge's REST API (POST /api/v1/bridges/{id}/links); "
+             "inviting a contact's ghost @" +
+             config_.ghost_prefix + "<address>:" + config_.server_name + " opens a direct chat too.\n"
+             "You may use commands up to level \"" + std::string(to_string(permission_of(who.remote_id))) + "\".";
+  } else if (word == "status" || word == "dm" || word == "link" || word == "unlink") {
+    // connectors.matrix[].permissions: dm and status need "user", link and unlink "admin".
+    const PermissionLevel needed = word == "link" || word == "unlink" ? PermissionLevel::kAdmin : PermissionLevel::kUser;
+    const PermissionLevel has = permission_of(who.remote_id);
+    if (has < needed) {
+      answer = "sorry, " + who.remote_id + ": \"" + word + "\" needs the " + std::string(to_string(needed)) +
+               " level on this bridge (connectors.matrix[].permissions), and you have " +
+               (has == PermissionLevel::kNone ? std::string("none") : "\"" + std::string(to_string(has)) + "\"") + ".";
+    } else if (word == "link") {
+      answer = co_await link_command(who, arg);
+    } else if (word == "unlink") {
+      answer = co_await unlink_command(who, arg);
+    } else if (word == "dm") {
+      answer = co_await open_dm_command(who, arg);
+    } else {
+      const std::string target = config_.dm_connector.empty() ? std::string("(no mail connector)") : config_.dm_connector;
+      answer = "coi-bridge is running. Homeserver " + config_.homeserver_url + ", direct chats go to " + target +
+               ", ghosts are @" + config_.ghost_prefix + "…:" + config_.server_name + ".";
+    }
   } else if (text.starts_with("!")) {
     answer = "unknown command \"" + word.substr(0, 40) + "\"; say help";
   }
@@ -559,6 +637,140 @@ awaitable<std::string> MatrixConnector::open_dm_command(const core::ActorRef& wh
   co_return "invited you to a direct chat with " + address;
 }
 
+PermissionLevel MatrixConnector::permission_of(const std::string& user_id) const {
+  return matrix::permission_of(user_id, config_.permissions, config_.server_name);
+}
+
+json MatrixConnector::bridge_info(const std::string& creator, const std::string& channel_id,
+                                  const std::string& channel_name) const {
+  // MSC2346: which network the room reaches, through which bot, and what it is there.
+  return json{{"bridgebot", bot_user_id()},
+              {"creator", creator},
+              {"protocol", {{"id", "coi"}, {"displayname", "Chat over email"}}},
+              {"channel", {{"id", channel_id}, {"displayname", channel_name}}}};
+}
+
+awaitable<core::Status> MatrixConnector::put_bridge_info(const std::string& room, const std::string& state_key,
+                                                         const json& content, const std::string& as_user) {
+  for (const char* type : {"m.bridge", "uk.half-shot.bridge"}) {
+    const std::string path = "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/state/" + type + "/" +
+                             core::url_encode(state_key);
+    auto r = co_await api_->call("PUT", path, as_user, content);
+    if (!r) co_return r.error();
+  }
+  co_return core::Status{};
+}
+
+namespace {
+// The state key of the bridge info of a room linked into bridge `id` (direct chats, made by
+// open_direct_chat, use "coi:<connector>:<person>").
+std::string bridge_state_key(std::int64_t id) { return "coi:bridge:" + std::to_string(id); }
+}  // namespace
+
+awaitable<core::Status> MatrixConnector::linked(core::PortalLink link) {
+  if (!api_) co_return core::Error::unavailable("matrix connector not started");
+  if (!is_valid_room_id(link.conversation)) co_return core::Status{};
+  const json info = bridge_info(bot_user_id(), "bridge:" + std::to_string(link.bridge_id),
+                                link.bridge_name.empty() ? "bridge " + std::to_string(link.bridge_id) : link.bridge_name);
+  const std::string key = bridge_state_key(link.bridge_id);
+  auto st = co_await put_bridge_info(link.conversation, key, info, "");
+  if (!st && ClientApi::errcode_of(st.error()) == "M_FORBIDDEN") {
+    // The bot lacks the power level for state events (50 by default): say so where the
+    // room's admins see it. The link itself stands.
+    const std::string note = "This room is now bridged, but I may not show it (m.bridge state): give " + bot_user_id() +
+                             " power level 50 or more, then link it again to refresh.";
+    co_await bot_says(link.conversation, note);
+  }
+  co_return st;
+}
+
+awaitable<core::Status> MatrixConnector::unlinked(core::PortalLink link) {
+  if (!api_) co_return core::Error::unavailable("matrix connector not started");
+  if (!is_valid_room_id(link.conversation)) co_return core::Status{};
+  // State cannot be deleted; empty content is how a state event is withdrawn (MSC2346).
+  const json empty = json::object();
+  const std::string key = bridge_state_key(link.bridge_id);
+  co_return co_await put_bridge_info(link.conversation, key, empty, "");
+}
+
+awaitable<core::Result<std::string>> MatrixConnector::resolve_room(const std::string& id_or_alias) {
+  if (is_valid_room_id(id_or_alias)) co_return id_or_alias;
+  if (!is_valid_room_alias(id_or_alias)) {
+    co_return core::Error::invalid("room", "\"" + id_or_alias.substr(0, 80) + "\" is neither a room id (!…) nor an alias (#…)");
+  }
+  // Client-server API, "GET /_matrix/client/v3/directory/room/{roomAlias}".
+  auto found = co_await api_->call("GET", "/_matrix/client/v3/directory/room/" + core::url_encode(id_or_alias), "",
+                                   json());
+  if (!found) {
+    if (ClientApi::errcode_of(found.error()) == "M_NOT_FOUND") co_return core::Error::not_found("no room has the alias " + id_or_alias);
+    co_return found.error();
+  }
+  const std::string room = text_field(*found, "room_id");
+  if (!is_valid_room_id(room)) co_return core::Error::unavailable("the directory answered without a room id");
+  co_return room;
+}
+
+awaitable<std::string> MatrixConnector::link_command(const core::ActorRef& who, const std::string& args) {
+  const std::string usage = "usage: link <room id or #alias> <connector>:<conversation>, for example: link #team:" +
+                            config_.server_name + " mail:group:1234";
+  const auto space = args.find(' ');
+  if (space == std::string::npos) co_return usage;
+  const std::string target = args.substr(0, space);
+  std::string conversation = args.substr(space + 1);
+  while (!conversation.empty() && conversation.front() == ' ') conversation.erase(0, 1);
+  const auto colon = conversation.find(':');
+  if (conversation.empty() || conversation.find(' ') != std::string::npos || colon == std::string::npos || colon == 0 ||
+      colon + 1 == conversation.size()) {
+    co_return usage;
+  }
+  const std::string connector = conversation.substr(0, colon);
+  const std::string remote_id = conversation.substr(colon + 1);
+  if (connector == config_.name) co_return "a room is linked with another network's conversation, not with " + connector;
+  if (portal_links_ == nullptr) co_return std::string("this bridge cannot link rooms from Matrix (no portal links)");
+  auto room = co_await resolve_room(target);
+  if (!room) co_return "cannot link " + target + ": " + room.error().message;
+  // The bot must be in the room to relay it: a member stays, an invited bot joins now.
+  if (auto joined = co_await api_->join(*room, ""); !joined) {
+    co_return "cannot link " + target + ": the bot cannot join it (" + joined.error().message + "); invite " +
+              bot_user_id() + " first";
+  }
+  {
+    std::lock_guard lock(mu_);
+    bot_rooms_.insert(*room);
+  }
+  const core::ConversationRef here{config_.name, *room};
+  const core::ConversationRef there{connector, remote_id};
+  const std::string actor = config_.name + ":" + who.remote_id;
+  auto bridge = co_await portal_links_->link(here, there, actor);
+  if (!bridge) {
+    const auto& e = bridge.error();
+    if (e.kind == core::ErrorKind::kConflict) {
+      co_return "cannot link " + target + " with " + conversation + ": one of them is linked already (unlink it first)";
+    }
+    if (e.kind == core::ErrorKind::kNotFound) co_return "cannot link " + target + ": " + e.message;
+    co_return "cannot link " + target + " with " + conversation + ": " + e.message;
+  }
+  const std::string shown = target == *room ? *room : target + " (" + *room + ")";
+  co_return "linked " + shown + " with " + conversation + " (bridge " + std::to_string(*bridge) + ")";
+}
+
+awaitable<std::string> MatrixConnector::unlink_command(const core::ActorRef& who, const std::string& args) {
+  if (args.empty() || args.find(' ') != std::string::npos) co_return std::string("usage: unlink <room id or #alias>");
+  if (portal_links_ == nullptr) co_return std::string("this bridge cannot unlink rooms from Matrix (no portal links)");
+  auto room = co_await resolve_room(args);
+  if (!room) co_return "cannot unlink " + args + ": " + room.error().message;
+  const core::ConversationRef here{config_.name, *room};
+  const std::string actor = config_.name + ":" + who.remote_id;
+  auto others = co_await portal_links_->unlink(here, actor);
+  if (!others) {
+    if (others.error().kind == core::ErrorKind::kNotFound) co_return args + " is not linked";
+    co_return "cannot unlink " + args + ": " + others.error().message;
+  }
+  std::string names;
+  for (const auto& other : *others) names += (names.empty() ? "" : ", ") + other.connector + ":" + other.remote_id;
+  co_return "unlinked " + args + (names.empty() ? std::string() : " from " + names);
+}
+
 awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   const std::string room = text_field(event, "room_id");
   const std::string invitee = text_field(event, "state_key");
@@ -576,6 +788,16 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   }
   const auto person = remote_id_of_ghost(invitee, mapping_.naming);
   if (!person) co_return core::Status{};
+  if (permission_of(inviter) < PermissionLevel::kUser) {
+    // A direct chat is a room the bridge opens on request: that needs the "user" level. The
+    // ghost declines (leaving an invited room rejects the invite).
+    spdlog::info("matrix {}: {} may not open direct chats (connectors.matrix[].permissions); declined", config_.name,
+                 inviter);
+    auto left = co_await api_->call("POST", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/leave", invitee,
+                                    json::object());
+    if (!left) co_return left.error();
+    co_return core::Status{};
+  }
   if (auto st = co_await api_->join(room, invitee); !st) co_return st;
   {
     std::lock_guard lock(mu_);

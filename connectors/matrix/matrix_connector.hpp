@@ -14,11 +14,13 @@
 
 #include "connectors/matrix/client_api.hpp"
 #include "connectors/matrix/matrix_event_mapping.hpp"
+#include "connectors/matrix/permissions.hpp"
 #include "connectors/matrix/registration.hpp"
 #include "core/config/config.hpp"
 #include "core/connector/connector.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/store/blob_store.hpp"
+#include "core/store/conversation_state_store.hpp"
 #include "core/store/inbound_ledger.hpp"
 
 namespace coibridge::connectors::matrix {
@@ -28,6 +30,8 @@ class MatrixConnector final : public core::Connector {
   struct Stores {
     core::BlobStore& blobs;
     core::InboundLedger& ledger;
+    // The mail groups the dm_connector knows (portal rooms by alias are made for those only).
+    core::ConversationStateStore* conversations = nullptr;
   };
   MatrixConnector(boost::asio::any_io_executor executor, core::MatrixConnectorConfig config, Stores stores,
                   core::MetricsRegistry& metrics);
@@ -39,12 +43,17 @@ class MatrixConnector final : public core::Connector {
   boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
   bool is_own_actor(const core::ActorRef& actor) const override;
   boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person, core::ActorRef other) override;
+  boost::asio::awaitable<core::Status> linked(core::PortalLink link) override;
+  boost::asio::awaitable<core::Status> unlinked(core::PortalLink link) override;
   bool handles_http(std::string_view path) const override;
   boost::asio::awaitable<core::HttpResponse> handle_http(const core::HttpRequest& request) override;
 
  private:
   boost::asio::awaitable<core::HttpResponse> on_transaction(const core::HttpRequest& request, std::string txn_id);
   boost::asio::awaitable<core::HttpResponse> on_user_query(std::string user_id);
+  // A room alias in our namespace was asked for: the portal room of a known mail group is
+  // made on the spot (connectors.matrix[].public_portals).
+  boost::asio::awaitable<core::HttpResponse> on_room_query(std::string alias);
   // One room event of a transaction (or of the history read after a gap): published, parked
   // as a dead letter, or left alone; false when the transaction must be retried.
   boost::asio::awaitable<bool> take_room_event(const nlohmann::json& raw);
@@ -73,6 +82,7 @@ class MatrixConnector final : public core::Connector {
   boost::asio::any_io_executor executor_;
   core::EventSink* sink_ = nullptr;          // set while run() is active
   core::DirectChats* direct_chats_ = nullptr;
+  core::PortalLinks* portal_links_ = nullptr;
   std::uint64_t last_transaction_ = 0;  // the highest numeric transaction id seen since start
   std::set<std::string> bot_rooms_;     // rooms the bot joined since start
   bool is_bot_room(const std::string& room);
@@ -80,6 +90,18 @@ class MatrixConnector final : public core::Connector {
   boost::asio::awaitable<void> bot_says(const std::string& room, const std::string& text);
   // `dm <address>` of the management room; the answer to post.
   boost::asio::awaitable<std::string> open_dm_command(const core::ActorRef& who, const std::string& address);
+  // `link <room> <connector>:<conversation>` and `unlink <room>`; the answer to post.
+  boost::asio::awaitable<std::string> link_command(const core::ActorRef& who, const std::string& args);
+  boost::asio::awaitable<std::string> unlink_command(const core::ActorRef& who, const std::string& args);
+  // A room id, or the room an alias names (client-server API, "Room aliases").
+  boost::asio::awaitable<core::Result<std::string>> resolve_room(const std::string& id_or_alias);
+  PermissionLevel permission_of(const std::string& user_id) const;
+  // MSC2346 bridge info (m.bridge and the unstable uk.half-shot.bridge, which clients still
+  // read) as `as_user` in `room`; empty content withdraws it.
+  boost::asio::awaitable<core::Status> put_bridge_info(const std::string& room, const std::string& state_key,
+                                                       const nlohmann::json& content, const std::string& as_user);
+  nlohmann::json bridge_info(const std::string& creator, const std::string& channel_id,
+                             const std::string& channel_name) const;
 
   std::mutex mu_;
   std::set<std::string> ghosts_ready_;  // "<user id>\n<display name>" registered and named

@@ -261,9 +261,18 @@ asio::awaitable<HttpResponse> AdminApi::rename_bridge(const Call& call) {
 asio::awaitable<HttpResponse> AdminApi::delete_bridge(const Call& call) {
   auto id = parse_id(call.params.get("id"), "id");
   if (!id) co_return invalid_field_response(id.error());
+  // The links are read first so their connectors can be told. A read that fails (no such
+  // bridge, the database is down) fails the delete the same way.
+  std::vector<Link> gone;
+  if (deps_.on_unlinked) {
+    auto links = co_await deps_.bridges.list_links(*id);
+    if (!links) co_return store_error_response(links.error());
+    gone = std::move(*links);
+  }
   auto st = co_await deps_.bridges.delete_bridge(*id, call.actor);
   if (!st) co_return store_error_response(st.error());
   spdlog::info("admin: {} deleted bridge {}", call.actor, *id);
+  for (const auto& link : gone) deps_.on_unlinked(link);
   co_return no_content();
 }
 
@@ -299,6 +308,7 @@ asio::awaitable<HttpResponse> AdminApi::add_link(const Call& call) {
                                               std::move(options), call.actor);
   if (!link) co_return store_error_response(link.error());
   spdlog::info("admin: {} added link {} to bridge {}", call.actor, link->id, link->bridge_id);
+  if (deps_.on_linked) deps_.on_linked(*link);
   co_return json_response(201, link_json(*link));
 }
 
@@ -307,9 +317,18 @@ asio::awaitable<HttpResponse> AdminApi::remove_link(const Call& call) {
   if (!id) co_return invalid_field_response(id.error());
   auto link_id = parse_id(call.params.get("link_id"), "link_id");
   if (!link_id) co_return invalid_field_response(link_id.error());
+  std::optional<Link> gone;
+  if (deps_.on_unlinked) {
+    auto links = co_await deps_.bridges.list_links(*id);
+    if (!links) co_return store_error_response(links.error());
+    for (auto& link : *links) {
+      if (link.id == *link_id) gone = std::move(link);
+    }
+  }
   auto st = co_await deps_.bridges.remove_link(*id, *link_id, call.actor);
   if (!st) co_return store_error_response(st.error());
   spdlog::info("admin: {} removed link {} from bridge {}", call.actor, *link_id, *id);
+  if (gone) deps_.on_unlinked(*gone);
   co_return no_content();
 }
 

@@ -26,6 +26,11 @@ struct AdminDeps {
   std::function<boost::asio::awaitable<bool>()> ready;
   // Called after a dead letter was put back in the outbox (wakes the delivery scheduler).
   std::function<void()> on_replayed;
+  // Called after a link was added or removed (also for each link of a deleted bridge), so the
+  // conversation's connector can tell its network. Must not block; the request's answer does
+  // not depend on it.
+  std::function<void(const Link&)> on_linked;
+  std::function<void(const Link&)> on_unlinked;
 };
 
 class AdminApi {

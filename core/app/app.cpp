@@ -32,6 +32,7 @@
 #include "core/net/http_server.hpp"
 #include "core/router/delivery_scheduler.hpp"
 #include "core/router/direct_chats.hpp"
+#include "core/router/portal_links.hpp"
 #include "core/router/router.hpp"
 #include "core/store/pg/pg_blob_store.hpp"
 #include "core/store/pg/pg_stores.hpp"
@@ -84,7 +85,7 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
     // Direct chats with ghosts go to the one mail account when there is just one.
     if (matrix.dm_connector.empty() && config.connectors.coi.size() == 1) matrix.dm_connector = config.connectors.coi[0].name;
     auto connector = std::make_shared<connectors::matrix::MatrixConnector>(
-        executor, matrix, connectors::matrix::MatrixConnector::Stores{blobs, ledger}, metrics);
+        executor, matrix, connectors::matrix::MatrixConnector::Stores{blobs, ledger, &conversations}, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
   return {};
@@ -92,9 +93,9 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
 
 // Runs one connector until shutdown, restarting it with backoff when it fails.
 awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, core::DirectChats& direct_chats,
-                          asio::any_io_executor compute, const bool& stopping) {
+                          core::PortalLinks& portal_links, asio::any_io_executor compute, const bool& stopping) {
   auto ex = co_await asio::this_coro::executor;
-  core::ConnectorContext ctx{ex, sink, &direct_chats, compute};
+  core::ConnectorContext ctx{ex, sink, &direct_chats, compute, &portal_links};
   const core::BackoffPolicy backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60000)};
   int failures = 0;
   asio::steady_timer timer(ex);
@@ -192,6 +193,7 @@ int run_bridge(const core::Config& config) {
   core::DeliveryScheduler scheduler(io.get_executor(), events, registry, metrics, policy);
   core::Router router(events, registry, metrics, [&scheduler] { scheduler.notify(); });
   core::DirectChatLinker direct_chats(bridges, registry);
+  core::PortalLinker portal_links(bridges, registry, io.get_executor());
 
   // Ready once the connectors' preflight checks passed and they started, and the schema is
   // current.
@@ -203,7 +205,9 @@ int run_bridge(const core::Config& config) {
                           });
                           co_return current && *current;
                         },
-                        [&scheduler] { scheduler.notify(); }});
+                        [&scheduler] { scheduler.notify(); },
+                        [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
+                        [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); }});
   // Connector webhooks (a homeserver's transactions, ...) by the paths they claim; the rest
   // is the admin API.
   core::HttpServer http(io.get_executor(),
@@ -256,7 +260,8 @@ int run_bridge(const core::Config& config) {
   std::list<asio::cancellation_signal> connector_cancel;
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
-    asio::co_spawn(asio::make_strand(io), supervise(connector, router, direct_chats, compute.get_executor(), stopping),
+    asio::co_spawn(asio::make_strand(io),
+                   supervise(connector, router, direct_chats, portal_links, compute.get_executor(), stopping),
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,11 @@ struct MatrixConnectorConfig {
   std::string ghost_prefix = "_coi_";  // ghosts are @<prefix><escaped id>:<server_name>
   std::string bot_localpart = "coibridge";
   std::string dm_connector;      // COI connector that direct chats with ghosts go to
+  // Who may use the bot's management commands: a Matrix user id ("@alice:example.org"), a
+  // server name ("example.org") or "*" to "user" or "admin"; the most specific entry wins.
+  // Unset: users of server_name are "user", nobody is "admin".
+  std::optional<std::map<std::string, std::string>> permissions;
+  bool public_portals = false;   // rooms for groups on alias query (#<prefix><group>:<server>)
   std::string ca_file;           // empty: the system's CA certificates
   bool verify_certificate = true;
 };

@@ -1,6 +1,8 @@
 // connectors.matrix: Matrix homeservers the bridge serves as an application service.
 
+#include <map>
 #include <set>
+#include <string_view>
 
 #include "core/config/config_yaml.hpp"
 
@@ -8,6 +10,43 @@ namespace coibridge::core::config_internal {
 namespace {
 
 bool http_url(const std::string& url) { return url.starts_with("http://") || url.starts_with("https://"); }
+
+// A permissions subject: "*", a user id "@localpart:server" or a server name. The checks are
+// the coarse ones a typo trips over; the connector matches subjects by exact text.
+bool valid_subject(const std::string& subject) {
+  if (subject == "*") return true;
+  const auto bad_server = [](std::string_view server) {
+    return server.empty() || server.find_first_of(" /@*\t") != std::string_view::npos;
+  };
+  if (subject.starts_with("@")) {
+    const auto colon = subject.find(':');
+    return colon != std::string::npos && colon > 1 && !bad_server(std::string_view(subject).substr(colon + 1));
+  }
+  return !bad_server(subject) && !subject.starts_with(":");
+}
+
+std::map<std::string, std::string> parse_permissions(const YAML::Node& node, const std::string& path, int line,
+                                                     Errors& errors) {
+  std::map<std::string, std::string> out;
+  if (node.IsNull()) return out;  // "permissions:" with nothing: nobody may use commands
+  if (!node.IsMap()) {
+    add_error(errors, path, line, "expected a mapping from user id, server name or * to user or admin");
+    return out;
+  }
+  for_each_entry(node, path, errors, [&](const std::string& subject, const YAML::Node& value, int l) {
+    const std::string p = join_path(path, subject);
+    auto level = scalar_string(value, p, l, errors);
+    if (!level) return;
+    if (!valid_subject(subject)) {
+      add_error(errors, p, l, "expected a Matrix user id (@alice:example.org), a server name or *");
+    } else if (*level != "user" && *level != "admin") {
+      add_error(errors, p, l, "expected user or admin");
+    } else {
+      out[subject] = *level;
+    }
+  });
+  return out;
+}
 
 MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& path, int line, Errors& errors) {
   MatrixConnectorConfig m;
@@ -19,6 +58,10 @@ MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& pa
   for_each_entry(node, path, errors, [&](const std::string& key, const YAML::Node& value, int l) {
     const std::string p = join_path(path, key);
     present.insert(key);
+    if (key == "permissions") {
+      m.permissions = parse_permissions(value, p, l, errors);
+      return;
+    }
     auto text = scalar_string(value, p, l, errors);
     if (!text) return;
     if (key == "name") {
@@ -38,6 +81,9 @@ MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& pa
       m.bot_localpart = *text;
     } else if (key == "dm_connector") {
       m.dm_connector = *text;
+    } else if (key == "public_portals") {
+      if (*text != "true" && *text != "false") add_error(errors, p, l, "expected true or false");
+      m.public_portals = *text == "true";
     } else if (key == "ca_file") {
       m.ca_file = *text;
     } else if (key == "verify_certificate") {

@@ -94,6 +94,33 @@ class DirectChats {
                                                                std::string target_person) = 0;
 };
 
+// One conversation's link in a bridge, as the core tells the conversation's connector about
+// it (Connector::linked / unlinked).
+struct PortalLink {
+  std::int64_t bridge_id = 0;
+  std::string bridge_name;
+  std::string conversation;  // the remote id on the connector told
+};
+
+// Bridges a connector makes and unmakes for its users (a Matrix admin's `link` and `unlink`
+// in the bot's management room), as the REST API does for an admin token. The connector
+// checks who may; these calls do not.
+class PortalLinks {
+ public:
+  virtual ~PortalLinks() = default;
+  // A new bridge linking `a` and `b` (two different connectors; kInvalidArgument otherwise,
+  // kNotFound when one is not a connector of this process, kConflict when either is linked
+  // already, and then nothing is left behind). `actor` goes to the audit log. Both
+  // connectors are told (Connector::linked) before this returns. The new bridge's id.
+  virtual boost::asio::awaitable<Result<std::int64_t>> link(ConversationRef a, ConversationRef b,
+                                                            std::string actor) = 0;
+  // Removes the link of `conversation` (kNotFound when it has none); the bridge goes too when
+  // fewer than two links would remain. Returns the conversations it was linked with. The
+  // connector of `conversation` is told (Connector::unlinked) before this returns.
+  virtual boost::asio::awaitable<Result<std::vector<ConversationRef>>> unlink(ConversationRef conversation,
+                                                                             std::string actor) = 0;
+};
+
 struct ConnectorContext {
   boost::asio::any_io_executor executor;  // the connector's strand
   EventSink& sink;
@@ -101,6 +128,7 @@ struct ConnectorContext {
   // A thread pool for CPU-bound work (parsing a batch of mail) that would hold up the I/O
   // thread; use with core::offload. Empty (tests): the work runs in place.
   boost::asio::any_io_executor compute{};
+  PortalLinks* portal_links = nullptr;  // null where the process offers none (tests)
 };
 
 class Connector {
@@ -133,6 +161,13 @@ class Connector {
   virtual boost::asio::awaitable<Result<std::string>> open_direct_chat(std::string /*person*/, ActorRef /*other*/) {
     co_return Error::permanent("connector " + std::string(name()) + " has no direct chats");
   }
+
+  // One of this connector's conversations was linked into a bridge (by the REST API or by
+  // PortalLinks), or its link was removed: a chance to tell the network (Matrix rooms carry
+  // MSC2346 bridge info). Called after the change is committed, on any executor; a failure
+  // is logged by the caller and changes nothing else. Must tolerate repeats.
+  virtual boost::asio::awaitable<Status> linked(PortalLink /*link*/) { co_return Status{}; }
+  virtual boost::asio::awaitable<Status> unlinked(PortalLink /*link*/) { co_return Status{}; }
 
   // Checks that must pass before the bridge serves: credentials, registrations, reachability
   // of a peer that cannot be retried into working. Runs after the HTTP server listens (a

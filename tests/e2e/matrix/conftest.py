@@ -178,18 +178,19 @@ def _pg_admin() -> str:
 
 @pytest.fixture
 def make_bridge(bridge_setup, tmp_path, request):
-    """make_bridge(start=True, registration=None) -> MxBridge with a fresh database. One runs at
-    a time: they share the port the homeserver's registration names."""
+    """make_bridge(start=True, registration=None, mail=None, matrix_extra="") -> MxBridge with a
+    fresh database (matrix_extra: more keys of the Matrix connector's entry, indented by six).
+    One runs at a time: they share the port the homeserver's registration names."""
     admin = _pg_admin()
     made: list = []
     dbs: list = []
 
-    def make(start: bool = True, registration=None, mail=None) -> mxbridge.MxBridge:
+    def make(start: bool = True, registration=None, mail=None, matrix_extra: str = "") -> mxbridge.MxBridge:
         db = f"mxbridge_{os.getpid()}_{random.randrange(10**9)}"
         mxbridge.psql(admin, f'CREATE DATABASE "{db}"')
         dbs.append(db)
         b = mxbridge.MxBridge(bridge_setup, tmp_path / f"bridge{len(made)}", f"{admin} dbname={db}", registration,
-                              mail)
+                              mail, matrix_extra)
         made.append(b)
         if start:
             b.start()

@@ -56,14 +56,15 @@ class BridgeSetup:
         self.server_name = server_name
         self.registration = workdir / "coi-bridge-registration.yaml"
 
-    def matrix_yaml(self, registration: Optional[Path] = None) -> str:
+    def matrix_yaml(self, registration: Optional[Path] = None, extra: str = "") -> str:
+        """The connectors.matrix part; `extra` is more YAML of the same entry, indented by six."""
         q = json.dumps
         return ("  matrix:\n"
                 f"    - name: {CONNECTOR}\n"
                 f"      homeserver_url: {q(self.hs_url)}\n"
                 f"      server_name: {q(self.server_name)}\n"
                 f"      registration: {q(str(registration or self.registration))}\n"
-                f"      url: {q(f'http://127.0.0.1:{self.port}')}\n")
+                f"      url: {q(f'http://127.0.0.1:{self.port}')}\n" + extra)
 
     def generate_registration(self) -> str:
         """Runs `coi-bridge generate-registration`; returns what it printed."""
@@ -110,7 +111,7 @@ class MailAccount:
 
 class MxBridge:
     def __init__(self, setup: BridgeSetup, workdir: Path, conninfo: str, registration: Optional[Path] = None,
-                 mail: Optional[MailAccount] = None):
+                 mail: Optional[MailAccount] = None, matrix_extra: str = ""):
         self.setup = setup
         self.dir = workdir
         self.conninfo = conninfo
@@ -140,7 +141,7 @@ class MxBridge:
             "connectors:\n"
             "  spool:\n"
             f"    - {{name: spool, inbox_dir: {q(str(self.inbox))}, outbox_dir: {q(str(self.outbox_dir))}}}\n"
-            + setup.matrix_yaml(registration) + (mail.yaml() if mail else ""))
+            + setup.matrix_yaml(registration, matrix_extra) + (mail.yaml() if mail else ""))
         self.mail = mail
 
     # ---- process

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import mxbridge
+
 SETTLE_SECONDS = 2.0
 
 
@@ -241,3 +243,37 @@ def test_management_room_help_status_and_dm(mail_bridge, dc_account, new_user):
     bob.accept_chat(got.chat_id)
     bob.send_text(got.chat_id, f"hi back {tok}")
     assert alice.wait_for_message(room_id=dm, body=f"hi back {tok}").sender == ghost_of(bob.addr)
+
+
+def portal_alias_of(conversation: str, server_name: str = "matrix.test") -> str:
+    """The portal alias of a mail conversation (the same escaping as ghosts)."""
+    return "#" + ghost_of(conversation, server_name)[1:]
+
+
+def test_portal_room_for_a_delta_chat_group_is_made_when_its_alias_is_joined(make_bridge, stack, mail_user,
+                                                                              dc_account, new_user):
+    """With public_portals, a Matrix user joins #_coi_<group>:matrix.test for a group the
+    bridge's mail account is in: the bridge makes the room, links it, and both sides write."""
+    address, password = mail_user("br", "bridgepw")
+    bridge = make_bridge(mail=mxbridge.MailAccount(stack, address, password),
+                         matrix_extra="      public_portals: true\n")
+    alice = dc_account("Alice DC")
+    mia = new_user("mia", displayname="Mia Matrix")
+    tok = token()
+    group = alice.create_group(f"Portal {tok}", [address])
+    first = alice.send_text(group, f"hello portal {tok}")
+    conversation = f"adhoc:{alice.message_id_header(first)}"
+    deadline = time.monotonic() + 60
+    while bridge.sql(f"SELECT count(*) FROM conversation_state WHERE conversation = '{conversation}'") != "1":
+        assert time.monotonic() < deadline, bridge.log_tail()
+        time.sleep(0.1)
+
+    room = mia.join(portal_alias_of(conversation))
+    assert bridge.sql(f"SELECT count(*) FROM links WHERE connector = 'matrix' AND remote_id = '{room}'") == "1"
+    assert bridge.sql(f"SELECT count(*) FROM links WHERE connector = 'mail' AND remote_id = '{conversation}'") == "1"
+
+    mia.send_text(room, f"mia in the portal {tok}")
+    got = alice.wait_for_message(text=f"mia in the portal {tok}")
+    assert got.chat_id == group and got.shown_name == "Mia Matrix"
+    alice.send_text(group, f"alice answers {tok}")
+    assert mia.wait_for_message(room_id=room, body=f"alice answers {tok}").sender == ghost_of(alice.addr)

@@ -96,6 +96,8 @@ class AdminApiTest : public ::testing::Test {
   bool ready_ = true;
   bool ready_throws_ = false;
   int replay_notifications_ = 0;
+  std::vector<Link> linked_;    // on_linked calls
+  std::vector<Link> unlinked_;  // on_unlinked calls
   AdminApi api_{AdminDeps{
       bridges_,
       events_,
@@ -105,7 +107,9 @@ class AdminApiTest : public ::testing::Test {
         if (ready_throws_) throw std::runtime_error("db gone");
         co_return ready_;
       },
-      [this] { ++replay_notifications_; }}};
+      [this] { ++replay_notifications_; },
+      [this](const Link& link) { linked_.push_back(link); },
+      [this](const Link& link) { unlinked_.push_back(link); }}};
 };
 
 }  // namespace coibridge::core::fakes

@@ -283,6 +283,30 @@ TEST_F(AdminApiTest, AddListRemoveLinks) {
   EXPECT_EQ(call("GET", "/api/v1/bridges/77/links").status, 404);
 }
 
+TEST_F(AdminApiTest, LinkChangesAreAnnouncedAfterTheyAreMade) {
+  const auto id = make_bridge("b");
+  const std::string links = "/api/v1/bridges/" + std::to_string(id) + "/links";
+  ASSERT_EQ(call("POST", links, R"({"connector":"matrix","remote_id":"!room:example.org"})").status, 201);
+  ASSERT_EQ(call("POST", links, R"({"connector":"coi","remote_id":"group:1"})").status, 201);
+  ASSERT_EQ(linked_.size(), 2U);
+  EXPECT_EQ(linked_[0].connector, "matrix");
+  EXPECT_EQ(linked_[0].remote_id, "!room:example.org");
+  EXPECT_EQ(linked_[0].bridge_id, id);
+  // A refused link is not announced.
+  EXPECT_EQ(call("POST", links, R"({"connector":"coi","remote_id":"group:1"})").status, 409);
+  EXPECT_EQ(linked_.size(), 2U);
+
+  ASSERT_EQ(call("DELETE", links + "/1").status, 204);
+  ASSERT_EQ(unlinked_.size(), 1U);
+  EXPECT_EQ(unlinked_[0].remote_id, "!room:example.org");
+  EXPECT_EQ(call("DELETE", links + "/1").status, 404);
+  EXPECT_EQ(unlinked_.size(), 1U);
+  // Deleting the bridge announces the links it still had.
+  ASSERT_EQ(call("DELETE", "/api/v1/bridges/" + std::to_string(id)).status, 204);
+  ASSERT_EQ(unlinked_.size(), 2U);
+  EXPECT_EQ(unlinked_[1].remote_id, "group:1");
+}
+
 TEST_F(AdminApiTest, LinkBodyValidation) {
   const auto id = make_bridge("b");
   const std::string links = "/api/v1/bridges/" + std::to_string(id) + "/links";

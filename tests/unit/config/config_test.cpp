@@ -416,6 +416,59 @@ TEST(ConfigTest, MatrixConnectorNeedsItsKeysAndValidValues) {
   EXPECT_TRUE(m.verify_certificate);
 }
 
+TEST(ConfigTest, MatrixPermissionsMapSubjectsToLevels) {
+  const std::string head = R"(connectors:
+  matrix:
+    - name: m
+      homeserver_url: https://matrix.example.org
+      server_name: example.org
+      registration: r.yaml
+      url: http://10.0.0.2:8480
+)";
+  const auto absent = load_with_admin(head);
+  ASSERT_TRUE(absent.errors.empty());
+  EXPECT_FALSE(absent.config->connectors.matrix[0].permissions.has_value());
+  EXPECT_FALSE(absent.config->connectors.matrix[0].public_portals);
+
+  const auto good = load_with_admin(head + R"(      public_portals: true
+      permissions:
+        "*": user
+        example.org: user
+        "matrix.example.org:8448": user
+        "@alice:example.org": admin
+)");
+  ASSERT_TRUE(good.errors.empty()) << good.errors[0].path << ": " << good.errors[0].message;
+  const auto& m = good.config->connectors.matrix[0];
+  EXPECT_TRUE(m.public_portals);
+  ASSERT_TRUE(m.permissions.has_value());
+  EXPECT_EQ(*m.permissions, (std::map<std::string, std::string>{{"*", "user"},
+                                                                {"example.org", "user"},
+                                                                {"matrix.example.org:8448", "user"},
+                                                                {"@alice:example.org", "admin"}}));
+
+  // An empty table is a table: nobody may give commands.
+  const auto empty = load_with_admin(head + "      permissions:\n");
+  ASSERT_TRUE(empty.errors.empty());
+  EXPECT_EQ(empty.config->connectors.matrix[0].permissions, (std::map<std::string, std::string>{}));
+
+  const auto bad = load_with_admin(head + R"(      permissions:
+        "@alice:example.org": root
+        "@bob": admin
+        "a b": user
+        "@carol:example.org": [admin]
+      public_portals: yes
+)");
+  EXPECT_THAT(bad.errors,
+              ElementsAre(error_is("connectors.matrix[0].permissions.@alice:example.org", 14, "expected user or admin"),
+                          error_is("connectors.matrix[0].permissions.@bob", 15, "expected a Matrix user id"),
+                          error_is("connectors.matrix[0].permissions.a b", 16, "expected a Matrix user id"),
+                          error_is("connectors.matrix[0].permissions.@carol:example.org", 17, ""),
+                          error_is("connectors.matrix[0].public_portals", 18, "expected true or false")));
+  const auto not_a_map = load_with_admin(head + "      permissions: admin\n");
+  EXPECT_THAT(not_a_map.errors,
+              ElementsAre(error_is("connectors.matrix[0].permissions", 13, "expected a mapping from user id")));
+}
+
 TEST(ConfigTest, ConnectorNamesAreCheckedAndUnique) {
   const auto result = load_with_admin(R"(connectors:
   spool:
