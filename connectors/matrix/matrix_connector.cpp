@@ -491,6 +491,21 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
       counter.inc();
       auto mapped = map_ephemeral_event(raw, mapping_, info);
       if (!mapped) continue;  // presence and the like; a malformed one costs nothing else
+      if (text_field(raw, "type") == "m.typing") {
+        // The list is who types now: who is missing from it since the last one stopped.
+        const core::ConversationRef room{config_.name, text_field(raw, "room_id")};
+        std::set<std::string> now;
+        for (const auto& event : *mapped) now.insert(event.who.remote_id);
+        std::set<std::string> before;
+        {
+          std::lock_guard lock(mu_);
+          auto& typing = typing_[room.remote_id];
+          before.swap(typing);
+          typing = now;
+          if (typing.empty()) typing_.erase(room.remote_id);
+        }
+        for (auto& stopped : typing_stopped(before, now, room, mapping_, info)) mapped->push_back(std::move(stopped));
+      }
       for (auto& event : *mapped) {
         if (!(co_await publish(std::move(event), raw))) co_return retry_later();
       }

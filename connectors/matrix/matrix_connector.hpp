@@ -106,6 +106,9 @@ class MatrixConnector final : public core::Connector {
   std::mutex mu_;
   std::set<std::string> ghosts_ready_;  // "<user id>\n<display name>" registered and named
   std::set<std::string> joined_;        // "<user id>\n<room id>"
+  // Who types in which room, by the last m.typing of the room (ephemeral: not kept across
+  // restarts; a stop missed then ends with the typing notice's timeout on the other side).
+  std::map<std::string, std::set<std::string>> typing_;
   // Display names of Matrix users (from their profile and m.room.member events), so bridged
   // messages carry the name people know, not the user id.
   std::map<std::string, std::string> display_names_;

@@ -385,4 +385,21 @@ core::Result<std::vector<core::Event>> map_ephemeral_event(const nlohmann::json&
   }
 }
 
+std::vector<core::Event> typing_stopped(const std::set<std::string>& before, const std::set<std::string>& now,
+                                        const core::ConversationRef& room, const MappingContext& ctx,
+                                        const TransactionInfo& txn) {
+  std::vector<core::Event> out;
+  for (const auto& id : before) {
+    if (now.contains(id)) continue;
+    core::Event e;
+    e.where = room;
+    e.who = {ctx.connector, id, display_name(id, ctx)};
+    e.origin = {ctx.connector, "typing:" + txn.id + ":" + room.remote_id + ":" + id};
+    e.at = txn.received_at;
+    e.payload = core::Typing{false};
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace coibridge::connectors::matrix

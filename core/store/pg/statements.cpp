@@ -82,11 +82,13 @@ constexpr Statement kStatements[] = {
      "INSERT INTO dead_letters (source, connector, conversation, event, reason)"
      " VALUES ('inbound', $1, '', $2::jsonb, $3)"},
     // Two index lookups for the event (by origin, or by one of its delivered parts), then its
-    // part on the target connector. An OR across a join would scan both tables.
+    // part on the target connector by primary key. An OR across a join would scan both
+    // tables, and so may a join's generic plan once the statement has run a few times: the
+    // event id is a scalar subquery so that every plan is an index lookup.
     {"translate_ref",
-     "WITH e AS (SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
-     " UNION ALL SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2)"
-     " SELECT p.connector, p.remote_id FROM e JOIN message_parts p ON p.event_id = e.event_id AND p.connector = $3"
+     "SELECT p.connector, p.remote_id FROM message_parts p WHERE p.connector = $3 AND p.event_id ="
+     " (SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
+     " UNION ALL SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1)"
      " LIMIT 1"},
     {"translate_to_origin",
      "SELECT m.origin_connector, m.origin_remote_id FROM message_parts p"

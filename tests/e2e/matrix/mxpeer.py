@@ -259,6 +259,7 @@ class MxUser:
         self._taken: set = set()  # event ids a wait_for_message already returned
         self.invites: list = []  # room ids this user was invited to, in sync order
         self.receipts: list = []  # (room id, user id, event id, receipt type) from sync
+        self.typing_seen: list = []  # (room id, sorted user ids typing) from sync, in order
         self._synced_once = False
 
     def __repr__(self) -> str:
@@ -338,6 +339,8 @@ class MxUser:
             for ev in info.ephemeral:
                 for r in getattr(ev, "receipts", None) or []:
                     self.receipts.append((room_id, r.user_id, r.event_id, r.receipt_type))
+                if isinstance(getattr(ev, "users", None), list):  # m.typing: who types now
+                    self.typing_seen.append((room_id, sorted(ev.users)))
         for room_id in resp.rooms.invite:
             if room_id not in self.invites:
                 self.invites.append(room_id)

@@ -346,6 +346,36 @@ def test_read_receipts_cross_both_ways(bridge, new_user, bridge_setup):
     alice.wait_for_receipt(room, "@_coi_rita:matrix.test", mine)
 
 
+def test_typing_crosses_both_ways_and_so_does_its_end(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+
+    def typing_events():
+        return [d["event"] for d in bridge.outbox() if d["event"]["payload"]["kind"] == "typing"]
+
+    alice.typing(room, True)
+    bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"]["kind"] == "typing")
+    alice.typing(room, False)
+    bridge.wait_outbox(2, pred=lambda d: d["event"]["payload"]["kind"] == "typing")
+    started, stopped = typing_events()[:2]
+    assert started["who"]["remote_id"] == alice.user_id and started["payload"]["active"] is True
+    assert stopped["who"]["remote_id"] == alice.user_id and stopped["payload"]["active"] is False
+    assert started["where"] == stopped["where"] == {"connector": "matrix", "remote_id": room}
+
+    ghost = "@_coi_rita:matrix.test"
+    tok = token()
+    bridge.drop("001", spool_payload(f"ty-{tok}", {"kind": "typing", "active": True}))
+    deadline = time.monotonic() + 30
+    while not any(r == room and ghost in users for r, users in alice.typing_seen):
+        assert time.monotonic() < deadline, f"no typing notice of {ghost}: {alice.typing_seen[-5:]}"
+        alice.sync(1000)
+    bridge.drop("002", spool_payload(f"ty-end-{tok}", {"kind": "typing", "active": False}))
+    seen = next(i for i, (r, users) in enumerate(alice.typing_seen) if r == room and ghost in users)
+    while not any(r == room and ghost not in users for r, users in alice.typing_seen[seen + 1:]):
+        assert time.monotonic() < deadline + 30, f"{ghost} did not stop typing: {alice.typing_seen[-5:]}"
+        alice.sync(1000)
+
+
 def test_sigkill_during_500_messages_loses_and_duplicates_nothing(bridge, new_user, bridge_setup, timings):
     """Issue test 4: coi-bridge is killed with SIGKILL while a Matrix user sends 500 messages
     and started again; the homeserver resends what was not acknowledged, and every message

@@ -484,6 +484,20 @@ TEST_F(EphemeralTest, TypingIsTheCurrentSet) {
   EXPECT_EQ(map_ephemeral_event(edu, ctx_, txn_).error().field, "content.user_ids");
 }
 
+TEST_F(EphemeralTest, WhoLeftTheTypingSetStopped) {
+  const core::ConversationRef room{"matrix", "!room:matrix.test"};
+  const std::set<std::string> before{"@alice:matrix.test", "@bob:other.test"};
+  const std::set<std::string> now{"@bob:other.test", "@carol:matrix.test"};
+  auto stopped = typing_stopped(before, now, room, ctx_, txn_);
+  ASSERT_EQ(stopped.size(), 1U);
+  EXPECT_EQ(stopped[0].who.remote_id, "@alice:matrix.test");
+  EXPECT_EQ(stopped[0].where, room);
+  EXPECT_EQ(stopped[0].origin.remote_id, "typing:txn42:!room:matrix.test:@alice:matrix.test");
+  EXPECT_EQ(std::get<core::Typing>(stopped[0].payload), core::Typing{false});
+  EXPECT_TRUE(typing_stopped(now, now, room, ctx_, txn_).empty());
+  EXPECT_EQ(typing_stopped(now, {}, room, ctx_, txn_).size(), 2U);
+}
+
 TEST_F(EphemeralTest, EnvelopeAndOtherTypes) {
   EXPECT_TRUE(map_ephemeral_event({{"type", "m.presence"}, {"content", {{"presence", "online"}}}},
                                   ctx_, txn_)
