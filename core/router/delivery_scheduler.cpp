@@ -18,6 +18,8 @@ constexpr auto kTuple = boost::asio::as_tuple(use_awaitable);
 
 // After a database error the worker waits this long before it looks at its queue again.
 constexpr std::chrono::seconds kStoreRetry{1};
+// Outbox rows a worker reads at once.
+constexpr int kQueueRead = 16;
 
 std::function<double()> default_random() {
   auto gen = std::make_shared<std::mt19937_64>(std::random_device{}());
@@ -92,22 +94,27 @@ awaitable<void> DeliveryScheduler::worker(ConversationRef target) {
   auto timer = workers_.at(target);
   while (!stopping_) {
     const auto gen = generation_;
-    auto head = co_await store_.head_of(target);
-    if (!head) {
+    // The queue is read a few rows at a time: this worker is the only one taking from it,
+    // and a backlog then costs one read per kQueueRead deliveries instead of one each.
+    auto queue = co_await store_.queue_of(target, kQueueRead);
+    if (!queue) {
       co_await sleep(timer, kStoreRetry);
       continue;
     }
-    if (!*head) {
+    if (queue->empty()) {
       if (gen == generation_) break;  // queue empty and nothing published meanwhile
       continue;
     }
-    const OutboxItem& item = **head;
-    const auto now = std::chrono::system_clock::now();
-    if (item.next_attempt_at > now) {
-      co_await sleep(timer, item.next_attempt_at - now);
-      continue;
+    for (const OutboxItem& item : *queue) {
+      if (stopping_) break;
+      const auto now = std::chrono::system_clock::now();
+      if (item.next_attempt_at > now) {
+        co_await sleep(timer, item.next_attempt_at - now);
+        break;  // read the queue again: it may have changed meanwhile
+      }
+      // A retry scheduled or an outcome not recorded: the row is still the head.
+      if (!(co_await deliver_one(item))) break;
     }
-    co_await deliver_one(item);
   }
   workers_.erase(target);
 }
@@ -132,7 +139,7 @@ awaitable<void> DeliveryScheduler::translate_refs(Event& event, const std::strin
   }
 }
 
-awaitable<void> DeliveryScheduler::deliver_one(const OutboxItem& item) {
+awaitable<bool> DeliveryScheduler::deliver_one(const OutboxItem& item) {
   const auto& target = item.target;
   Delivery delivery{item.event.id, target, item.event, item.attempts + 1};
   co_await translate_refs(delivery.event, target.connector);
@@ -149,6 +156,7 @@ awaitable<void> DeliveryScheduler::deliver_one(const OutboxItem& item) {
   }
 
   Status recorded;
+  bool left_queue = true;
   if (result) {
     recorded = co_await store_.mark_delivered(item.id, item.event.id, target, *result);
     deliveries(target.connector, "ok").inc();
@@ -159,6 +167,7 @@ awaitable<void> DeliveryScheduler::deliver_one(const OutboxItem& item) {
                  result.error().message);
     recorded = co_await store_.mark_failed(item.id, result.error().message,
                                            std::chrono::system_clock::now() + delay);
+    left_queue = false;
     deliveries(target.connector, "failed").inc();
   } else {
     const std::string reason = result.error().message + " (after " + std::to_string(delivery.attempt) +
@@ -174,7 +183,9 @@ awaitable<void> DeliveryScheduler::deliver_one(const OutboxItem& item) {
     spdlog::warn("recording a delivery outcome failed: {}", recorded.error().message);
     auto timer = workers_.at(target);
     co_await sleep(timer, kStoreRetry);
+    left_queue = false;
   }
+  co_return left_queue;
 }
 
 }  // namespace coibridge::core

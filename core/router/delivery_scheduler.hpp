@@ -44,7 +44,8 @@ class DeliveryScheduler {
 
  private:
   boost::asio::awaitable<void> worker(ConversationRef target);
-  boost::asio::awaitable<void> deliver_one(const OutboxItem& item);
+  // Delivers one row; true when it left the queue (delivered or dead-lettered).
+  boost::asio::awaitable<bool> deliver_one(const OutboxItem& item);
   boost::asio::awaitable<void> translate_refs(Event& event, const std::string& target_connector);
   boost::asio::awaitable<void> sleep(std::shared_ptr<boost::asio::steady_timer> timer,
                                      std::chrono::steady_clock::duration d);

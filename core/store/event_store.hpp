@@ -57,8 +57,11 @@ class EventStore {
     Timestamp next_attempt_at{};
   };
   virtual boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() = 0;
-  // The oldest outbox row of one target conversation (its queue's head), if any.
-  virtual boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target) = 0;
+  // The oldest outbox rows of one target conversation (its queue from the head), at most
+  // `limit`, in queue order.
+  virtual boost::asio::awaitable<Result<std::vector<OutboxItem>>> queue_of(ConversationRef target, int limit) = 0;
+  // The queue's head, if any.
+  boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target);
   // Delivered: the row leaves the outbox and the remote id joins the message map, atomically.
   virtual boost::asio::awaitable<Status> mark_delivered(std::int64_t outbox_id, EventId event_id,
                                                         ConversationRef target,
@@ -102,6 +105,13 @@ class EventStore {
   virtual boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
                                                                                int limit) = 0;
 };
+
+inline boost::asio::awaitable<Result<std::optional<OutboxItem>>> EventStore::head_of(ConversationRef target) {
+  auto items = co_await queue_of(std::move(target), 1);
+  if (!items) co_return items.error();
+  if (items->empty()) co_return std::optional<OutboxItem>{};
+  co_return std::optional<OutboxItem>(std::move(items->front()));
+}
 
 inline boost::asio::awaitable<Result<PublishOutcome>> EventStore::publish(const Event& event,
                                                                          const FanoutPlanner& planner) {

@@ -49,12 +49,13 @@ class MemoryEventStore final : public core::EventStore {
     co_return out;
   }
 
-  boost::asio::awaitable<core::Result<std::optional<core::OutboxItem>>> head_of(
-      core::ConversationRef target) override {
+  boost::asio::awaitable<core::Result<std::vector<core::OutboxItem>>> queue_of(core::ConversationRef target,
+                                                                              int limit) override {
+    std::vector<core::OutboxItem> out;
     for (const auto& item : outbox) {
-      if (item.target == target) co_return std::optional<core::OutboxItem>(item);
+      if (item.target == target && static_cast<int>(out.size()) < limit) out.push_back(item);
     }
-    co_return std::optional<core::OutboxItem>{};
+    co_return out;
   }
 
   boost::asio::awaitable<core::Status> mark_delivered(std::int64_t id, core::EventId, core::ConversationRef,

@@ -1,5 +1,7 @@
 #include "core/store/pg/pg_blob_store.hpp"
 
+// One-statement reads run as pqxx::nontransaction, as in pg_stores.cpp.
+
 #include "core/store/pg/migrator.hpp"
 
 namespace coibridge::core::pg {
@@ -23,7 +25,7 @@ awaitable<Result<Blob>> PgBlobStore::get(std::string location) {
     co_return Error::invalid("location", "not a blob location: " + location.substr(0, 80));
   }
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<Blob> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("blob_get", location);
     if (rows.empty()) return Error::not_found("blob " + location + " is not stored (purged?)");
     return Blob{rows[0][0].as<std::string>(), pqxx::binarystring(rows[0][1]).str()};
@@ -41,7 +43,7 @@ awaitable<Result<std::int64_t>> PgBlobStore::purge(std::chrono::seconds age) {
 
 awaitable<Result<bool>> PgInboundLedger::seen(std::string connector, std::string key) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<bool> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     return !tx.exec_prepared("inbound_seen", connector, key).empty();
   });
 }
@@ -59,7 +61,7 @@ awaitable<Status> PgInboundLedger::remember(std::string connector, std::string k
 awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(std::string connector,
                                                                                std::string conversation) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<nlohmann::json>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("conversation_state_get", connector, conversation);
     if (rows.empty()) return std::optional<nlohmann::json>{};
     return std::optional<nlohmann::json>(nlohmann::json::parse(rows[0][0].as<std::string>()));

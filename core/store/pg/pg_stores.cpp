@@ -1,5 +1,9 @@
 #include "core/store/pg/pg_stores.hpp"
 
+// A read of one statement runs as pqxx::nontransaction (autocommit): a read_transaction would
+// add BEGIN, SET TRANSACTION READ ONLY and COMMIT, three round trips for nothing. Reads of
+// several statements keep their read_transaction, for one snapshot.
+
 #include <map>
 
 #include "core/model/event_json.hpp"
@@ -57,7 +61,7 @@ awaitable<Result<Bridge>> PgBridgeStore::create_bridge(std::string name, std::st
 
 awaitable<Result<BridgePage>> PgBridgeStore::list_bridges(std::int64_t after, int limit) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<BridgePage> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     // One extra row tells whether another page exists.
     auto rows = tx.exec_prepared("bridge_list", after, limit + 1);
     BridgePage page;
@@ -74,7 +78,7 @@ awaitable<Result<BridgePage>> PgBridgeStore::list_bridges(std::int64_t after, in
 
 awaitable<Result<Bridge>> PgBridgeStore::get_bridge(std::int64_t id) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<Bridge> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("bridge_get", id);
     if (rows.empty()) return Error::not_found("no bridge with id " + std::to_string(id));
     return bridge_from(rows[0]);
@@ -231,7 +235,7 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
 
 awaitable<Result<std::vector<EventStore::QueueHead>>> PgEventStore::queue_heads() {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<QueueHead>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     std::vector<QueueHead> out;
     for (const auto& r : tx.exec_prepared("outbox_heads")) {
       out.push_back({{r[0].as<std::string>(), r[1].as<std::string>()}, from_ms(r[2].as<std::int64_t>())});
@@ -240,22 +244,23 @@ awaitable<Result<std::vector<EventStore::QueueHead>>> PgEventStore::queue_heads(
   });
 }
 
-awaitable<Result<std::optional<OutboxItem>>> PgEventStore::head_of(ConversationRef target) {
-  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<OutboxItem>> {
-    pqxx::read_transaction tx(c);
-    auto rows = tx.exec_prepared("outbox_head_of", target.connector, target.remote_id);
-    if (rows.empty()) return std::optional<OutboxItem>{};
-    const auto& r = rows[0];
-    OutboxItem item;
-    item.id = r[0].as<std::int64_t>();
-    item.target = target;
-    auto event = event_from_json(nlohmann::json::parse(r[1].as<std::string>()));
-    if (!event) return Error::internal("outbox row " + std::to_string(item.id) + ": " + event.error().message);
-    item.event = std::move(event).value();
-    item.attempts = r[2].as<int>();
-    item.next_attempt_at = from_ms(r[3].as<std::int64_t>());
-    item.last_error = r[4].as<std::string>();
-    return std::optional<OutboxItem>(std::move(item));
+awaitable<Result<std::vector<OutboxItem>>> PgEventStore::queue_of(ConversationRef target, int limit) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<OutboxItem>> {
+    pqxx::nontransaction tx(c);
+    std::vector<OutboxItem> out;
+    for (const auto& r : tx.exec_prepared("outbox_queue_of", target.connector, target.remote_id, limit)) {
+      OutboxItem item;
+      item.id = r[0].as<std::int64_t>();
+      item.target = target;
+      auto event = event_from_json(nlohmann::json::parse(r[1].as<std::string>()));
+      if (!event) return Error::internal("outbox row " + std::to_string(item.id) + ": " + event.error().message);
+      item.event = std::move(event).value();
+      item.attempts = r[2].as<int>();
+      item.next_attempt_at = from_ms(r[3].as<std::int64_t>());
+      item.last_error = r[4].as<std::string>();
+      out.push_back(std::move(item));
+    }
+    return out;
   });
 }
 
@@ -316,7 +321,7 @@ awaitable<Status> PgEventStore::dead_letter_inbound(std::string connector, std::
 
 awaitable<Result<std::optional<Event>>> PgEventStore::event_by_origin(RemoteMessageRef ref) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<Event>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("event_by_origin", ref.connector, ref.remote_id);
     if (rows.empty() || rows[0][0].is_null()) return std::optional<Event>{};
     auto event = event_from_json(nlohmann::json::parse(rows[0][0].as<std::string>()));
@@ -329,7 +334,7 @@ awaitable<Result<std::optional<std::string>>> PgEventStore::reaction_delivered(C
                                                                               RemoteMessageRef target,
                                                                               std::string target_connector) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<std::string>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("reaction_part", where.connector, where.remote_id, who, target.remote_id,
                                  target_connector);
     if (rows.empty()) return std::optional<std::string>{};
@@ -339,7 +344,7 @@ awaitable<Result<std::optional<std::string>>> PgEventStore::reaction_delivered(C
 
 awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(RemoteMessageRef ref) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<ConversationRef>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("conversation_of_message", ref.connector, ref.remote_id);
     if (rows.empty()) return std::optional<ConversationRef>{};
     return std::optional<ConversationRef>(ConversationRef{ref.connector, rows[0][0].as<std::string>()});
@@ -404,14 +409,14 @@ awaitable<Status> PgEventStore::replay_dead_letter(std::int64_t id, std::string 
 
 awaitable<Result<std::int64_t>> PgEventStore::outbox_depth() {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::int64_t> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     return tx.exec_prepared1("outbox_depth")[0].as<std::int64_t>();
   });
 }
 
 awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64_t after, int limit) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<DeadLetter>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     std::vector<DeadLetter> out;
     for (const auto& r : tx.exec_prepared("dead_letter_list", after, limit)) {
       out.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(),
@@ -427,7 +432,7 @@ awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64
 awaitable<Result<std::optional<Checkpoint>>> PgCheckpointStore::load(std::string connector,
                                                                      std::string source) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<Checkpoint>> {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("checkpoint_get", connector, source);
     if (rows.empty()) return std::optional<Checkpoint>{};
     return std::optional<Checkpoint>(

@@ -34,7 +34,7 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(const std::vector<BatchEvent>& events,
                                                                           const FanoutPlanner& planner) override;
   boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override;
-  boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target) override;
+  boost::asio::awaitable<Result<std::vector<OutboxItem>>> queue_of(ConversationRef target, int limit) override;
   boost::asio::awaitable<Status> mark_delivered(std::int64_t outbox_id, EventId event_id,
                                                 ConversationRef target,
                                                 RemoteMessageRef remote) override;

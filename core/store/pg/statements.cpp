@@ -63,9 +63,9 @@ constexpr Statement kStatements[] = {
      "SELECT DISTINCT ON (target_connector, target_conversation) target_connector,"
      " target_conversation, " MS("next_attempt_at")
      " FROM outbox ORDER BY target_connector, target_conversation, id"},
-    {"outbox_head_of",
+    {"outbox_queue_of",
      "SELECT id, event::text, attempts, " MS("next_attempt_at") ", last_error FROM outbox"
-     " WHERE target_connector = $1 AND target_conversation = $2 ORDER BY id LIMIT 1"},
+     " WHERE target_connector = $1 AND target_conversation = $2 ORDER BY id LIMIT $3"},
     {"outbox_delete", "DELETE FROM outbox WHERE id = $1"},
     {"part_insert",
      "INSERT INTO message_parts (event_id, connector, conversation, remote_id)"

@@ -151,7 +151,7 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override {
     co_return unused();
   }
-  boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef) override {
+  boost::asio::awaitable<Result<std::vector<OutboxItem>>> queue_of(ConversationRef, int) override {
     co_return unused();
   }
   boost::asio::awaitable<Status> mark_delivered(std::int64_t, EventId, ConversationRef,
