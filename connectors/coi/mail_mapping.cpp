@@ -75,6 +75,7 @@ std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, co
   core::Event event;
   event.where = {ctx.connector, conversation_of(mail, ctx)};
   event.who = {ctx.connector, lower_ascii(mail.from.address), mail.from.name};
+  if (mail.avatar && mail.avatar->size() <= ctx.max_attachment_bytes) event.who.avatar = std::string(kAvatarPart);
   event.origin = ref(ctx, mail.message_id);
   if (mail.date_unix > 0) event.at = core::Timestamp{std::chrono::seconds(mail.date_unix)};
 

@@ -30,6 +30,9 @@ struct MappingContext {
 // text says so.
 std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, const MappingContext& ctx);
 
+// The sender's avatar (ParsedMail::avatar) until the connector stores it: ActorRef::avatar.
+inline constexpr std::string_view kAvatarPart = "part:avatar";
+
 // The index a "part:<n>" location names, if it is one.
 std::optional<std::size_t> mail_part_index(std::string_view location);
 

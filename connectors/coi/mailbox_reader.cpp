@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <iterator>
 #include <map>
 
 #include "connectors/coi/coi_connector.hpp"
 #include "connectors/coi/inbound_mail.hpp"
 #include "core/connector/offload.hpp"
+#include "core/model/media_type.hpp"
 
 namespace coibridge::connectors::coi {
 namespace {
@@ -98,15 +100,22 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
 
 awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch& batch) {
   // MIME parsing and mapping are the costly part of a backlog; off the I/O thread they run
-  // beside the next fetch and the previous commit.
+  // beside the next fetch and the previous commit, each half of the batch on its own thread.
   const std::size_t max_bytes = config_.max_message_bytes;
-  batch.prepared = co_await core::offload(ctx.compute, [this, &batch, max_bytes] {
+  auto part = [this, &batch, max_bytes](std::size_t from, std::size_t to) {
     std::vector<PreparedMail> out;
-    out.reserve(batch.fetched.size());
+    out.reserve(to - from);
     const auto context = mapping();
-    for (const auto& message : batch.fetched) out.push_back(prepare_mail(message, context, max_bytes));
+    for (std::size_t i = from; i < to; ++i) out.push_back(prepare_mail(batch.fetched[i], context, max_bytes));
     return out;
-  });
+  };
+  const std::size_t n = batch.fetched.size();
+  const std::size_t half = n / 2;
+  auto [first, second] = co_await (core::offload(ctx.compute, [&part, half] { return part(0, half); }) &&
+                                   core::offload(ctx.compute, [&part, half, n] { return part(half, n); }));
+  batch.prepared = std::move(first);
+  batch.prepared.insert(batch.prepared.end(), std::make_move_iterator(second.begin()),
+                        std::make_move_iterator(second.end()));
   co_return core::Status{};
 }
 
@@ -254,6 +263,11 @@ awaitable<core::Status> CoiConnector::publish_direct(core::ConnectorContext& ctx
 }
 
 awaitable<core::Status> CoiConnector::store_attachments(core::Event& event, const mime::ParsedMail& mail) {
+  if (event.who.avatar == kAvatarPart && mail.avatar) {
+    auto location = co_await blobs_.put(core::sniff_image_type(*mail.avatar), *mail.avatar);
+    if (!location) co_return location.error();
+    event.who.avatar = std::move(*location);
+  }
   auto* posted = std::get_if<core::MessagePosted>(&event.payload);
   if (posted == nullptr) co_return core::Status{};
   for (auto& file : posted->body.attachments) {

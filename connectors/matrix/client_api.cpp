@@ -101,6 +101,14 @@ awaitable<core::Status> ClientApi::set_display_name(std::string user_id, std::st
   co_return core::Status{};
 }
 
+awaitable<core::Status> ClientApi::set_avatar_url(std::string user_id, std::string mxc_uri) {
+  json body{{"avatar_url", mxc_uri}};
+  auto r = co_await call("PUT", "/_matrix/client/v3/profile/" + core::url_encode(user_id) + "/avatar_url", user_id,
+                         body);
+  if (!r) co_return r.error();
+  co_return core::Status{};
+}
+
 awaitable<core::Status> ClientApi::join(std::string room_id, std::string as_user) {
   auto r = co_await call("POST", "/_matrix/client/v3/join/" + core::url_encode(room_id), as_user, json::object());
   if (!r) co_return r.error();

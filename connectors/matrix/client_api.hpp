@@ -29,6 +29,8 @@ class ClientApi {
   // Creates a user in our namespace (m.login.application_service); one that exists is fine.
   boost::asio::awaitable<core::Status> ensure_user(std::string localpart);
   boost::asio::awaitable<core::Status> set_display_name(std::string user_id, std::string name);
+  // The user's avatar (client-server API, "Profiles": an mxc:// URI).
+  boost::asio::awaitable<core::Status> set_avatar_url(std::string user_id, std::string mxc_uri);
   boost::asio::awaitable<core::Status> join(std::string room_id, std::string as_user);
   boost::asio::awaitable<core::Status> invite(std::string room_id, std::string user_id, std::string as_user);
   // Uploads bytes to the media repository; the mxc:// URI.

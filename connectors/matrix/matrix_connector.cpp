@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/model/media_type.hpp"
 #include "core/net/backoff.hpp"
 
 namespace coibridge::connectors::matrix {
@@ -523,7 +524,8 @@ awaitable<core::Result<std::string>> MatrixConnector::ready_ghost(const core::Ac
   if (!id) co_return id.error();
   const std::string ghost = *id;
   const std::string name = who.display_name.empty() ? who.remote_id : who.display_name;
-  const std::string ready_key = ghost + "\n" + name;
+  // Avatar locations are content addresses: a changed picture is a changed key.
+  const std::string ready_key = ghost + "\n" + name + "\n" + who.avatar;
   {
     std::lock_guard lock(mu_);
     if (ghosts_ready_.contains(ready_key)) co_return ghost;
@@ -532,6 +534,20 @@ awaitable<core::Result<std::string>> MatrixConnector::ready_ghost(const core::Ac
   if (!parts) co_return core::Error::internal("ghost id " + ghost + " does not split");
   if (auto st = co_await api_->ensure_user(parts->localpart); !st) co_return st.error();
   if (auto st = co_await api_->set_display_name(ghost, name); !st) co_return st.error();
+  if (core::is_blob_location(who.avatar)) {
+    // A picture that cannot be read (purged) leaves the ghost as it was; the message still goes.
+    auto blob = co_await stores_.blobs.get(who.avatar);
+    if (blob) {
+      const std::string type = blob->content_type.empty() ? core::sniff_image_type(blob->data) : blob->content_type;
+      auto mxc = co_await api_->upload(type, "avatar", std::move(blob->data), ghost);
+      if (!mxc) co_return mxc.error();
+      if (auto st = co_await api_->set_avatar_url(ghost, *mxc); !st) co_return st.error();
+    } else if (blob.error().kind == core::ErrorKind::kUnavailable) {
+      co_return blob.error();
+    } else {
+      spdlog::info("matrix {}: avatar of {} not set: {}", config_.name, ghost, blob.error().message);
+    }
+  }
   std::lock_guard lock(mu_);
   ghosts_ready_.insert(ready_key);
   co_return ghost;

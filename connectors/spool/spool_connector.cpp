@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/model/event_json.hpp"
+#include "core/model/media_type.hpp"
 
 namespace coibridge::connectors::spool {
 namespace {
@@ -89,28 +90,45 @@ SpoolConnector::SpoolConnector(core::SpoolConnectorConfig config, core::BlobStor
                                std::chrono::milliseconds poll_interval)
     : config_(std::move(config)), blobs_(blobs), poll_interval_(poll_interval) {}
 
-awaitable<core::Result<std::string>> SpoolConnector::store_attachments(core::Event& event) {
+awaitable<core::Result<SpoolConnector::StoredFile>> SpoolConnector::store_file(std::string_view location,
+                                                                               std::string content_type) {
+  const std::string name(location.substr(5));
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+    co_return core::Error::invalid("location", std::string(location) + " must name a file in the inbox directory");
+  }
+  const fs::path path = fs::path(config_.inbox_dir) / name;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) co_return core::Error::invalid("location", name + ": " + ec.message());
+  if (size > kMaxAttachmentFile) {
+    co_return core::Error::invalid("location", name + " is larger than " + std::to_string(kMaxAttachmentFile) + " bytes");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (content_type.empty()) content_type = core::sniff_image_type(data);
+  const std::size_t bytes = data.size();
+  auto stored = co_await blobs_.put(std::move(content_type), std::move(data));
+  if (!stored) co_return stored.error();
+  co_return StoredFile{std::move(*stored), bytes};
+}
+
+awaitable<core::Status> SpoolConnector::store_files(core::Event& event) {
+  // The sender's picture: its media type is what the bytes say.
+  if (event.who.avatar.starts_with("file:")) {
+    auto stored = co_await store_file(event.who.avatar, "");
+    if (!stored) co_return stored.error();
+    event.who.avatar = std::move(stored->location);
+  }
   auto* posted = std::get_if<core::MessagePosted>(&event.payload);
-  if (posted == nullptr) co_return std::string();
+  if (posted == nullptr) co_return core::Status{};
   for (auto& file : posted->body.attachments) {
     if (!file.location.starts_with("file:")) continue;
-    const std::string name = file.location.substr(5);
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      co_return "attachment location " + file.location + " must name a file in the inbox directory";
-    }
-    const fs::path path = fs::path(config_.inbox_dir) / name;
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec) co_return "attachment " + name + ": " + ec.message();
-    if (size > kMaxAttachmentFile) co_return "attachment " + name + " is larger than " + std::to_string(kMaxAttachmentFile) + " bytes";
-    std::ifstream in(path, std::ios::binary);
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    file.size = data.size();
-    auto location = co_await blobs_.put(file.content_type, std::move(data));
-    if (!location) co_return location.error();
-    file.location = std::move(*location);
+    auto stored = co_await store_file(file.location, file.content_type);
+    if (!stored) co_return stored.error();
+    file.location = std::move(stored->location);
+    file.size = stored->size;
   }
-  co_return std::string();
+  co_return core::Status{};
 }
 
 awaitable<core::Result<nlohmann::json>> SpoolConnector::export_attachments(const core::Event& event) {
@@ -189,10 +207,12 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
   }
 
   if (event) {
-    auto stored = co_await store_attachments(*event);
-    if (!stored) co_return;  // database trouble: keep the file, try again on the next pass
-    if (!stored->empty()) {
-      problem = *stored;
+    auto stored = co_await store_files(*event);
+    if (!stored && stored.error().kind != core::ErrorKind::kInvalidArgument) {
+      co_return;  // database trouble: keep the file, try again on the next pass
+    }
+    if (!stored) {
+      problem = stored.error().message;
       event.reset();
     }
   }

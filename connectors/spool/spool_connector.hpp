@@ -42,7 +42,15 @@ class SpoolConnector final : public core::Connector {
                                                const std::filesystem::path& file);
 
   // Reads "file:<name>" attachments into the blob store; an error text when one cannot be.
-  boost::asio::awaitable<core::Result<std::string>> store_attachments(core::Event& event);
+  // Moves the inbox files an event names ("file:<name>": attachments, the sender's avatar)
+  // into the blob store and points the event at them. kInvalidArgument: a bad name or file.
+  boost::asio::awaitable<core::Status> store_files(core::Event& event);
+  // One inbox file into the blob store (an empty media type is sniffed from the bytes).
+  struct StoredFile {
+    std::string location;
+    std::size_t size = 0;
+  };
+  boost::asio::awaitable<core::Result<StoredFile>> store_file(std::string_view location, std::string content_type);
   // Writes the event's attachments to outbox_dir/files; the JSON list of what was written.
   boost::asio::awaitable<core::Result<nlohmann::json>> export_attachments(const core::Event& event);
 

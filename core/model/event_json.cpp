@@ -52,7 +52,9 @@ RemoteMessageRef message_ref_from(const json& j, const std::string& path) {
 }
 
 json actor_json(const ActorRef& a) {
-  return {{"connector", a.connector}, {"remote_id", a.remote_id}, {"display_name", a.display_name}};
+  json j{{"connector", a.connector}, {"remote_id", a.remote_id}, {"display_name", a.display_name}};
+  if (!a.avatar.empty()) j["avatar"] = a.avatar;
+  return j;
 }
 
 ActorRef actor_from(const json& j, const std::string& path) {
@@ -60,6 +62,10 @@ ActorRef actor_from(const json& j, const std::string& path) {
   if (auto it = j.find("display_name"); it != j.end()) {
     if (!it->is_string()) throw FieldError(join(path, "display_name"), "must be a string");
     a.display_name = it->get<std::string>();
+  }
+  if (auto it = j.find("avatar"); it != j.end()) {
+    if (!it->is_string()) throw FieldError(join(path, "avatar"), "must be a string");
+    a.avatar = it->get<std::string>();
   }
   return a;
 }

@@ -19,6 +19,9 @@ struct ActorRef {
   std::string connector;
   std::string remote_id;
   std::string display_name;
+  // The person's picture as their network gave it: a blob store location (the bytes are
+  // content-addressed, so the same picture keeps its location). Empty: none known.
+  std::string avatar{};
   bool operator==(const ActorRef&) const = default;
 };
 

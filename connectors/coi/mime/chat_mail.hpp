@@ -72,6 +72,9 @@ struct ParsedMail {
   std::optional<std::string> group_name;
   std::optional<std::string> previous_group_name;  // Chat-Group-Name-Changed (kGroupRenamed)
   std::optional<Mailbox> member_added, member_removed;
+  // The sender's picture from Chat-User-Avatar: base64:<data> (Delta Chat spec, "Profile
+  // pictures"; Delta Chat sends it in encrypted mail only), decoded. Absent for "0" (removed).
+  std::optional<std::string> avatar;
 
   // The message an edit, delete, reaction or read receipt is about.
   std::optional<std::string> target_message_id;

@@ -778,6 +778,12 @@ core::Result<ParsedMail> parse_mail(std::string_view raw, const ParseLimits& lim
     mail.group_name = strip_reply_prefixes(mail.subject);
   }
   mail.previous_group_name = header_value(top, "Chat-Group-Name-Changed");
+  if (auto avatar = header_value(top, "Chat-User-Avatar"); avatar && avatar->starts_with("base64:")) {
+    // GLib's decoder skips the folding whitespace of a long header.
+    gsize size = 0;
+    GCharPtr bytes(reinterpret_cast<gchar*>(g_base64_decode(avatar->c_str() + 7, &size)));
+    if (bytes && size > 0) mail.avatar = std::string(bytes.get(), size);
+  }
   if (auto added = header_value(top, "Chat-Group-Member-Added")) {
     mail.member_added = parse_one_mailbox(opts, *added);
   }

@@ -253,6 +253,25 @@ def test_image_crosses_both_ways_byte_identical(bridge, new_user, bridge_setup):
     assert text.sender == "@_coi_rita:matrix.test"
 
 
+def test_senders_picture_becomes_the_ghosts_avatar_and_a_new_one_replaces_it(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    ghost = "@_coi_rita:matrix.test"
+    tok = token()
+    for n in (1, 2):
+        picture = make_png(f"{tok}-face-{n}", side=16)
+        (bridge.inbox / f"face{n}.png").write_bytes(picture)
+        event = spool_message(f"my picture {n} {tok}", f"face-{n}-{tok}")
+        event["who"]["avatar"] = f"file:face{n}.png"  # no media type: the bridge tells it from the bytes
+        bridge.drop(f"00{n}", event)
+        msg = alice.wait_for_message(room_id=room, body=f"my picture {n} {tok}")
+        assert msg.sender == ghost
+        profile = alice.hs.run(alice.client.get_profile(ghost))
+        assert profile.avatar_url and profile.avatar_url.startswith("mxc://"), profile
+        assert alice.download(profile.avatar_url) == picture
+        assert profile.displayname == "Remote Rita"
+
+
 def test_reply_edit_reaction_and_redactions_from_matrix(bridge, new_user, bridge_setup):
     alice = new_user("alice", displayname="Alice Matrix")
     room = bridged_room(bridge, alice, bridge_setup)

@@ -101,6 +101,44 @@ def test_mail_to_a_matrix_users_puppet_opens_a_dm_on_matrix(mail_bridge, dc_acco
     assert got.shown_name == "Alice Matrix"
 
 
+def test_a_mail_senders_chat_user_avatar_becomes_the_ghosts_avatar(mail_bridge, mail_user, stack, new_user):
+    """A chat mail with Chat-User-Avatar (Delta Chat sends it only in encrypted mail; a COI
+    client may send it in the clear), sent over SMTP submission to a Matrix user's puppet:
+    the sender's ghost in the direct chat wears that picture."""
+    import base64
+    import smtplib
+    import ssl
+    import textwrap
+    from email.utils import format_datetime
+    from datetime import datetime, timezone
+
+    carol, password = mail_user("carol")
+    alice = new_user("alice", displayname="Alice Matrix")
+    puppet = mail_bridge.mail.puppet("matrix", alice.user_id)
+    tok = token()
+    picture = make_png(f"carol-{tok}", side=12)
+    header = "\r\n ".join(textwrap.wrap("base64:" + base64.b64encode(picture).decode(), 76))
+    raw = (f"From: Carol COI <{carol}>\r\nTo: <{puppet}>\r\nSubject: hi\r\n"
+           f"Date: {format_datetime(datetime.now(timezone.utc))}\r\n"
+           f"Message-ID: <chat${tok}.{uuid.uuid4().hex[:12]}@example.org>\r\n"
+           f"Chat-Version: 1.0\r\nChat-User-Avatar: {header}\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\nwith my face {tok}\r\n")
+    ctx = ssl.create_default_context(cafile=str(stack.ca_file))
+    ctx.check_hostname = False  # the stack's certificate names localhost; we dial 127.0.0.1
+    with smtplib.SMTP(stack.host, stack.submission_port, timeout=30) as s:
+        s.starttls(context=ctx)
+        s.login(carol, password)
+        s.sendmail(carol, [puppet], raw.encode())
+    room = alice.wait_for_invite()
+    alice.join(room)
+    msg = alice.wait_for_message(room_id=room, body=f"with my face {tok}")
+    ghost = ghost_of(carol)
+    assert msg.sender == ghost
+    profile = alice.hs.run(alice.client.get_profile(ghost))
+    assert profile.avatar_url and alice.download(profile.avatar_url) == picture
+    assert profile.displayname == "Carol COI"
+
+
 def make_png(seed: str, side: int = 24) -> bytes:
     import struct
     import zlib

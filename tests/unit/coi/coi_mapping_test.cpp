@@ -84,6 +84,15 @@ TEST_F(MappingTest, ChatMessageBecomesMessagePosted) {
   EXPECT_EQ(std::get<core::Event>(event_from_mail(m, ctx_)).where.remote_id, "dm:alice@example.org");
 }
 
+TEST_F(MappingTest, SendersAvatarIsMarkedForTheBlobStoreWithinTheSizeLimit) {
+  auto m = chat("with a picture");
+  EXPECT_TRUE(std::get<core::Event>(event_from_mail(m, ctx_)).who.avatar.empty());
+  m.avatar = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'x');
+  EXPECT_EQ(std::get<core::Event>(event_from_mail(m, ctx_)).who.avatar, kAvatarPart);
+  const MappingContext small{"mail", book_, 50};
+  EXPECT_TRUE(std::get<core::Event>(event_from_mail(m, small)).who.avatar.empty());
+}
+
 TEST_F(MappingTest, GroupMailGoesToTheGroupConversation) {
   auto m = chat("hi all");
   m.group_id = "grp123456789";

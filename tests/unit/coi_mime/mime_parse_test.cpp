@@ -64,6 +64,22 @@ TEST(ParseDeltaChat, OneToOnePlainText) {
   EXPECT_TRUE(m.warnings.empty()) << m.warnings.front();
 }
 
+TEST(ParseCoi, UserAvatarHeaderIsDecodedAcrossItsFolds) {
+  const auto parsed = parse_fixture("coi_user_avatar.eml");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  ASSERT_TRUE(parsed->avatar);
+  EXPECT_EQ(parsed->avatar->size(), 241U);
+  EXPECT_TRUE(parsed->avatar->starts_with("\x89PNG\r\n\x1a\n"));
+  EXPECT_TRUE(parsed->avatar->ends_with(std::string("IEND\xae\x42\x60\x82", 8)));  // nothing lost at a fold
+  EXPECT_EQ(parsed->text, "Here is my picture, in the header.");
+  EXPECT_FALSE(parse_fixture("dc_1to1_plain.eml")->avatar);
+  auto removed = load("coi_user_avatar.eml");
+  removed.replace(removed.find("base64:"), 7, "0 ");  // "0": the sender removed their picture
+  const auto without = parse_mail(removed);
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(without->avatar);
+}
+
 TEST(ParseDeltaChat, GroupMessage) {
   const auto parsed = parse_fixture("dc_group.eml");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;

@@ -48,6 +48,20 @@ INSTANTIATE_TEST_SUITE_P(
                       Payload{MemberLeft{{"coi", "bob@example.org", ""}}},
                       Payload{ConversationRenamed{"New name"}}));
 
+TEST(EventJson, ActorAvatarIsKeptAndOnlyWrittenWhenKnown) {
+  Event e = base_event(Typing{true});
+  EXPECT_FALSE(to_json(e)["who"].contains("avatar"));
+  e.who.avatar = "blob:sha256:0123";
+  const auto json = to_json(e);
+  EXPECT_EQ(json["who"]["avatar"], "blob:sha256:0123");
+  auto back = event_from_json(json);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->who.avatar, "blob:sha256:0123");
+  auto bad = json;
+  bad["who"]["avatar"] = 7;
+  EXPECT_EQ(event_from_json(bad).error().field, "who.avatar");
+}
+
 TEST(EventJson, KindsAreDistinct) {
   std::set<std::string> kinds;
   for (std::size_t i = 0; i < std::variant_size_v<Payload>; ++i) {
