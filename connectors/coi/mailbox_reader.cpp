@@ -89,7 +89,11 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
     // The three stages of three batches at once. Each lambda outlives its coroutine (both
     // end with this iteration), and a failing stage lets the others finish: its batch and
     // the later ones are read again after the reconnect, from the checkpoint.
-    auto [fetched_ok, parsed_ok, committed_ok] = co_await (fetch() && parse() && publish());
+    auto fetching = fetch();
+    auto parsing = parse();
+    auto publishing = publish();
+    auto [fetched_ok, parsed_ok, committed_ok] =
+        co_await (std::move(fetching) && std::move(parsing) && std::move(publishing));
     if (!committed_ok) co_return committed_ok;
     if (!parsed_ok) co_return parsed_ok;
     if (!fetched_ok) co_return fetched_ok;
@@ -111,8 +115,12 @@ awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch
   };
   const std::size_t n = batch.fetched.size();
   const std::size_t half = n / 2;
-  auto [first, second] = co_await (core::offload(ctx.compute, [&part, half] { return part(0, half); }) &&
-                                   core::offload(ctx.compute, [&part, half, n] { return part(half, n); }));
+  // Named before the co_await: g++ 12 mishandles temporaries inside a co_await expression.
+  auto front = [&part, half] { return part(0, half); };
+  auto back = [&part, half, n] { return part(half, n); };
+  auto front_done = core::offload(ctx.compute, front);
+  auto back_done = core::offload(ctx.compute, back);
+  auto [first, second] = co_await (std::move(front_done) && std::move(back_done));
   batch.prepared = std::move(first);
   batch.prepared.insert(batch.prepared.end(), std::make_move_iterator(second.begin()),
                         std::make_move_iterator(second.end()));

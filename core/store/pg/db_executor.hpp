@@ -34,7 +34,9 @@ class DbExecutor {
   template <class F>
   auto run(F fn) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
     using R = std::invoke_result_t<F&, pqxx::connection&>;
-    co_return co_await offload(pool_.get_executor(), [this, &fn] { return guarded<R>(fn); });
+    // Named before the co_await: g++ 12 mishandles temporaries inside a co_await expression.
+    auto on_connection = [this, &fn] { return guarded<R>(fn); };
+    co_return co_await offload(pool_.get_executor(), on_connection);
   }
 
   // The same, blocking the calling thread; for start-up and tools, never on an I/O thread.
