@@ -868,6 +868,42 @@ awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorR
   co_return core::Status{};
 }
 
+awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::manage_room(const core::Event& event,
+                                                                             const std::string& room,
+                                                                             const std::string& ghost) {
+  const core::RemoteMessageRef nothing{config_.name, ""};
+  const std::string room_path = "/_matrix/client/v3/rooms/" + core::url_encode(room);
+  if (const auto* joined = std::get_if<core::MemberJoined>(&event.payload)) {
+    // The new member's ghost joins (the bot invites it where the room needs an invite).
+    std::string member;
+    if (auto st = co_await ensure_ghost_in_room(joined->member, room, member); !st) co_return st.error();
+    co_return nothing;
+  }
+  if (const auto* left = std::get_if<core::MemberLeft>(&event.payload)) {
+    auto member = ghost_user_id(left->member.remote_id, mapping_.naming);
+    if (!member) co_return core::Error::permanent(member.error().message);
+    const std::string leaver = *member;
+    auto r = co_await api_->call("POST", room_path + "/leave", leaver, json::object());
+    // M_FORBIDDEN: not in the room (never joined, or gone already) - the outcome wanted.
+    if (!r && ClientApi::errcode_of(r.error()) != "M_FORBIDDEN") co_return r.error();
+    std::lock_guard lock(mu_);
+    joined_.erase(leaver + "\n" + room);
+    co_return nothing;
+  }
+  const auto& renamed = std::get<core::ConversationRenamed>(event.payload);
+  // The bot names the room when its power level allows (m.room.name needs 50 by default);
+  // else the person's ghost says what happened, so the rename is not lost on Matrix.
+  json name{{"name", renamed.name}};
+  auto r = co_await api_->call("PUT", room_path + "/state/m.room.name/", "", name);
+  if (r) co_return core::RemoteMessageRef{config_.name, text_field(*r, "event_id")};
+  if (ClientApi::errcode_of(r.error()) != "M_FORBIDDEN") co_return r.error();
+  json notice{{"msgtype", "m.emote"}, {"body", "renamed the chat to \u201c" + renamed.name + "\u201d"}};
+  const std::string txn = "coi.rename." + event.id.value;
+  auto said = co_await api_->call("PUT", room_path + "/send/m.room.message/" + txn, ghost, notice);
+  if (!said) co_return said.error();
+  co_return core::RemoteMessageRef{config_.name, text_field(*said, "event_id")};
+}
+
 awaitable<core::Status> MatrixConnector::upload_attachments(core::Event& event, const std::string& ghost) {
   auto* posted = std::get_if<core::MessagePosted>(&event.payload);
   if (posted == nullptr) co_return core::Status{};
@@ -892,6 +928,11 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const c
   std::string ghost;
   if (auto st = co_await ensure_ghost_in_room(delivery.event.who, room, ghost); !st) co_return st.error();
   core::Event event = delivery.event;
+  if (std::holds_alternative<core::MemberJoined>(event.payload) ||
+      std::holds_alternative<core::MemberLeft>(event.payload) ||
+      std::holds_alternative<core::ConversationRenamed>(event.payload)) {
+    co_return co_await manage_room(event, room, ghost);
+  }
   if (auto st = co_await upload_attachments(event, ghost); !st) co_return st.error();
   if (auto* reaction = std::get_if<core::ReactionChanged>(&event.payload); reaction != nullptr && !reaction->added) {
     // Withdrawing a reaction redacts the event that carried it here (client-server API,

@@ -71,6 +71,10 @@ class MatrixConnector final : public core::Connector {
   // the room as a direct chat with the person it stands for.
   boost::asio::awaitable<core::Status> on_invite(const nlohmann::json& event);
   boost::asio::awaitable<core::Status> upload_attachments(core::Event& event, const std::string& ghost);
+  // Member changes and renames of the mail side: ghosts join and leave, the room is renamed.
+  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> manage_room(const core::Event& event,
+                                                                          const std::string& room,
+                                                                          const std::string& ghost);
   std::string bot_user_id() const;
 
   core::MatrixConnectorConfig config_;

@@ -272,6 +272,45 @@ def test_senders_picture_becomes_the_ghosts_avatar_and_a_new_one_replaces_it(bri
         assert profile.displayname == "Remote Rita"
 
 
+def test_member_changes_and_a_rename_reach_the_room(bridge, new_user, bridge_setup):
+    alice = new_user("alice", displayname="Alice Matrix")
+    room = bridged_room(bridge, alice, bridge_setup)
+    sam = {"connector": "spool", "remote_id": "sam", "display_name": "Sam Spool"}
+    sam_ghost = "@_coi_sam:matrix.test"
+    tok = token()
+
+    def members() -> set:
+        return {m.user_id for m in alice.hs.run(alice.client.joined_members(room)).members}
+
+    def wait(pred, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not pred():
+            assert time.monotonic() < deadline, f"{what}:\n{bridge.log_tail()}"
+            time.sleep(0.2)
+
+    bridge.drop("001", spool_payload(f"join-{tok}", {"kind": "member.joined", "member": sam}))
+    wait(lambda: sam_ghost in members(), "Sam's ghost did not join")
+    name = alice.hs.run(alice.client.get_displayname(sam_ghost))
+    assert name.displayname == "Sam Spool"
+    bridge.drop("002", spool_payload(f"leave-{tok}", {"kind": "member.left", "member": sam}))
+    wait(lambda: sam_ghost not in members(), "Sam's ghost did not leave")
+
+    # The bot has no power to name the room (the creator's default levels): Rita's ghost
+    # says what happened instead. With the power, the room's name changes.
+    bridge.drop("003", spool_payload(f"rename-{tok}", {"kind": "conversation.renamed", "name": f"Team {tok}"}))
+    emote = alice.wait_for_event(lambda rid, e: rid == room and (e.get("content") or {}).get("msgtype") == "m.emote",
+                                 "the rename as an emote")
+    assert emote["sender"] == "@_coi_rita:matrix.test"
+    assert emote["content"]["body"] == f"renamed the chat to \u201cTeam {tok}\u201d"
+    levels = alice.hs.run(alice.client.room_get_state_event(room, "m.room.power_levels")).content
+    levels.setdefault("users", {})["@coibridge:matrix.test"] = 50
+    alice.hs.run(alice.client.room_put_state(room, "m.room.power_levels", levels))
+    bridge.drop("004", spool_payload(f"rename2-{tok}", {"kind": "conversation.renamed", "name": f"Crew {tok}"}))
+    wait(lambda: getattr(alice.hs.run(alice.client.room_get_state_event(room, "m.room.name")), "content", {})
+         .get("name") == f"Crew {tok}", "the room was not renamed")
+    assert kinds(bridge) == []  # nothing of this came back to the spool
+
+
 def test_reply_edit_reaction_and_redactions_from_matrix(bridge, new_user, bridge_setup):
     alice = new_user("alice", displayname="Alice Matrix")
     room = bridged_room(bridge, alice, bridge_setup)
