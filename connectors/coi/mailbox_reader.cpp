@@ -154,7 +154,7 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
       if (!mail.additional_targets.empty()) {
         std::vector<core::RemoteMessageRef> named{read->target};
         for (const auto& id : mail.additional_targets) named.push_back({config_.name, id});
-        auto newest = co_await ctx.sink.newest_of(std::move(named));
+        auto newest = co_await ctx.messages.newest_of(std::move(named));
         if (!newest) co_return newest.error();
         if (*newest) read->target = **newest;
       }
@@ -162,7 +162,7 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
       // Its headers cannot say: Delta Chat's MDNs carry no To, only the envelope names the
       // puppet they answer, and a group member's receipt is addressed to the sender alone.
       const core::RemoteMessageRef target = read->target;  // named: g++ 12 and co_await
-      auto known = co_await ctx.sink.conversation_of(target);
+      auto known = co_await ctx.messages.conversation_of(target);
       if (!known) co_return known.error();
       if (*known && (*known)->connector == config_.name) event.where.remote_id = (*known)->remote_id;
     }
@@ -177,7 +177,7 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
           group = it->second;
         } else {
           const core::RemoteMessageRef ref{config_.name, id};  // named: g++ 12 and co_await
-          auto known = co_await ctx.sink.conversation_of(ref);
+          auto known = co_await ctx.messages.conversation_of(ref);
           if (!known) co_return known.error();
           if (*known) group = (*known)->remote_id;
         }

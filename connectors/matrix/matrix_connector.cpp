@@ -178,6 +178,7 @@ awaitable<core::Status> MatrixConnector::preflight() {
 awaitable<void> MatrixConnector::run(core::ConnectorContext& ctx) {
   // Inbound traffic arrives over HTTP; run() only opens the door for it while it lasts.
   sink_ = &ctx.sink;
+  messages_ = &ctx.messages;
   direct_chats_ = ctx.direct_chats;
   portal_links_ = ctx.portal_links;
   struct Close {
@@ -366,7 +367,7 @@ awaitable<bool> MatrixConnector::take_room_event(const json& raw) {
   if (auto* redaction = std::get_if<Redaction>(&mapped->result)) {
     // A redacted reaction is a withdrawn reaction; anything else a deleted message.
     const core::RemoteMessageRef redacted{config_.name, redaction->redacted_event_id};
-    auto earlier = co_await sink_->event_by_origin(redacted);
+    auto earlier = co_await messages_->event_by_origin(redacted);
     if (!earlier) co_return false;
     const core::ReactionChanged* reaction =
         *earlier ? std::get_if<core::ReactionChanged>(&(*earlier)->payload) : nullptr;
@@ -937,12 +938,12 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const c
   if (auto* reaction = std::get_if<core::ReactionChanged>(&event.payload); reaction != nullptr && !reaction->added) {
     // Withdrawing a reaction redacts the event that carried it here (client-server API,
     // "Reactions"): find it by the reaction's origin, in the source network's terms.
-    if (sink_ == nullptr) co_return core::Error::unavailable("matrix connector not running");
-    auto original = co_await sink_->event_by_origin(event.origin);
+    if (messages_ == nullptr) co_return core::Error::unavailable("matrix connector not running");
+    auto original = co_await messages_->event_by_origin(event.origin);
     if (!original) co_return original.error();
     const auto* source = *original ? std::get_if<core::ReactionChanged>(&(*original)->payload) : nullptr;
     if (source == nullptr) co_return core::RemoteMessageRef{config_.name, ""};
-    auto part = co_await sink_->reaction_delivered(event.where, event.who.remote_id, source->target, config_.name);
+    auto part = co_await messages_->reaction_delivered(event.where, event.who.remote_id, source->target, config_.name);
     if (!part) co_return part.error();
     if (!*part) co_return core::RemoteMessageRef{config_.name, ""};  // never shown here: nothing to withdraw
     reaction->target = core::RemoteMessageRef{config_.name, **part};

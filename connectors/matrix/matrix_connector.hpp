@@ -85,6 +85,7 @@ class MatrixConnector final : public core::Connector {
   std::unique_ptr<ClientApi> api_;
   boost::asio::any_io_executor executor_;
   core::EventSink* sink_ = nullptr;          // set while run() is active
+  core::MessageMap* messages_ = nullptr;     // likewise
   core::DirectChats* direct_chats_ = nullptr;
   core::PortalLinks* portal_links_ = nullptr;
   std::uint64_t last_transaction_ = 0;  // the highest numeric transaction id seen since start

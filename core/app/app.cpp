@@ -92,10 +92,11 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
 }
 
 // Runs one connector until shutdown, restarting it with backoff when it fails.
-awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, core::DirectChats& direct_chats,
+awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, core::MessageMap& messages,
+                          core::DirectChats& direct_chats,
                           core::PortalLinks& portal_links, asio::any_io_executor compute, const bool& stopping) {
   auto ex = co_await asio::this_coro::executor;
-  core::ConnectorContext ctx{ex, sink, &direct_chats, compute, &portal_links};
+  core::ConnectorContext ctx{ex, sink, messages, &direct_chats, compute, &portal_links};
   const core::BackoffPolicy backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60000)};
   int failures = 0;
   asio::steady_timer timer(ex);
@@ -261,7 +262,7 @@ int run_bridge(const core::Config& config) {
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
     asio::co_spawn(asio::make_strand(io),
-                   supervise(connector, router, direct_chats, portal_links, compute.get_executor(), stopping),
+                   supervise(connector, router, router, direct_chats, portal_links, compute.get_executor(), stopping),
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }

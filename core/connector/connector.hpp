@@ -59,6 +59,13 @@ class EventSink {
   // move on instead of blocking its source.
   virtual boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
                                                 std::string raw) = 0;
+};
+
+// What the bridge knows of messages it has seen, read-only: for networks whose messages name
+// other messages (a reply, a receipt, a redaction) without saying where those belong.
+class MessageMap {
+ public:
+  virtual ~MessageMap() = default;
   // The conversation a message of this network belongs to, when the message map knows it: for
   // networks whose messages do not name their conversation (a mail answering into a group).
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
@@ -124,6 +131,7 @@ class PortalLinks {
 struct ConnectorContext {
   boost::asio::any_io_executor executor;  // the connector's strand
   EventSink& sink;
+  MessageMap& messages;
   DirectChats* direct_chats = nullptr;  // null where the process offers none (tests)
   // A thread pool for CPU-bound work (parsing a batch of mail) that would hold up the I/O
   // thread; use with core::offload. Empty (tests): the work runs in place.

@@ -12,7 +12,7 @@
 
 namespace coibridge::core {
 
-class Router final : public EventSink {
+class Router final : public EventSink, public MessageMap {
  public:
   // on_committed: called after an accepted publish committed (wakes the delivery scheduler).
   Router(EventStore& store, const ConnectorRegistry& registry, MetricsRegistry& metrics,
