@@ -47,7 +47,8 @@ CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores, core:
       metrics_(metrics),
       addresses_(config_.address),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
-      smtp_(endpoint_from<smtp::SmtpEndpoint>(config_.smtp)) {
+      smtp_(endpoint_from<smtp::SmtpEndpoint>(config_.smtp)),
+      smtp_sender_(smtp_) {
   imap_.max_message_bytes = config_.max_message_bytes;
 }
 
@@ -168,7 +169,7 @@ awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core
   smtp::Envelope envelope{config_.address, {}};
   for (const auto& to : (*mail)->to) envelope.rcpt_to.push_back(to.address);
   auto ex = co_await asio::this_coro::executor;
-  auto st = co_await smtp::send_mail(ex, smtp_, envelope, *bytes);
+  auto st = co_await smtp_sender_.send(ex, envelope, *bytes);
   if (!st) co_return st.error();
   co_return core::RemoteMessageRef{config_.name, (*mail)->message_id};
 }

@@ -81,6 +81,8 @@ class CoiConnector final : public core::Connector {
   AddressBook addresses_;
   imap::ImapEndpoint imap_;
   smtp::SmtpEndpoint smtp_;
+  // Deliveries share logged-in SMTP sessions: a backlog pays connect, TLS and AUTH once.
+  smtp::SmtpSender smtp_sender_;
 };
 
 }  // namespace coibridge::connectors::coi

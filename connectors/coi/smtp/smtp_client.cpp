@@ -60,7 +60,22 @@ class Session {
         limit_(ep.timeout),
         deadline_(Clock::now() + ep.timeout) {}
 
+  // One connection, one message, QUIT: send_mail.
   awaitable<Status> run(const Envelope& env, const std::string& message);
+  // Connects, greets, secures and logs in: ready for transactions (SmtpSender).
+  awaitable<Status> open();
+  // One mail transaction on an open session (RFC 5321 §3.3: a session may carry several).
+  // After an error the session is closed or unusable.
+  awaitable<Status> send(const Envelope& env, const std::string& message);
+  // Whether the last send() got as far as the message data: a failure before that left
+  // nothing with the server, so another connection may try again.
+  bool data_started() const { return data_started_; }
+  void close() {
+    error_code ignored;
+    resolver_.cancel();
+    stream_.next_layer().close(ignored);
+  }
+  awaitable<void> quit();
 
   // Runs beside run() (awaitable operator ||): closes the connection once the current
   // step's deadline passes, which fails the pending operation. Returns when that happened,
@@ -81,12 +96,6 @@ class Session {
   }
   void begin(std::string step) { begin(std::move(step), ep_.timeout); }
 
-  void close() {
-    error_code ignored;
-    resolver_.cancel();
-    stream_.next_layer().close(ignored);
-  }
-
   Error net_error(const error_code& ec);
   awaitable<Status> connect();
   awaitable<Status> handshake();
@@ -99,7 +108,6 @@ class Session {
   awaitable<Status> authenticate(const Capabilities& caps);
   awaitable<Status> transaction(const Envelope& env, const Capabilities& caps,
                                 const MailParams& params, const std::string& data);
-  awaitable<void> quit();
 
   const SmtpEndpoint& ep_;
   tcp::resolver resolver_;
@@ -107,6 +115,8 @@ class Session {
   asio::steady_timer deadline_timer_;
   bool tls_ = false;
   bool host_mismatch_ = false;
+  bool data_started_ = false;
+  Capabilities caps_;  // from the last EHLO of open()
   std::string server_;  // host:port, for messages
   std::string rbuf_;    // received bytes not yet parsed into replies
   std::array<char, kReadChunk> chunk_{};
@@ -379,6 +389,7 @@ awaitable<Status> Session::transaction(const Envelope& env, const Capabilities& 
     co_return e;
   }
 
+  data_started_ = true;
   spdlog::debug("smtp {}: C: <{} bytes of message data>", server_, data.size());
   for (std::size_t off = 0; off < data.size(); off += kWriteChunk) {
     begin("message data");
@@ -408,6 +419,13 @@ awaitable<void> Session::quit() {
 }
 
 awaitable<Status> Session::run(const Envelope& env, const std::string& message) {
+  if (auto o = co_await open(); !o) co_return o;
+  if (auto t = co_await send(env, message); !t) co_return t;
+  co_await quit();
+  co_return Status{};
+}
+
+awaitable<Status> Session::open() {
   if (auto c = co_await connect(); !c) co_return c;
   if (ep_.tls == TlsMode::kImplicit) {
     if (auto h = co_await handshake(); !h) co_return h;
@@ -443,7 +461,13 @@ awaitable<Status> Session::run(const Envelope& env, const std::string& message) 
       co_return e;
     }
   }
+  caps_ = std::move(*caps);
+  co_return Status{};
+}
 
+awaitable<Status> Session::send(const Envelope& env, const std::string& message) {
+  data_started_ = false;
+  const Capabilities* caps = &caps_;
   // Decide on parameters before sending anything of the transaction.
   std::string data = normalize_line_endings(message);
   MailParams params;
@@ -480,9 +504,7 @@ awaitable<Status> Session::run(const Envelope& env, const std::string& message) 
   }
   data = dot_stuff(data);
 
-  if (auto t = co_await transaction(env, *caps, params, data); !t) co_return t;
-  co_await quit();
-  co_return Status{};
+  co_return co_await transaction(env, *caps, params, data);
 }
 
 // Input quoted in an error message, control characters replaced (a CR LF in an address
@@ -548,6 +570,15 @@ Status setup_tls(ssl::context& ctx, const SmtpEndpoint& ep) {
   return {};
 }
 
+// One step of a session on its strand, closed by the watchdog when the step's deadline passes.
+awaitable<Status> with_deadline(Session& session, awaitable<Status> step) {
+  using namespace asio::experimental::awaitable_operators;
+  auto watching = session.watchdog();
+  auto result = co_await (std::move(step) || std::move(watching));
+  if (result.index() == 1) co_return session.timeout_error();
+  co_return std::get<0>(std::move(result));
+}
+
 // One session on `ex`, which must be a strand (or single-threaded): run() and watchdog() share
 // the connection and the deadline.
 awaitable<Status> run_session(asio::any_io_executor ex, const SmtpEndpoint& ep, const Envelope& env,
@@ -561,12 +592,101 @@ awaitable<Status> run_session(asio::any_io_executor ex, const SmtpEndpoint& ep, 
     co_return t;
   }
   Session session(ex, ep, ctx);
-  auto result = co_await (session.run(env, message) || session.watchdog());
-  if (result.index() == 1) co_return session.timeout_error();
-  co_return std::get<0>(std::move(result));
+  auto running = session.run(env, message);
+  co_return co_await with_deadline(session, std::move(running));
 }
 
 }  // namespace
+
+// A kept session: its strand, its TLS context and the session itself.
+struct SmtpSender::Connection {
+  Connection(asio::any_io_executor ex, const SmtpEndpoint& ep)
+      : strand(asio::make_strand(ex)), ctx(ssl::context::tls_client), session(strand, ep, ctx) {}
+  asio::strand<asio::any_io_executor> strand;
+  ssl::context ctx;
+  Session session;
+  Clock::time_point idle_since{};
+
+  // Each awaitable is named before the co_await: g++ 12 mishandles temporaries there.
+  awaitable<Status> open() {
+    auto step = session.open();
+    co_return co_await with_deadline(session, std::move(step));
+  }
+  awaitable<Status> send(const Envelope& env, const std::string& message) {
+    auto step = session.send(env, message);
+    co_return co_await with_deadline(session, std::move(step));
+  }
+};
+
+SmtpSender::SmtpSender(SmtpEndpoint ep, std::size_t max_idle, std::chrono::seconds idle_for)
+    : ep_(std::move(ep)), max_idle_(max_idle), idle_for_(idle_for) {}
+
+SmtpSender::~SmtpSender() {
+  for (auto& connection : idle_) connection->session.close();
+}
+
+std::shared_ptr<SmtpSender::Connection> SmtpSender::take() {
+  std::lock_guard lock(mu_);
+  while (!idle_.empty()) {
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    // Servers drop idle clients (Postfix after 300 s): an old session is not worth a try.
+    if (Clock::now() - connection->idle_since < idle_for_) return connection;
+    connection->session.close();
+  }
+  return nullptr;
+}
+
+void SmtpSender::give_back(std::shared_ptr<Connection> connection) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() >= max_idle_) {
+    connection->session.close();
+    return;
+  }
+  connection->idle_since = Clock::now();
+  idle_.push_back(std::move(connection));
+}
+
+std::size_t SmtpSender::idle_sessions() {
+  std::lock_guard lock(mu_);
+  return idle_.size();
+}
+
+awaitable<Status> SmtpSender::send(asio::any_io_executor ex, const Envelope& env, const std::string& message) {
+  if (auto c = check_request(ep_, env); !c) co_return c;
+  for (int attempt = 1;; ++attempt) {
+    auto connection = take();
+    const bool reused = connection != nullptr;
+    Status st;
+    if (!reused) {
+      connection = std::make_shared<Connection>(ex, ep_);
+      if (ep_.tls == TlsMode::kNone) {
+        spdlog::warn("smtp {}:{}: sending without TLS (TlsMode::kNone; meant for loopback tests)", ep_.host, ep_.port);
+      } else {
+        st = setup_tls(connection->ctx, ep_);
+      }
+      if (st) {
+        auto opening = connection->open();
+        st = co_await asio::co_spawn(connection->strand, std::move(opening), asio::use_awaitable);
+      }
+    }
+    if (st) {
+      auto sending = connection->send(env, message);
+      st = co_await asio::co_spawn(connection->strand, std::move(sending), asio::use_awaitable);
+    }
+    if (st) {
+      give_back(std::move(connection));
+      co_return st;
+    }
+    connection->session.close();
+    // A kept session the server has dropped fails before any of the mail was sent: once more
+    // on a new connection. Anything else is the answer.
+    if (!reused || attempt > 1 || connection->session.data_started() || st.error().kind != core::ErrorKind::kUnavailable) {
+      co_return st;
+    }
+    spdlog::debug("smtp {}:{}: kept session unusable ({}); reconnecting", ep_.host, ep_.port, st.error().message);
+  }
+}
 
 awaitable<Status> send_mail(asio::any_io_executor ex, const SmtpEndpoint& ep, const Envelope& env,
                             const std::string& message) {

@@ -1,5 +1,6 @@
 #pragma once
-// SMTP submission client: sends one message per call over a new connection (RFC 5321, with
+// SMTP submission client: one message per call over a new connection (send_mail), or over
+// kept sessions (SmtpSender) (RFC 5321, with
 // STARTTLS RFC 3207, implicit TLS RFC 8314, AUTH RFC 4954, PIPELINING RFC 2920, SIZE RFC 1870,
 // 8BITMIME RFC 6152, SMTPUTF8 RFC 6531). Asio, Beast-free; all socket code is in
 // smtp_client.cpp.
@@ -8,6 +9,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -67,5 +70,36 @@ struct Envelope {
 boost::asio::awaitable<core::Status> send_mail(boost::asio::any_io_executor ex,
                                                const SmtpEndpoint& ep, const Envelope& env,
                                                const std::string& message);
+
+// Sends like send_mail, but keeps logged-in sessions for the next mails instead of saying
+// QUIT (RFC 5321 §3.3: a session may carry any number of transactions), so a burst of mail
+// pays the TCP, TLS and AUTH round trips once. A session goes back to the idle set only after
+// its mail was accepted; at most `max_idle` wait, each for at most `idle_for` (servers drop
+// idle clients, Postfix after 300 s). A kept session that fails before any of the mail was
+// sent (the server dropped it meanwhile) is replaced by a new connection at once; errors are
+// those of send_mail. Safe to call concurrently: each call has a session of its own.
+class SmtpSender {
+ public:
+  explicit SmtpSender(SmtpEndpoint ep, std::size_t max_idle = 4,
+                      std::chrono::seconds idle_for = std::chrono::seconds(60));
+  ~SmtpSender();
+  SmtpSender(const SmtpSender&) = delete;
+  SmtpSender& operator=(const SmtpSender&) = delete;
+
+  boost::asio::awaitable<core::Status> send(boost::asio::any_io_executor ex, const Envelope& env,
+                                            const std::string& message);
+  std::size_t idle_sessions();
+
+ private:
+  struct Connection;
+  std::shared_ptr<Connection> take();
+  void give_back(std::shared_ptr<Connection> connection);
+
+  const SmtpEndpoint ep_;
+  const std::size_t max_idle_;
+  const std::chrono::seconds idle_for_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<Connection>> idle_;
+};
 
 }  // namespace coibridge::connectors::coi::smtp

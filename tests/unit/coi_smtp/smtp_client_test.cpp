@@ -153,7 +153,10 @@ class FakeServer {
  public:
   using Script = std::function<void(Peer&)>;
 
-  explicit FakeServer(Script script) {
+  explicit FakeServer(Script script) : FakeServer(std::vector<Script>{std::move(script)}) {}
+
+  // Accepts one connection per script, in turn.
+  explicit FakeServer(std::vector<Script> scripts) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -166,19 +169,21 @@ class FakeServer {
       throw std::runtime_error("cannot listen on 127.0.0.1");
     }
     port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this, script = std::move(script)] {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 10000) <= 0) return;
-      const int fd = ::accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      accepted_ = true;
-      peer_.emplace(fd);
-      try {
-        script(*peer_);
-      } catch (const std::exception& e) {
-        error_ = e.what();
+    thread_ = std::thread([this, scripts = std::move(scripts)] {
+      for (const auto& script : scripts) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        if (::poll(&p, 1, 10000) <= 0) return;
+        const int fd = ::accept(listen_fd_, nullptr, nullptr);
+        if (fd < 0) return;
+        ++accepted_;
+        peer_.emplace(fd);
+        try {
+          script(*peer_);
+        } catch (const std::exception& e) {
+          error_ += e.what();
+        }
+        ::close(fd);
       }
-      ::close(fd);
     });
   }
 
@@ -194,7 +199,8 @@ class FakeServer {
   }
   // After join(): what the script threw, or empty.
   const std::string& error() const { return error_; }
-  bool accepted() const { return accepted_; }
+  bool accepted() const { return accepted_ > 0; }
+  int connections() const { return accepted_; }
   std::vector<std::string> lines() { return peer_ ? peer_->lines() : std::vector<std::string>{}; }
 
  private:
@@ -203,7 +209,7 @@ class FakeServer {
   std::thread thread_;
   std::optional<Peer> peer_;
   std::string error_;
-  std::atomic<bool> accepted_{false};
+  std::atomic<int> accepted_{0};
 };
 
 SmtpEndpoint endpoint(std::uint16_t port) {
@@ -711,6 +717,109 @@ TEST(SmtpClient, InvalidRequestsFailBeforeConnecting) {
   ASSERT_FALSE(ca.ok());
   EXPECT_EQ(ca.error().kind, ErrorKind::kInvalidArgument);
   EXPECT_EQ(ca.error().field, "ca_file");
+}
+
+}  // namespace
+}  // namespace coibridge::connectors::coi::smtp
+
+namespace coibridge::connectors::coi::smtp {
+namespace {
+
+// Runs `mails` sends one after another through one SmtpSender; their outcomes.
+std::vector<Status> send_through(SmtpSender& sender, int mails) {
+  asio::io_context io;
+  std::vector<Status> out;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < mails; ++i) {
+          const Envelope env = envelope();
+          out.push_back(co_await sender.send(io.get_executor(), env, kMessage));
+        }
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  return out;
+}
+
+// One transaction of a kept session: no QUIT afterwards.
+std::string accept_kept(Peer& p) {
+  Peer::expect_prefix(p.read_line(), "MAIL FROM:");
+  p.send("250 2.1.0 Ok\r\n");
+  Peer::expect_prefix(p.read_line(), "RCPT TO:");
+  p.send("250 2.1.5 Ok\r\n");
+  Peer::expect_prefix(p.read_line(), "DATA");
+  p.send("354 go\r\n");
+  std::string data = p.read_data();
+  p.send("250 2.0.0 queued\r\n");
+  return data;
+}
+
+TEST(SmtpSender, ThreeMailsShareOneLoggedInSession) {
+  int ehlos = 0;
+  FakeServer server([&](Peer& p) {
+    p.hello({"8BITMIME"});
+    ++ehlos;
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(contains(accept_kept(p), "hello"));
+    EXPECT_TRUE(p.closes_without_more_data());  // the sender went away; no fourth mail
+  });
+  {
+    SmtpSender sender(endpoint(server.port()));
+    const auto out = send_through(sender, 3);
+    ASSERT_EQ(out.size(), 3U);
+    for (const auto& st : out) EXPECT_TRUE(st.ok()) << st.error().message;
+    EXPECT_EQ(sender.idle_sessions(), 1U);
+  }
+  server.join();
+  EXPECT_EQ(server.error(), "");
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(ehlos, 1);
+}
+
+TEST(SmtpSender, ASessionTheServerDroppedIsReplacedWithoutLosingTheMail) {
+  std::string second;
+  FakeServer server(std::vector<FakeServer::Script>{
+      [&](Peer& p) {
+        p.hello({});
+        accept_kept(p);
+        // The server ends the idle session (a 421 and close, as on its idle timeout).
+        p.send("421 4.4.2 idle too long\r\n");
+      },
+      [&](Peer& p) {
+        p.hello({});
+        second = accept_kept(p);
+      }});
+  SmtpSender sender(endpoint(server.port()));
+  const auto out = send_through(sender, 2);
+  server.join();
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_TRUE(out[0].ok());
+  EXPECT_TRUE(out[1].ok()) << out[1].error().message;
+  EXPECT_TRUE(contains(second, "hello"));
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.error(), "");
+}
+
+TEST(SmtpSender, ARefusedMailIsNotRetriedAndItsSessionIsNotKept) {
+  FakeServer server([&](Peer& p) {
+    p.hello({});
+    Peer::expect_prefix(p.read_line(), "MAIL FROM:");
+    p.send("250 Ok\r\n");
+    Peer::expect_prefix(p.read_line(), "RCPT TO:");
+    p.send("550 5.1.1 no such user\r\n");
+    Peer::expect_prefix(p.read_line(), "QUIT");
+    p.send("221 bye\r\n");
+  });
+  SmtpSender sender(endpoint(server.port()));
+  const auto out = send_through(sender, 1);
+  server.join();
+  ASSERT_EQ(out.size(), 1U);
+  ASSERT_FALSE(out[0].ok());
+  EXPECT_EQ(out[0].error().kind, ErrorKind::kPermanent);
+  EXPECT_EQ(sender.idle_sessions(), 0U);
+  EXPECT_EQ(server.connections(), 1);
 }
 
 }  // namespace
