@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
 #include <iterator>
 #include <map>
 
@@ -225,13 +226,18 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
 awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ctx, Batch& batch, Pending& pending) {
   std::size_t next = 0;
   while (next < pending.events.size()) {
-    // The store ends a batch at an unlinked mail to a puppet; that one event is kept to be
-    // published again once its chat is settled.
-    std::map<std::size_t, core::Event> direct;
+    // The store ends a batch at an unlinked mail to a puppet: that event is published again
+    // once its chat is settled, and what follows it in the next round, so while such a mail
+    // is ahead the events are copied, not moved.
+    const bool may_stop = std::any_of(pending.events.begin() + static_cast<std::ptrdiff_t>(next), pending.events.end(),
+                                      [](const core::BatchEvent& e) { return e.stop_if_unlinked; });
     std::vector<core::BatchEvent> chunk;
     for (std::size_t k = next; k < pending.events.size(); ++k) {
-      if (pending.events[k].stop_if_unlinked) direct.emplace(k, pending.events[k].event);
-      chunk.push_back(std::move(pending.events[k]));
+      if (may_stop) {
+        chunk.push_back(pending.events[k]);
+      } else {
+        chunk.push_back(std::move(pending.events[k]));
+      }
     }
     auto outcomes = co_await ctx.sink.publish_batch(std::move(chunk));
     if (!outcomes) co_return outcomes.error();
@@ -242,8 +248,9 @@ awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ct
       const auto& message = batch.fetched[pending.source[index]];
       if (!outcome) {
         if (auto st = co_await refused(ctx, outcome.error(), message); !st) co_return st;
-      } else if (outcome->status == core::PublishStatus::kUnlinked && direct.contains(index)) {
-        if (auto st = co_await publish_direct(ctx, std::move(direct.at(index)), message); !st) co_return st;
+      } else if (outcome->status == core::PublishStatus::kUnlinked && pending.events[index].stop_if_unlinked) {
+        // Copied above (may_stop), so the event is still here.
+        if (auto st = co_await publish_direct(ctx, pending.events[index].event, message); !st) co_return st;
       }
     }
     next += outcomes->size();

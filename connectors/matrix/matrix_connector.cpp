@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "core/model/media_type.hpp"
 #include "core/net/backoff.hpp"
@@ -309,24 +310,55 @@ awaitable<core::HttpResponse> MatrixConnector::on_room_query(std::string alias) 
   co_return core::HttpResponse::json(200, "{}");
 }
 
-awaitable<bool> MatrixConnector::publish(core::Event event, const json& raw) {
-  // A text to the bot in a room no bridge links is a command (the management room).
-  std::optional<std::pair<std::string, std::string>> command;
+void MatrixConnector::queue(Inbound& inbound, core::Event event, const json& raw) {
+  // A text to the bot in a room no bridge links is a command (the management room): the
+  // batch ends there when the room is unlinked, so the command runs in its place.
+  std::optional<std::string> command;
   if (const auto* posted = std::get_if<core::MessagePosted>(&event.payload); posted != nullptr && is_bot_room(event.where.remote_id)) {
-    command.emplace(event.where.remote_id, posted->body.text);
+    command = posted->body.text;
   }
-  const core::ActorRef who = event.who;
-  auto outcome = co_await sink_->publish(std::move(event));
-  if (outcome && outcome->status == core::PublishStatus::kUnlinked && command) {
-    co_await run_command(command->first, who, command->second);
-    co_return true;
+  const bool stop = command.has_value();
+  inbound.events.push_back(core::BatchEvent{std::move(event), stop});
+  inbound.raw.push_back(&raw);
+  inbound.commands.push_back(std::move(command));
+}
+
+awaitable<bool> MatrixConnector::flush(Inbound& inbound) {
+  std::size_t next = 0;
+  while (next < inbound.events.size()) {
+    // The router may stop at a command; what follows it is published again, so it is
+    // copied, not moved, while a command is ahead.
+    const bool may_stop = std::any_of(inbound.events.begin() + static_cast<std::ptrdiff_t>(next), inbound.events.end(),
+                                      [](const core::BatchEvent& e) { return e.stop_if_unlinked; });
+    std::vector<core::BatchEvent> chunk;
+    std::vector<core::ActorRef> senders;
+    for (std::size_t k = next; k < inbound.events.size(); ++k) {
+      senders.push_back(inbound.events[k].event.who);
+      if (may_stop) {
+        chunk.push_back(inbound.events[k]);
+      } else {
+        chunk.push_back(std::move(inbound.events[k]));
+      }
+    }
+    auto outcomes = co_await sink_->publish_batch(std::move(chunk));
+    if (!outcomes) co_return false;
+    if (outcomes->empty()) co_return false;
+    for (std::size_t k = 0; k < outcomes->size(); ++k) {
+      const auto& outcome = (*outcomes)[k];
+      const std::size_t index = next + k;
+      if (!outcome) {
+        if (outcome.error().kind != core::ErrorKind::kInvalidArgument) co_return false;
+        auto st = co_await sink_->reject(config_.name, outcome.error().message, inbound.raw[index]->dump());
+        if (!st) co_return false;
+      } else if (outcome->status == core::PublishStatus::kUnlinked && inbound.commands[index]) {
+        const std::string room = text_field(*inbound.raw[index], "room_id");
+        co_await run_command(room, senders[k], *inbound.commands[index]);
+      }
+    }
+    next += outcomes->size();
   }
-  if (outcome) co_return true;
-  if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
-    auto st = co_await sink_->reject(config_.name, outcome.error().message, raw.dump());
-    co_return st.ok();
-  }
-  co_return false;
+  inbound = Inbound{};
+  co_return true;
 }
 
 awaitable<core::Status> MatrixConnector::fetch_media(core::Event& event) {
@@ -344,7 +376,7 @@ awaitable<core::Status> MatrixConnector::fetch_media(core::Event& event) {
   co_return core::Status{};
 }
 
-awaitable<bool> MatrixConnector::take_room_event(const json& raw) {
+awaitable<bool> MatrixConnector::take_room_event(const json& raw, Inbound& inbound) {
   if (raw.is_object()) co_await learn_display_name(raw);
   auto mapped = map_room_event(raw, mapping_);
   if (!mapped) {
@@ -355,6 +387,8 @@ awaitable<bool> MatrixConnector::take_room_event(const json& raw) {
   if (auto* ignored = std::get_if<Ignored>(&mapped->result)) {
     if (text_field(raw, "type") == "m.room.member" && raw.contains("content") && raw["content"].is_object() &&
         text_field(raw["content"], "membership") == "invite") {
+      // What came before the invite is committed first: the invite may link the room.
+      if (!(co_await flush(inbound))) co_return false;
       if (auto st = co_await on_invite(raw); !st) {
         if (st.error().kind == core::ErrorKind::kUnavailable) co_return false;
         spdlog::warn("matrix {}: invite not taken: {}", config_.name, st.error().message);
@@ -365,7 +399,9 @@ awaitable<bool> MatrixConnector::take_room_event(const json& raw) {
   }
   core::Event event;
   if (auto* redaction = std::get_if<Redaction>(&mapped->result)) {
-    // A redacted reaction is a withdrawn reaction; anything else a deleted message.
+    // A redacted reaction is a withdrawn reaction; anything else a deleted message. The
+    // redacted event may be in this very transaction: what is queued is committed first.
+    if (!(co_await flush(inbound))) co_return false;
     const core::RemoteMessageRef redacted{config_.name, redaction->redacted_event_id};
     auto earlier = co_await messages_->event_by_origin(redacted);
     if (!earlier) co_return false;
@@ -384,7 +420,7 @@ awaitable<bool> MatrixConnector::take_room_event(const json& raw) {
     if (!(co_await sink_->reject(config_.name, st.error().message, raw.dump()))) co_return false;
     co_return true;
   }
-  if (!(co_await publish(std::move(event), raw))) co_return false;
+  queue(inbound, std::move(event), raw);
   co_return true;
 }
 
@@ -430,16 +466,19 @@ awaitable<bool> MatrixConnector::backfill() {
     }
     if (!page->contains("chunk") || !(*page)["chunk"].is_array()) continue;
     const auto& chunk = (*page)["chunk"];
+    std::deque<json> events;  // queued events point at their raw JSON: it must not move
+    Inbound inbound;
     for (auto it = chunk.rbegin(); it != chunk.rend(); ++it) {
       if (!it->is_object()) continue;
-      json event = *it;
+      json& event = events.emplace_back(*it);
       if (!event.contains("room_id")) event["room_id"] = room;
       // State and membership were applied when they happened; only what people wrote is
       // read again.
       const std::string type = text_field(event, "type");
       if (type != "m.room.message" && type != "m.reaction" && type != "m.room.redaction") continue;
-      if (!(co_await take_room_event(event))) co_return false;
+      if (!(co_await take_room_event(event, inbound))) co_return false;
     }
+    if (!(co_await flush(inbound))) co_return false;
   }
   co_return true;
 }
@@ -478,10 +517,13 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
       if (!(co_await backfill())) co_return retry_later();
     }
   }
+  // The transaction's events are published together, in one database transaction where
+  // nothing in between needs what came before committed (a redaction, an invite).
+  Inbound inbound;
   if (auto events = body.find("events"); events != body.end() && events->is_array()) {
     for (const auto& raw : *events) {
       counter.inc();
-      if (!(co_await take_room_event(raw))) co_return retry_later();
+      if (!(co_await take_room_event(raw, inbound))) co_return retry_later();
     }
   }
   // Receipts and typing: the stable key (v1.13) and the unstable MSC2409 one.
@@ -509,10 +551,11 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
         for (auto& stopped : typing_stopped(before, now, room, mapping_, info)) mapped->push_back(std::move(stopped));
       }
       for (auto& event : *mapped) {
-        if (!(co_await publish(std::move(event), raw))) co_return retry_later();
+        queue(inbound, std::move(event), raw);
       }
     }
   }
+  if (!(co_await flush(inbound))) co_return retry_later();
   if (auto st = co_await stores_.ledger.remember(config_.name, txn_id, kTransactionMemory); !st) {
     // Everything is committed; a retransmission would only meet the router's dedupe.
     spdlog::warn("matrix {}: transaction {} not recorded: {}", config_.name, txn_id, st.error().message);

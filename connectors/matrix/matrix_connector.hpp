@@ -56,12 +56,21 @@ class MatrixConnector final : public core::Connector {
   boost::asio::awaitable<core::HttpResponse> on_room_query(std::string alias);
   // One room event of a transaction (or of the history read after a gap): published, parked
   // as a dead letter, or left alone; false when the transaction must be retried.
-  boost::asio::awaitable<bool> take_room_event(const nlohmann::json& raw);
+  // Events of one transaction waiting to be published together, each with its raw JSON
+  // (owned by the caller, for dead letters) and, for a text in a bot room, the command.
+  struct Inbound {
+    std::vector<core::BatchEvent> events;
+    std::vector<const nlohmann::json*> raw;
+    std::vector<std::optional<std::string>> commands;
+  };
+  boost::asio::awaitable<bool> take_room_event(const nlohmann::json& raw, Inbound& inbound);
   // Reads the recent history of the rooms we are in after transactions went missing.
   boost::asio::awaitable<bool> backfill();
   static std::optional<std::uint64_t> transaction_number(std::string_view txn_id);
-  // Publishes one mapped inbound event; false when the transaction must be retried.
-  boost::asio::awaitable<bool> publish(core::Event event, const nlohmann::json& raw);
+  void queue(Inbound& inbound, core::Event event, const nlohmann::json& raw);
+  // Publishes what is queued in one transaction, runs the commands of unlinked bot rooms,
+  // parks refused events as dead letters; false when the transaction must be retried.
+  boost::asio::awaitable<bool> flush(Inbound& inbound);
   boost::asio::awaitable<core::Status> fetch_media(core::Event& event);
   boost::asio::awaitable<core::Status> ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
                                                             std::string& ghost);

@@ -131,13 +131,13 @@ class CoiBridgeTest : public ::testing::Test {
   }
 
   // Chat mail as a Delta Chat peer writes it (peer-stack.md §5), submitted over SMTP.
-  void peer_sends(const std::string& message_id, const std::string& text) {
+  void peer_sends(const std::string& message_id, const std::string& text, const std::string& to = "") {
     const std::string py = dir_ + "/send.py";
     std::ofstream(py) << "import smtplib, sys\n"
                          "from email.message import EmailMessage\n"
                          "m = EmailMessage()\n"
                          "m['From'] = 'Peer Person <" << peer_address() << ">'\n"
-                         "m['To'] = '" << bridge_address() << "'\n"
+                         "m['To'] = '" << (to.empty() ? bridge_address() : to) << "'\n"
                          "m['Subject'] = 'Message from Peer Person'\n"
                          "m['Message-ID'] = '<" << message_id << ">'\n"
                          "m['Chat-Version'] = '1.0'\n"
@@ -197,6 +197,31 @@ TEST_F(CoiBridgeTest, ChatMailBecomesOneEventWithTextSenderAndConversation) {
   EXPECT_EQ(d["event"]["payload"]["body"]["text"], "hello from mail \xe2\x9c\x93");
   EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
   EXPECT_EQ(count("SELECT count(*) FROM checkpoints WHERE connector = 'mail' AND last_uid >= 1"), 1);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, MailToAnUnlinkedPuppetInTheMiddleOfABatchKeepsTheMailsAfterIt) {
+  start();
+  link("dm:" + peer_address(), "room");
+  ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+  // Three mails waiting in the mailbox, read in one batch: the middle one goes to a puppet
+  // whose direct chat is not linked (the spool has no direct chats, so it falls back to the
+  // chat with the bridge address), which ends the batch's first publish there.
+  const std::string puppet = bridge_user_ + "+spool.rita@" + env("STACK_DOMAIN");
+  peer_sends("Mr.batch-1@example.org", "one");
+  peer_sends("Mr.batch-2@example.org", "two, to Rita", puppet);
+  peer_sends("Mr.batch-3@example.org", "three");
+  const fs::path maildir = fs::path(env("STACK_MAIL_DIR")) / bridge_user_ / "Maildir" / "new";
+  ASSERT_TRUE(eventually([&] {
+    std::error_code ec;
+    return std::distance(fs::directory_iterator(maildir, ec), fs::directory_iterator()) == 3;
+  }));
+  start();
+  ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 3; })) << bridge_->log();
+  std::vector<std::string> texts;
+  for (const auto& d : spool_deliveries()) texts.push_back(d["event"]["payload"]["body"]["text"]);
+  EXPECT_EQ(texts, (std::vector<std::string>{"one", "two, to Rita", "three"}));
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters"), 0);
   EXPECT_EQ(bridge_->stop(SIGTERM), 0);
 }
 
