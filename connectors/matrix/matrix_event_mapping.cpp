@@ -331,6 +331,18 @@ std::vector<core::Event> receipts(const json& content, const core::ConversationR
   return out;
 }
 
+// One person's typing notice; the origin names the transaction, so a redelivery is a duplicate.
+core::Event typing_event(const std::string& id, bool active, const core::ConversationRef& where,
+                         const MappingContext& ctx, const TransactionInfo& txn) {
+  core::Event e;
+  e.where = where;
+  e.who = {ctx.connector, id, display_name(id, ctx)};
+  e.origin = {ctx.connector, "typing:" + txn.id + ":" + where.remote_id + ":" + id};
+  e.at = txn.received_at;
+  e.payload = core::Typing{active};
+  return e;
+}
+
 std::vector<core::Event> typing(const json& content, const core::ConversationRef& where,
                                 const MappingContext& ctx, const TransactionInfo& txn) {
   const json& users = json_fields::required(content, "content", "user_ids");
@@ -340,13 +352,7 @@ std::vector<core::Event> typing(const json& content, const core::ConversationRef
     if (!user.is_string()) continue;
     const std::string& id = user.get_ref<const std::string&>();
     if (!is_valid_user_id(id) || is_ours(id, ctx)) continue;
-    core::Event e;
-    e.where = where;
-    e.who = {ctx.connector, id, display_name(id, ctx)};
-    e.origin = {ctx.connector, "typing:" + txn.id + ":" + where.remote_id + ":" + id};
-    e.at = txn.received_at;
-    e.payload = core::Typing{true};
-    out.push_back(std::move(e));
+    out.push_back(typing_event(id, true, where, ctx, txn));
   }
   return out;
 }
@@ -390,14 +396,7 @@ std::vector<core::Event> typing_stopped(const std::set<std::string>& before, con
                                         const TransactionInfo& txn) {
   std::vector<core::Event> out;
   for (const auto& id : before) {
-    if (now.contains(id)) continue;
-    core::Event e;
-    e.where = room;
-    e.who = {ctx.connector, id, display_name(id, ctx)};
-    e.origin = {ctx.connector, "typing:" + txn.id + ":" + room.remote_id + ":" + id};
-    e.at = txn.received_at;
-    e.payload = core::Typing{false};
-    out.push_back(std::move(e));
+    if (!now.contains(id)) out.push_back(typing_event(id, false, room, ctx, txn));
   }
   return out;
 }

@@ -80,6 +80,33 @@ DEFAULT_TIMEOUT = float(os.environ.get("MXPEER_TIMEOUT", "30"))
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def escape_localpart(text: str) -> str:
+    """The bridge's escaping of a remote id into a Matrix localpart (matrix_ids.cpp; Matrix
+    spec appendix, "Mapping from other character sets")."""
+    out = []
+    for b in text.encode():
+        c = chr(b)
+        if c.isascii() and (c.islower() or c.isdigit() or c in "-./"):
+            out.append(c)
+        elif c == "_":
+            out.append("__")
+        elif "A" <= c <= "Z":
+            out.append("_" + c.lower())
+        else:
+            out.append(f"={b:02x}")
+    return "".join(out)
+
+
+def ghost_of(remote_id: str, server_name: str = "matrix.test") -> str:
+    """The ghost user id of a mail address (or any remote id)."""
+    return f"@_coi_{escape_localpart(remote_id)}:{server_name}"
+
+
+def portal_alias_of(conversation: str, server_name: str = "matrix.test") -> str:
+    """The portal alias of a mail conversation (the same escaping as ghosts)."""
+    return f"#_coi_{escape_localpart(conversation)}:{server_name}"
+
+
 class MxTimeout(AssertionError):
     """A wait ran out of time. The message says what was waited for and what was seen."""
 

@@ -269,22 +269,6 @@ def test_inviting_a_ghost_without_the_user_level_is_declined(make_bridge, new_us
     assert bridge.sql("SELECT count(*) FROM links") == "0"
 
 
-def portal_alias(conversation: str, server: str) -> str:
-    """matrix_ids.cpp's escaping of a conversation id into the portal alias."""
-    out = []
-    for b in conversation.encode():
-        c = chr(b)
-        if c.isascii() and (c.islower() or c.isdigit() or c in "-./"):
-            out.append(c)
-        elif c == "_":
-            out.append("__")
-        elif "A" <= c <= "Z":
-            out.append("_" + c.lower())
-        else:
-            out.append(f"={b:02x}")
-    return f"#_coi_{''.join(out)}:{server}"
-
-
 def test_portal_room_is_made_when_its_alias_is_joined(make_bridge, new_user, bridge_setup):
     alice = new_user("alice")
     bridge = make_bridge(matrix_extra="      dm_connector: spool\n      public_portals: true\n")
@@ -292,7 +276,7 @@ def test_portal_room_is_made_when_its_alias_is_joined(make_bridge, new_user, bri
     group = f"group:Team_{tok}"
     # The mail side knows the group (the COI connector keeps its state); another one it does not.
     bridge.sql(f"INSERT INTO conversation_state (connector, conversation, state) VALUES ('spool', '{group}', '{{}}')")
-    alias = portal_alias(group, bridge_setup.server_name)
+    alias = mxpeer.portal_alias_of(group, bridge_setup.server_name)
     assert alias == f"#_coi_group=3a_team__{tok}:matrix.test"
 
     room = alice.join(alias)
@@ -309,7 +293,8 @@ def test_portal_room_is_made_when_its_alias_is_joined(make_bridge, new_user, bri
     assert alice.wait_for_message(room_id=room, body=f"out of the portal {tok}").sender == "@_coi_rita:matrix.test"
 
     # Unknown groups, other conversations and foreign names have no portal.
-    for missing in (portal_alias(f"group:unknown{tok}", "matrix.test"), portal_alias("dm:bob@example.org", "matrix.test")):
+    for missing in (mxpeer.portal_alias_of(f"group:unknown{tok}", "matrix.test"),
+                    mxpeer.portal_alias_of("dm:bob@example.org", "matrix.test")):
         try:
             alice.join(missing)
         except mxpeer.MxError as e:
@@ -325,7 +310,7 @@ def test_no_portals_unless_public_portals_is_on(make_bridge, new_user, bridge_se
     group = f"group:g{token()}"
     bridge.sql(f"INSERT INTO conversation_state (connector, conversation, state) VALUES ('spool', '{group}', '{{}}')")
     try:
-        alice.join(portal_alias(group, bridge_setup.server_name))
+        alice.join(mxpeer.portal_alias_of(group, bridge_setup.server_name))
     except mxpeer.MxError:
         pass
     else:

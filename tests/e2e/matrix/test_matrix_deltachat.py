@@ -8,28 +8,13 @@ import time
 import uuid
 
 import mxbridge
+from mxpeer import ghost_of, portal_alias_of
 
 SETTLE_SECONDS = 2.0
 
 
 def token() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def ghost_of(address: str, server_name: str = "matrix.test") -> str:
-    """The ghost of a mail address (Matrix spec appendix, "Mapping from other character sets")."""
-    out = []
-    for b in address.encode():
-        c = chr(b)
-        if c.isdigit() or ("a" <= c <= "z") or c in "-./":
-            out.append(c)
-        elif c == "_":
-            out.append("__")
-        elif "A" <= c <= "Z":
-            out.append("_" + c.lower())
-        else:
-            out.append(f"={b:02x}")
-    return f"@_coi_{''.join(out)}:{server_name}"
 
 
 def test_matrix_user_opens_a_dm_with_a_ghost_and_both_sides_write(mail_bridge, dc_account, new_user, timings):
@@ -281,11 +266,6 @@ def test_management_room_help_status_and_dm(mail_bridge, dc_account, new_user):
     bob.accept_chat(got.chat_id)
     bob.send_text(got.chat_id, f"hi back {tok}")
     assert alice.wait_for_message(room_id=dm, body=f"hi back {tok}").sender == ghost_of(bob.addr)
-
-
-def portal_alias_of(conversation: str, server_name: str = "matrix.test") -> str:
-    """The portal alias of a mail conversation (the same escaping as ghosts)."""
-    return "#" + ghost_of(conversation, server_name)[1:]
 
 
 def test_portal_room_for_a_delta_chat_group_is_made_when_its_alias_is_joined(make_bridge, stack, mail_user,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from test_matrix_deltachat import ghost_of
+from mxpeer import ghost_of
 
 SETTLE_SECONDS = 2.0
 
