@@ -725,9 +725,9 @@ TEST(SmtpClient, InvalidRequestsFailBeforeConnecting) {
 namespace coibridge::connectors::coi::smtp {
 namespace {
 
-// Runs `mails` sends one after another through one SmtpSender; their outcomes.
-std::vector<Status> send_through(SmtpSender& sender, int mails) {
-  asio::io_context io;
+// Runs `mails` sends one after another through one SmtpSender; their outcomes. The sender's
+// kept sockets belong to `io`, so the sender must go before it.
+std::vector<Status> send_through(asio::io_context& io, SmtpSender& sender, int mails) {
   std::vector<Status> out;
   asio::co_spawn(
       io,
@@ -741,6 +741,7 @@ std::vector<Status> send_through(SmtpSender& sender, int mails) {
         if (e) std::rethrow_exception(e);
       });
   io.run();
+  io.restart();
   return out;
 }
 
@@ -766,8 +767,9 @@ TEST(SmtpSender, ThreeMailsShareOneLoggedInSession) {
     EXPECT_TRUE(p.closes_without_more_data());  // the sender went away; no fourth mail
   });
   {
+    asio::io_context io;
     SmtpSender sender(endpoint(server.port()));
-    const auto out = send_through(sender, 3);
+    const auto out = send_through(io, sender, 3);
     ASSERT_EQ(out.size(), 3U);
     for (const auto& st : out) EXPECT_TRUE(st.ok()) << st.error().message;
     EXPECT_EQ(sender.idle_sessions(), 1U);
@@ -791,8 +793,9 @@ TEST(SmtpSender, ASessionTheServerDroppedIsReplacedWithoutLosingTheMail) {
         p.hello({});
         second = accept_kept(p);
       }});
+  asio::io_context io;
   SmtpSender sender(endpoint(server.port()));
-  const auto out = send_through(sender, 2);
+  const auto out = send_through(io, sender, 2);
   server.join();
   ASSERT_EQ(out.size(), 2U);
   EXPECT_TRUE(out[0].ok());
@@ -812,8 +815,9 @@ TEST(SmtpSender, ARefusedMailIsNotRetriedAndItsSessionIsNotKept) {
     Peer::expect_prefix(p.read_line(), "QUIT");
     p.send("221 bye\r\n");
   });
+  asio::io_context io;
   SmtpSender sender(endpoint(server.port()));
-  const auto out = send_through(sender, 1);
+  const auto out = send_through(io, sender, 1);
   server.join();
   ASSERT_EQ(out.size(), 1U);
   ASSERT_FALSE(out[0].ok());
