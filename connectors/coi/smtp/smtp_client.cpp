@@ -466,6 +466,8 @@ awaitable<Status> Session::open() {
 }
 
 awaitable<Status> Session::send(const Envelope& env, const std::string& message) {
+  // A kept session's deadline is that of its last step: a fresh one before the watchdog looks.
+  begin("MAIL FROM");
   data_started_ = false;
   const Capabilities* caps = &caps_;
   // Decide on parameters before sending anything of the transaction.
