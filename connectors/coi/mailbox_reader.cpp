@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <algorithm>
 #include <iterator>
 #include <map>
+#include <span>
 
 #include "connectors/coi/coi_connector.hpp"
 #include "connectors/coi/inbound_mail.hpp"
@@ -227,19 +227,9 @@ awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ct
   std::size_t next = 0;
   while (next < pending.events.size()) {
     // The store ends a batch at an unlinked mail to a puppet: that event is published again
-    // once its chat is settled, and what follows it in the next round, so while such a mail
-    // is ahead the events are copied, not moved.
-    const bool may_stop = std::any_of(pending.events.begin() + static_cast<std::ptrdiff_t>(next), pending.events.end(),
-                                      [](const core::BatchEvent& e) { return e.stop_if_unlinked; });
-    std::vector<core::BatchEvent> chunk;
-    for (std::size_t k = next; k < pending.events.size(); ++k) {
-      if (may_stop) {
-        chunk.push_back(pending.events[k]);
-      } else {
-        chunk.push_back(std::move(pending.events[k]));
-      }
-    }
-    auto outcomes = co_await ctx.sink.publish_batch(std::move(chunk));
+    // once its chat is settled, and what follows it in the next round.
+    const auto rest = std::span<const core::BatchEvent>(pending.events).subspan(next);
+    auto outcomes = co_await ctx.sink.publish_batch(rest);
     if (!outcomes) co_return outcomes.error();
     if (outcomes->empty()) co_return core::Error::internal("the router answered a batch with no outcome");
     for (std::size_t k = 0; k < outcomes->size(); ++k) {
@@ -249,7 +239,6 @@ awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ct
       if (!outcome) {
         if (auto st = co_await refused(ctx, outcome.error(), message); !st) co_return st;
       } else if (outcome->status == core::PublishStatus::kUnlinked && pending.events[index].stop_if_unlinked) {
-        // Copied above (may_stop), so the event is still here.
         if (auto st = co_await publish_direct(ctx, pending.events[index].event, message); !st) co_return st;
       }
     }

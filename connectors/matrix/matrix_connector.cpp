@@ -326,21 +326,9 @@ void MatrixConnector::queue(Inbound& inbound, core::Event event, const json& raw
 awaitable<bool> MatrixConnector::flush(Inbound& inbound) {
   std::size_t next = 0;
   while (next < inbound.events.size()) {
-    // The router may stop at a command; what follows it is published again, so it is
-    // copied, not moved, while a command is ahead.
-    const bool may_stop = std::any_of(inbound.events.begin() + static_cast<std::ptrdiff_t>(next), inbound.events.end(),
-                                      [](const core::BatchEvent& e) { return e.stop_if_unlinked; });
-    std::vector<core::BatchEvent> chunk;
-    std::vector<core::ActorRef> senders;
-    for (std::size_t k = next; k < inbound.events.size(); ++k) {
-      senders.push_back(inbound.events[k].event.who);
-      if (may_stop) {
-        chunk.push_back(inbound.events[k]);
-      } else {
-        chunk.push_back(std::move(inbound.events[k]));
-      }
-    }
-    auto outcomes = co_await sink_->publish_batch(std::move(chunk));
+    // The router stops at a command of an unlinked room; what follows it goes next round.
+    const auto rest = std::span<const core::BatchEvent>(inbound.events).subspan(next);
+    auto outcomes = co_await sink_->publish_batch(rest);
     if (!outcomes) co_return false;
     if (outcomes->empty()) co_return false;
     for (std::size_t k = 0; k < outcomes->size(); ++k) {
@@ -352,7 +340,7 @@ awaitable<bool> MatrixConnector::flush(Inbound& inbound) {
         if (!st) co_return false;
       } else if (outcome->status == core::PublishStatus::kUnlinked && inbound.commands[index]) {
         const std::string room = text_field(*inbound.raw[index], "room_id");
-        co_await run_command(room, senders[k], *inbound.commands[index]);
+        co_await run_command(room, inbound.events[index].event.who, *inbound.commands[index]);
       }
     }
     next += outcomes->size();

@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -51,9 +52,10 @@ class EventSink {
   // a prefix of `events`: processing ends after the first event marked stop_if_unlinked whose
   // outcome is kUnlinked (that event is not written). An event the router refuses (no origin)
   // gets its error in its slot and the others go on. The outer error means nothing of the
-  // batch was committed.
+  // batch was committed. The caller keeps the events (they must outlive the call): after a
+  // stop it publishes the rest again from them.
   virtual boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> publish_batch(
-      std::vector<BatchEvent> events) = 0;
+      std::span<const BatchEvent> events) = 0;
   // An inbound item this connector could not parse or map. It is logged, counted and parked
   // as a dead letter (raw: an excerpt of the input), so the connector can acknowledge it and
   // move on instead of blocking its source.

@@ -31,29 +31,29 @@ Status Router::prepare(Event& event) const {
 }
 
 boost::asio::awaitable<Result<PublishOutcome>> Router::publish(Event event) {
-  std::vector<BatchEvent> one;
-  one.push_back(BatchEvent{std::move(event), false});
-  auto outcomes = co_await publish_batch(std::move(one));
+  const BatchEvent one{std::move(event), false};
+  const std::span<const BatchEvent> batch(&one, 1);  // named: g++ 12 and co_await
+  auto outcomes = co_await publish_batch(batch);
   if (!outcomes) co_return outcomes.error();
   co_return std::move(outcomes->front());
 }
 
 boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publish_batch(
-    std::vector<BatchEvent> events) {
+    std::span<const BatchEvent> events) {
   std::vector<Result<PublishOutcome>> outcomes(events.size(), PublishOutcome{});
   // What goes to the store, and where each of its outcomes belongs in `outcomes`.
   std::vector<BatchEvent> stored;
   std::vector<std::size_t> slot;
   for (std::size_t i = 0; i < events.size(); ++i) {
-    auto& event = events[i].event;
-    if (auto st = prepare(event); !st) {
+    BatchEvent item = events[i];
+    if (auto st = prepare(item.event); !st) {
       outcomes[i] = st.error();
-    } else if (registry_.is_own_actor(event.who)) {
-      published(event.where.connector, PublishStatus::kEcho).inc();
+    } else if (registry_.is_own_actor(item.event.who)) {
+      published(item.event.where.connector, PublishStatus::kEcho).inc();
       outcomes[i] = PublishOutcome{PublishStatus::kEcho, {}, 0};
     } else {
       slot.push_back(i);
-      stored.push_back(std::move(events[i]));
+      stored.push_back(std::move(item));
     }
   }
   if (stored.empty()) co_return outcomes;

@@ -20,7 +20,7 @@ class Router final : public EventSink, public MessageMap {
 
   boost::asio::awaitable<Result<PublishOutcome>> publish(Event event) override;
   boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> publish_batch(
-      std::vector<BatchEvent> events) override;
+      std::span<const BatchEvent> events) override;
   boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
                                         std::string raw) override;
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {

@@ -88,9 +88,10 @@ class RouterTest : public ::testing::Test {
     return std::move(*out);
   }
 
-  Result<std::vector<Result<PublishOutcome>>> publish_batch(std::vector<BatchEvent> events) {
+  // `events` lives until the publish completed, as publish_batch requires.
+  Result<std::vector<Result<PublishOutcome>>> publish_batch(const std::vector<BatchEvent>& events) {
     std::optional<Result<std::vector<Result<PublishOutcome>>>> out;
-    boost::asio::co_spawn(io_, router_->publish_batch(std::move(events)),
+    boost::asio::co_spawn(io_, router_->publish_batch(events),
                           [&](std::exception_ptr, Result<std::vector<Result<PublishOutcome>>> r) {
                             out.emplace(std::move(r));
                           });
@@ -153,7 +154,7 @@ TEST_F(RouterTest, BatchIsOneStoreCallWithAnOutcomePerEventInOrder) {
                                 {posted("src", "room", "", "no origin"), false},
                                 {posted("src", "room", "m1", "one again"), false},
                                 {posted("src", "room", "m3", "three"), false}};
-  auto out = publish_batch(std::move(batch));
+  auto out = publish_batch(batch);
   ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered_order.size() == 2; }));
   stop();
   ASSERT_TRUE(out.ok());
@@ -177,7 +178,7 @@ TEST_F(RouterTest, BatchEndsAfterAnUnlinkedEventThatAsksToStop) {
                                 {posted("src", "other", "m2"), true},
                                 {posted("src", "dm", "m3"), true},
                                 {posted("src", "room", "m4"), false}};
-  auto out = publish_batch(std::move(batch));
+  auto out = publish_batch(batch);
   ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered_order.size() == 1; }));
   stop();
   ASSERT_TRUE(out.ok());
@@ -193,7 +194,7 @@ TEST_F(RouterTest, BatchGoesOnAfterAnUnlinkedEventThatDoesNotAskToStop) {
   store_.unlinked = {{"src", "other"}};
   start();
   std::vector<BatchEvent> batch{{posted("src", "other", "m1"), false}, {posted("src", "room", "m2"), false}};
-  auto out = publish_batch(std::move(batch));
+  auto out = publish_batch(batch);
   stop();
   ASSERT_TRUE(out.ok());
   ASSERT_EQ(out->size(), 2u);
