@@ -11,7 +11,6 @@ namespace coibridge::core {
 namespace {
 
 constexpr std::size_t kMaxBridgeName = 200;  // schema: bridges.name, length 1..200
-constexpr int kScanPage = 200;
 
 }  // namespace
 
@@ -58,45 +57,39 @@ boost::asio::awaitable<Result<std::int64_t>> PortalLinker::link(ConversationRef 
 
 boost::asio::awaitable<Result<std::vector<ConversationRef>>> PortalLinker::unlink(
     ConversationRef conversation, std::string actor) {
-  // The store has no lookup by conversation, so the bridges are read page by page: an
-  // operator's command, rare and fine at the thousands of bridges a process serves.
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = co_await bridges_.list_bridges(after, kScanPage);
-    if (!page) co_return page.error();
-    for (const auto& bridge : page->items) {
-      auto links = co_await bridges_.list_links(bridge.id);
-      if (!links) co_return links.error();
-      const auto mine = std::find_if(links->begin(), links->end(), [&](const Link& l) {
-        return l.connector == conversation.connector && l.remote_id == conversation.remote_id;
-      });
-      if (mine == links->end()) continue;
-      std::vector<ConversationRef> others;
-      for (const auto& l : *links) {
-        if (l.id != mine->id) others.push_back(ConversationRef{l.connector, l.remote_id});
-      }
-      // A bridge of one conversation relays nothing and only keeps that conversation from
-      // being linked anew: it goes with the link.
-      // (No conditional around co_await: g++ 12 miscompiles it.)
-      Status removed;
-      if (others.size() < 2) {
-        removed = co_await bridges_.delete_bridge(bridge.id, actor);
-      } else {
-        removed = co_await bridges_.remove_link(bridge.id, mine->id, actor);
-      }
-      if (!removed) co_return removed.error();
-      spdlog::info("portal: {}:{} unlinked from bridge {}{} (by {})", conversation.connector,
-                   conversation.remote_id, bridge.id, others.size() < 2 ? ", which is gone" : "",
-                   actor);
-      Link gone = *mine;
-      co_await tell(std::move(gone), false);
-      co_return others;
-    }
-    if (!page->next_after) break;
-    after = *page->next_after;
+  auto bridge_id = co_await bridges_.bridge_of(conversation.connector, conversation.remote_id);
+  if (!bridge_id) co_return bridge_id.error();
+  if (!*bridge_id) {
+    co_return Error::not_found(conversation.connector + ":" + conversation.remote_id + " is not linked");
   }
-  co_return Error::not_found(conversation.connector + ":" + conversation.remote_id +
-                             " is not linked");
+  const std::int64_t bridge = **bridge_id;
+  auto links = co_await bridges_.list_links(bridge);
+  if (!links) co_return links.error();
+  const auto mine = std::find_if(links->begin(), links->end(), [&](const Link& l) {
+    return l.connector == conversation.connector && l.remote_id == conversation.remote_id;
+  });
+  if (mine == links->end()) {  // unlinked meanwhile
+    co_return Error::not_found(conversation.connector + ":" + conversation.remote_id + " is not linked");
+  }
+  std::vector<ConversationRef> others;
+  for (const auto& l : *links) {
+    if (l.id != mine->id) others.push_back(ConversationRef{l.connector, l.remote_id});
+  }
+  // A bridge of one conversation relays nothing and only keeps that conversation from being
+  // linked anew: it goes with the link.
+  // (No conditional around co_await: g++ 12 miscompiles it.)
+  Status removed;
+  if (others.size() < 2) {
+    removed = co_await bridges_.delete_bridge(bridge, actor);
+  } else {
+    removed = co_await bridges_.remove_link(bridge, mine->id, actor);
+  }
+  if (!removed) co_return removed.error();
+  spdlog::info("portal: {}:{} unlinked from bridge {}{} (by {})", conversation.connector, conversation.remote_id,
+               bridge, others.size() < 2 ? ", which is gone" : "", actor);
+  Link gone = *mine;
+  co_await tell(std::move(gone), false);
+  co_return others;
 }
 
 boost::asio::awaitable<void> PortalLinker::tell(Link link, bool linked) {

@@ -53,6 +53,9 @@ class BridgeStore {
                                                         std::string remote_id, nlohmann::json options,
                                                         std::string actor) = 0;
   virtual boost::asio::awaitable<Result<std::vector<Link>>> list_links(std::int64_t bridge_id) = 0;
+  // The bridge a conversation is linked into, if any.
+  virtual boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(std::string connector,
+                                                                                std::string remote_id) = 0;
   virtual boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
                                                      std::string actor) = 0;
 };

@@ -98,6 +98,8 @@ TEST_F(StoreTest, LinkIsUniqueAcrossBridges) {
   EXPECT_EQ(dup.error().kind, ErrorKind::kConflict);
   auto links = run_awaitable(bridges_.list_links(a.id));
   ASSERT_EQ(links->size(), 1u);
+  EXPECT_EQ(run_awaitable(bridges_.bridge_of("spool", "room-1"))->value(), a.id);
+  EXPECT_FALSE(run_awaitable(bridges_.bridge_of("spool", "room-2"))->has_value());
   ASSERT_TRUE(run_awaitable(bridges_.remove_link(a.id, links->front().id, "t")).ok());
   EXPECT_TRUE(run_awaitable(bridges_.add_link(b.id, "spool", "room-1", {{"direction", "inbound"}}, "t")).ok());
   EXPECT_EQ(run_awaitable(bridges_.list_links(b.id))->front().options["direction"], "inbound");

@@ -134,6 +134,15 @@ awaitable<Result<Link>> PgBridgeStore::add_link(std::int64_t bridge_id, std::str
   });
 }
 
+awaitable<Result<std::optional<std::int64_t>>> PgBridgeStore::bridge_of(std::string connector, std::string remote_id) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<std::int64_t>> {
+    pqxx::nontransaction tx(c);
+    auto rows = tx.exec_prepared("link_bridge_of", connector, remote_id);
+    if (rows.empty()) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>(rows[0][0].as<std::int64_t>());
+  });
+}
+
 awaitable<Result<std::vector<Link>>> PgBridgeStore::list_links(std::int64_t bridge_id) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<Link>> {
     pqxx::read_transaction tx(c);

@@ -21,6 +21,8 @@ class PgBridgeStore final : public BridgeStore {
                                                 std::string remote_id, nlohmann::json options,
                                                 std::string actor) override;
   boost::asio::awaitable<Result<std::vector<Link>>> list_links(std::int64_t bridge_id) override;
+  boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(std::string connector,
+                                                                        std::string remote_id) override;
   boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
                                              std::string actor) override;
 

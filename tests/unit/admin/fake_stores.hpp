@@ -104,6 +104,15 @@ class FakeBridgeStore : public BridgeStore {
     co_return out;
   }
 
+  boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(std::string connector,
+                                                                        std::string remote_id) override {
+    if (auto e = injected()) co_return *e;
+    for (const auto& l : links_) {
+      if (l.connector == connector && l.remote_id == remote_id) co_return std::optional<std::int64_t>(l.bridge_id);
+    }
+    co_return std::optional<std::int64_t>{};
+  }
+
   boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
                                              std::string actor) override {
     if (auto e = injected()) co_return *e;
