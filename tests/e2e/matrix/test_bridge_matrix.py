@@ -409,7 +409,9 @@ def test_typing_crosses_both_ways_and_so_does_its_end(bridge, new_user, bridge_s
     room = bridged_room(bridge, alice, bridge_setup)
 
     def typing_events():
-        return [d["event"] for d in bridge.outbox() if d["event"]["payload"]["kind"] == "typing"]
+        # In the order they happened (the spool's file names are event ids, in no order).
+        return sorted((d["event"] for d in bridge.outbox() if d["event"]["payload"]["kind"] == "typing"),
+                      key=lambda e: e["at"])
 
     alice.typing(room, True)
     bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"]["kind"] == "typing")
