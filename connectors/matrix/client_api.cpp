@@ -115,6 +115,25 @@ awaitable<core::Status> ClientApi::join(std::string room_id, std::string as_user
   co_return core::Status{};
 }
 
+awaitable<core::Status> ClientApi::leave(std::string room_id, std::string as_user) {
+  auto r = co_await call("POST", "/_matrix/client/v3/rooms/" + core::url_encode(room_id) + "/leave", as_user,
+                         json::object());
+  if (!r) co_return r.error();
+  co_return core::Status{};
+}
+
+awaitable<core::Result<std::vector<std::string>>> ClientApi::joined_rooms(std::string as_user) {
+  auto r = co_await call("GET", "/_matrix/client/v3/joined_rooms", as_user, json());
+  if (!r) co_return r.error();
+  std::vector<std::string> rooms;
+  if (r->contains("joined_rooms") && (*r)["joined_rooms"].is_array()) {
+    for (const auto& room : (*r)["joined_rooms"]) {
+      if (room.is_string()) rooms.push_back(room.get<std::string>());
+    }
+  }
+  co_return rooms;
+}
+
 awaitable<core::Status> ClientApi::invite(std::string room_id, std::string user_id, std::string as_user) {
   json body{{"user_id", user_id}};
   auto r = co_await call("POST", "/_matrix/client/v3/rooms/" + core::url_encode(room_id) + "/invite", as_user, body);

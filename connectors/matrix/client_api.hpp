@@ -33,6 +33,10 @@ class ClientApi {
   boost::asio::awaitable<core::Status> set_avatar_url(std::string user_id, std::string mxc_uri);
   boost::asio::awaitable<core::Status> join(std::string room_id, std::string as_user);
   boost::asio::awaitable<core::Status> invite(std::string room_id, std::string user_id, std::string as_user);
+  // Leaves a room, or declines an invite to it.
+  boost::asio::awaitable<core::Status> leave(std::string room_id, std::string as_user);
+  // The rooms `as_user` (empty: the bot) is in.
+  boost::asio::awaitable<core::Result<std::vector<std::string>>> joined_rooms(std::string as_user);
   // Uploads bytes to the media repository; the mxc:// URI.
   boost::asio::awaitable<core::Result<std::string>> upload(std::string content_type, std::string filename,
                                                            std::string data, std::string as_user);

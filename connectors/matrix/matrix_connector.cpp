@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <deque>
 
@@ -26,6 +27,8 @@ constexpr std::chrono::hours kTransactionMemory{24 * 7};
 constexpr std::chrono::seconds kPreflightPatience{60};
 // How far back a room's history is read when transactions went missing.
 constexpr int kBackfillEvents = 100;
+// MSC2346 bridge info, under its stable type and the unstable one clients still read.
+constexpr std::array<const char*, 2> kBridgeInfoTypes{"m.bridge", "uk.half-shot.bridge"};
 
 // A string field of untrusted JSON, "" when absent or not a string (json::value would throw).
 std::string text_field(const json& object, const char* key) {
@@ -82,7 +85,8 @@ awaitable<void> MatrixConnector::learn_display_name(const json& event) {
     const auto& content = event["content"];
     if (text_field(content, "membership") == "join" && content.contains("displayname") && content["displayname"].is_string()) {
       std::lock_guard lock(mu_);
-      if (display_names_.size() < kMaxNames) display_names_[text_field(event, "state_key").empty() ? sender : text_field(event, "state_key")] = content["displayname"].get<std::string>();
+      const std::string member = text_field(event, "state_key");
+      if (display_names_.size() < kMaxNames) display_names_[member.empty() ? sender : member] = content["displayname"].get<std::string>();
     }
   }
   if (!is_valid_user_id(sender) || in_ghost_namespace(sender, mapping_.naming)) co_return;
@@ -166,12 +170,9 @@ awaitable<core::Status> MatrixConnector::preflight() {
   }
   if (auto st = co_await api_->ensure_user(config_.bot_localpart); !st) co_return st;
   // The rooms the bot is in already: those no bridge links take commands.
-  if (auto joined = co_await api_->call("GET", "/_matrix/client/v3/joined_rooms", "", json());
-      joined && joined->contains("joined_rooms") && (*joined)["joined_rooms"].is_array()) {
+  if (auto joined = co_await api_->joined_rooms("")) {
     std::lock_guard lock(mu_);
-    for (const auto& room : (*joined)["joined_rooms"]) {
-      if (room.is_string()) bot_rooms_.insert(room.get<std::string>());
-    }
+    bot_rooms_.insert(joined->begin(), joined->end());
   }
   co_return core::Status{};
 }
@@ -299,8 +300,7 @@ awaitable<core::HttpResponse> MatrixConnector::on_room_query(std::string alias) 
     spdlog::warn("matrix {}: portal {} not linked with {}: {}", config_.name, alias, *conversation,
                  linked_bridge.error().message);
     (void)co_await api_->call("DELETE", "/_matrix/client/v3/directory/room/" + core::url_encode(alias), "", json());
-    (void)co_await api_->call("POST", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/leave", "",
-                              json::object());
+    (void)co_await api_->leave(room, "");
     if (linked_bridge.error().kind == core::ErrorKind::kUnavailable) {
       co_return matrix_error(500, "M_UNKNOWN", linked_bridge.error().message);
     }
@@ -426,13 +426,9 @@ awaitable<bool> MatrixConnector::backfill() {
   // Client-server API, "Syncing": the newest events of every room the bot is in, oldest
   // first. The ghosts' direct chats are read as the ghost that is in them.
   std::vector<std::pair<std::string, std::string>> rooms;  // room, as user
-  auto joined = co_await api_->call("GET", "/_matrix/client/v3/joined_rooms", "", json());
+  auto joined = co_await api_->joined_rooms("");
   if (!joined) co_return joined.error().kind != core::ErrorKind::kUnavailable;
-  if (joined->contains("joined_rooms") && (*joined)["joined_rooms"].is_array()) {
-    for (const auto& room : (*joined)["joined_rooms"]) {
-      if (room.is_string()) rooms.emplace_back(room.get<std::string>(), "");
-    }
-  }
+  for (const auto& room : *joined) rooms.emplace_back(room, "");
   {
     std::lock_guard lock(mu_);
     for (const auto& key : joined_) {
@@ -596,7 +592,7 @@ awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::stri
   // which network the room reaches and through which bot.
   const json info = bridge_info(*ghost, other.remote_id, other.display_name.empty() ? other.remote_id : other.display_name);
   json initial_state = json::array();
-  for (const char* type : {"m.bridge", "uk.half-shot.bridge"}) {
+  for (const char* type : kBridgeInfoTypes) {
     initial_state.push_back({{"type", type}, {"state_key", "coi:" + config_.name + ":" + other.remote_id}, {"content", info}});
   }
   json body{{"preset", "trusted_private_chat"},
@@ -715,7 +711,7 @@ json MatrixConnector::bridge_info(const std::string& creator, const std::string&
 
 awaitable<core::Status> MatrixConnector::put_bridge_info(const std::string& room, const std::string& state_key,
                                                          const json& content, const std::string& as_user) {
-  for (const char* type : {"m.bridge", "uk.half-shot.bridge"}) {
+  for (const char* type : kBridgeInfoTypes) {
     const std::string path = "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/state/" + type + "/" +
                              core::url_encode(state_key);
     auto r = co_await api_->call("PUT", path, as_user, content);
@@ -856,10 +852,7 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
     // ghost declines (leaving an invited room rejects the invite).
     spdlog::info("matrix {}: {} may not open direct chats (connectors.matrix[].permissions); declined", config_.name,
                  inviter);
-    auto left = co_await api_->call("POST", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/leave", invitee,
-                                    json::object());
-    if (!left) co_return left.error();
-    co_return core::Status{};
+    co_return co_await api_->leave(room, invitee);
   }
   if (auto st = co_await api_->join(room, invitee); !st) co_return st;
   {
@@ -915,7 +908,7 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::manage_room(con
     auto member = ghost_user_id(left->member.remote_id, mapping_.naming);
     if (!member) co_return core::Error::permanent(member.error().message);
     const std::string leaver = *member;
-    auto r = co_await api_->call("POST", room_path + "/leave", leaver, json::object());
+    auto r = co_await api_->leave(room, leaver);
     // M_FORBIDDEN: not in the room (never joined, or gone already) - the outcome wanted.
     if (!r && ClientApi::errcode_of(r.error()) != "M_FORBIDDEN") co_return r.error();
     std::lock_guard lock(mu_);
