@@ -97,6 +97,21 @@ def escape_localpart(text: str) -> str:
     return "".join(out)
 
 
+def make_png(seed: str, side: int = 32) -> bytes:
+    """A small PNG of RGB noise derived from `seed`: a different image per seed."""
+    import struct
+    import uuid
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h = uuid.uuid5(uuid.NAMESPACE_OID, seed).bytes
+    rows = b"".join(b"\0" + bytes((h[(x + y) % 16] ^ x) & 0xFF for x in range(side * 3)) for y in range(side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 def ghost_of(remote_id: str, server_name: str = "matrix.test") -> str:
     """The ghost user id of a mail address (or any remote id)."""
     return f"@_coi_{escape_localpart(remote_id)}:{server_name}"
@@ -467,6 +482,16 @@ class MxUser:
                 raise MxTimeout(f"{self.user_id}: {len(got)} of {n} messages (room={room_id}, "
                                 f"sender={sender}) within {timeout}s") from None
         return got
+
+    def wait_joined(self, room_id: str, user_id: str, timeout: float = 30,
+                    context: Callable[[], str] = lambda: "") -> None:
+        """Until `user_id` is a joined member of the room; `context()` goes into the failure."""
+        deadline = time.monotonic() + timeout
+        while not any(m.user_id == user_id for m in
+                      getattr(self.hs.run(self.client.joined_members(room_id)), "members", [])):
+            if time.monotonic() > deadline:
+                raise MxTimeout(f"{user_id} did not join {room_id} within {timeout}s\n{context()}")
+            time.sleep(0.1)
 
     def wait_for_invite(self, room_id: Optional[str] = None,
                         timeout: float = DEFAULT_TIMEOUT) -> str:

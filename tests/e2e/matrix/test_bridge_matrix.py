@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 import mxpeer
+from mxpeer import make_png
 
 SETTLE_SECONDS = 2.0
 
@@ -43,13 +44,7 @@ def bridged_room(bridge, user, setup, spool_room: str = "room") -> str:
     spool conversation."""
     bot = f"@coibridge:{setup.server_name}"
     room = user.create_room(name=f"bridged {token()}", invite=[bot])
-    deadline = time.monotonic() + 30
-    while True:
-        joined = user.hs.run(user.client.joined_members(room))
-        if any(m.user_id == bot for m in getattr(joined, "members", [])):
-            break
-        assert time.monotonic() < deadline, f"the bot did not join {room}:\n{bridge.log_tail()}"
-        time.sleep(0.1)
+    user.wait_joined(room, bot, context=bridge.log_tail)
     bridge.link(room, spool_room)
     return room
 
@@ -199,19 +194,6 @@ def test_garbage_transaction_is_refused_and_a_bad_event_is_a_dead_letter(bridge,
 # --------------------------------------------------------------------------------------------
 # Replies, edits, reactions, redactions, media and receipts, both ways (issue tests 2 and 3,
 # with the spool as the other network).
-
-
-def make_png(seed: str, side: int = 32) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    h = uuid.uuid5(uuid.NAMESPACE_OID, seed).bytes
-    rows = b"".join(b"\0" + bytes((h[(x + y) % 16] ^ x) & 0xFF for x in range(side * 3)) for y in range(side))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def spool_payload(origin: str, payload: dict, room: str = "room") -> dict:
@@ -489,10 +471,7 @@ def test_skipped_transaction_numbers_make_the_bridge_read_the_rooms_history(brid
     room = alice.create_room(name=f"history {tok}")
     alice.send_text(room, f"before the bridge {tok}")
     alice.invite(room, bot)
-    deadline = time.monotonic() + 30
-    while not any(m.user_id == bot for m in getattr(alice.hs.run(alice.client.joined_members(room)), "members", [])):
-        assert time.monotonic() < deadline, bridge.log_tail()
-        time.sleep(0.1)
+    alice.wait_joined(room, bot, context=bridge.log_tail)
     bridge.link(room, "room")
     alice.send_text(room, f"after the link {tok}")
     bridge.wait_outbox(1)

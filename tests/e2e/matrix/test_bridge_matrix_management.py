@@ -41,16 +41,6 @@ def permissions_yaml(table: dict, extra: str = "") -> str:
     return "      permissions:\n" + lines + extra
 
 
-def wait_bot_joined(user, room: str, bot: str, bridge) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        joined = user.hs.run(user.client.joined_members(room))
-        if any(m.user_id == bot for m in getattr(joined, "members", [])):
-            return
-        assert time.monotonic() < deadline, f"the bot did not join {room}:\n{bridge.log_tail()}"
-        time.sleep(0.1)
-
-
 def room_with_bot(user, bridge, setup, *, alias: str | None = None, bot_power: int = 0) -> str:
     """A room `user` made with the bot invited (it joins by itself); the bot gets `bot_power`."""
     bot = bot_of(setup)
@@ -61,7 +51,7 @@ def room_with_bot(user, bridge, setup, *, alias: str | None = None, bot_power: i
         # Room version 12: the creator's power is implied and must not be listed.
         kw["power_level_override"] = {"users": {bot: bot_power}}
     room = user.create_room(name=f"room {token()}", invite=[bot], **kw)
-    wait_bot_joined(user, room, bot, bridge)
+    user.wait_joined(room, bot, context=bridge.log_tail)
     return room
 
 

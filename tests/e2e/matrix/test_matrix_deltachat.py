@@ -8,7 +8,7 @@ import time
 import uuid
 
 import mxbridge
-from mxpeer import ghost_of, portal_alias_of
+from mxpeer import ghost_of, make_png, portal_alias_of
 
 SETTLE_SECONDS = 2.0
 
@@ -28,10 +28,7 @@ def test_matrix_user_opens_a_dm_with_a_ghost_and_both_sides_write(mail_bridge, d
     tok = token()
     # The ghost joins, and the bridge links the room with the mail chat between Bob and
     # Alice's puppet address.
-    deadline = time.monotonic() + 30
-    while not any(m.user_id == ghost for m in getattr(alice.hs.run(alice.client.joined_members(room)), "members", [])):
-        assert time.monotonic() < deadline, f"{ghost} did not join:\n{mail_bridge.log_tail()}"
-        time.sleep(0.1)
+    alice.wait_joined(room, ghost, context=mail_bridge.log_tail)
     puppet = mail_bridge.mail.puppet("matrix", alice.user_id)
     assert mail_bridge.sql("SELECT remote_id FROM links WHERE connector = 'mail'") == f"dm:{bob.addr}|{puppet}"
 
@@ -124,19 +121,6 @@ def test_a_mail_senders_chat_user_avatar_becomes_the_ghosts_avatar(mail_bridge, 
     assert profile.displayname == "Carol COI"
 
 
-def make_png(seed: str, side: int = 24) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    h = uuid.uuid5(uuid.NAMESPACE_OID, seed).bytes
-    rows = b"".join(b"\0" + bytes((h[(x + y) % 16] ^ y) & 0xFF for x in range(side * 3)) for y in range(side))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-
-
 def test_delta_chat_group_bridged_to_a_matrix_room(mail_bridge, dc_account, new_user, tmp_path, timings):
     """Issue test 2: a COI group (Delta Chat's unencrypted group of Alice and Bob, with the
     Matrix user's puppet as member) bridged to a Matrix room: messages, a reply, reactions,
@@ -150,9 +134,7 @@ def test_delta_chat_group_bridged_to_a_matrix_room(mail_bridge, dc_account, new_
     bot = "@coibridge:matrix.test"
     room = mia.create_room(name=f"Team {tok}", invite=[bot])
     deadline = time.monotonic() + 30
-    while not any(m.user_id == bot for m in getattr(mia.hs.run(mia.client.joined_members(room)), "members", [])):
-        assert time.monotonic() < deadline, mail_bridge.log_tail()
-        time.sleep(0.1)
+    mia.wait_joined(room, bot, context=mail_bridge.log_tail)
 
     mia_puppet = mail_bridge.mail.puppet("matrix", mia.user_id)
     group = alice.create_group(f"Team {tok}", [bob.addr, mia_puppet])
@@ -242,10 +224,7 @@ def test_management_room_help_status_and_dm(mail_bridge, dc_account, new_user):
     alice = new_user("alice", displayname="Alice Matrix")
     bot = "@coibridge:matrix.test"
     room = alice.create_room(invite=[bot], is_direct=True)
-    deadline = time.monotonic() + 30
-    while not any(m.user_id == bot for m in getattr(alice.hs.run(alice.client.joined_members(room)), "members", [])):
-        assert time.monotonic() < deadline, mail_bridge.log_tail()
-        time.sleep(0.1)
+    alice.wait_joined(room, bot, context=mail_bridge.log_tail)
     alice.send_text(room, "help")
     help_text = alice.wait_for_message(room_id=room, sender=bot)
     assert help_text.msgtype == "m.notice" and "dm <address>" in help_text.body

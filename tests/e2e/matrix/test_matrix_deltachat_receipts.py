@@ -24,10 +24,7 @@ def test_delta_chat_read_receipt_reaches_the_matrix_dm_as_the_ghosts_receipt(mai
     alice = new_user("alice", displayname="Alice Matrix")
     ghost = ghost_of(bob.addr)
     room = alice.create_room(invite=[ghost], is_direct=True)
-    deadline = time.monotonic() + 30
-    while not any(m.user_id == ghost for m in getattr(alice.hs.run(alice.client.joined_members(room)), "members", [])):
-        assert time.monotonic() < deadline, f"{ghost} did not join:\n{mail_bridge.log_tail()}"
-        time.sleep(0.1)
+    alice.wait_joined(room, ghost, context=mail_bridge.log_tail)
 
     tok = uuid.uuid4().hex[:8]
     first = alice.send_text(room, f"first from Matrix {tok}")
