@@ -21,6 +21,8 @@ constexpr const char* kRequestsHelp = "Admin API requests by route pattern, meth
 constexpr const char* kOutboxDepthMetric = "coibridge_outbox_depth";
 constexpr const char* kOutboxDepthHelp = "Deliveries waiting in the outbox.";
 constexpr const char* kUnmatched = "unmatched";
+// Search texts and connector names in a query string: longer ones are mistakes.
+constexpr std::size_t kMaxQueryText = 200;
 constexpr const char* kRealm = R"(Bearer realm="coi-bridge")";
 
 // Metric label for the method: clients choose arbitrary method tokens, and each distinct
@@ -82,6 +84,7 @@ const std::vector<AdminApi::Route>& AdminApi::table() {
       {{"GET", "/api/v1/bridges/{id}/links", Scope::kRead}, &AdminApi::list_links},
       {{"POST", "/api/v1/bridges/{id}/links", Scope::kWrite}, &AdminApi::add_link},
       {{"DELETE", "/api/v1/bridges/{id}/links/{link_id}", Scope::kWrite}, &AdminApi::remove_link},
+      {{"GET", "/api/v1/conversations", Scope::kRead}, &AdminApi::list_conversations},
       {{"GET", "/api/v1/dead-letters", Scope::kRead}, &AdminApi::list_dead_letters},
       {{"POST", "/api/v1/dead-letters/{id}/replay", Scope::kWrite}, &AdminApi::replay_dead_letter},
   };
@@ -330,6 +333,34 @@ asio::awaitable<HttpResponse> AdminApi::remove_link(const Call& call) {
   spdlog::info("admin: {} removed link {} from bridge {}", call.actor, *link_id, *id);
   if (gone) deps_.on_unlinked(*gone);
   co_return no_content();
+}
+
+asio::awaitable<HttpResponse> AdminApi::list_conversations(const Call& call) {
+  ConversationFilter filter;
+  auto after = parse_after(call.request);
+  if (!after) co_return invalid_field_response(after.error());
+  auto limit = parse_limit(call.request);
+  if (!limit) co_return invalid_field_response(limit.error());
+  filter.after = *after;
+  filter.limit = *limit;
+  const auto& query = call.request.query;
+  if (auto it = query.find("connector"); it != query.end()) filter.connector = it->second;
+  if (auto it = query.find("q"); it != query.end()) filter.query = it->second;
+  if (auto it = query.find("linked"); it != query.end()) {
+    if (it->second != "true" && it->second != "false") {
+      co_return invalid_field_response(Error::invalid("linked", "must be true or false"));
+    }
+    filter.linked = it->second == "true";
+  }
+  if (filter.connector.size() > kMaxQueryText || filter.query.size() > kMaxQueryText) {
+    co_return invalid_field_response(Error::invalid(filter.query.size() > kMaxQueryText ? "q" : "connector",
+                                                    "at most " + std::to_string(kMaxQueryText) + " bytes"));
+  }
+  auto page = co_await deps_.bridges.list_conversations(std::move(filter));
+  if (!page) co_return store_error_response(page.error());
+  json items = json::array();
+  for (const auto& conversation : page->items) items.push_back(conversation_json(conversation));
+  co_return json_response(200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
 }
 
 asio::awaitable<HttpResponse> AdminApi::list_dead_letters(const Call& call) {

@@ -1,6 +1,6 @@
 #pragma once
 // The REST admin API: health and readiness probes, Prometheus metrics, and management of
-// bridges, links and dead letters under /api/v1. Plugged into HttpServer as its handler.
+// bridges, links and dead letters under /api/v1, and the directory of conversations seen. Plugged into HttpServer as its handler.
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
@@ -67,6 +67,7 @@ class AdminApi {
   boost::asio::awaitable<HttpResponse> list_links(const Call& call);
   boost::asio::awaitable<HttpResponse> add_link(const Call& call);
   boost::asio::awaitable<HttpResponse> remove_link(const Call& call);
+  boost::asio::awaitable<HttpResponse> list_conversations(const Call& call);
   boost::asio::awaitable<HttpResponse> list_dead_letters(const Call& call);
   boost::asio::awaitable<HttpResponse> replay_dead_letter(const Call& call);
 

@@ -22,6 +22,20 @@ nlohmann::json link_json(const Link& link) {
           {"created_at", format_timestamp(link.created_at)}};
 }
 
+nlohmann::json conversation_json(const ConversationSummary& c) {
+  return {{"id", c.id},
+          {"connector", c.connector},
+          {"remote_id", c.remote_id},
+          {"kind", c.kind},
+          {"title", c.title},
+          {"members", c.members},
+          {"messages", c.messages},
+          {"unlinked_events", c.unlinked_events},
+          {"bridge_id", c.bridge_id ? nlohmann::json(*c.bridge_id) : nlohmann::json(nullptr)},
+          {"first_seen", format_timestamp(c.first_seen)},
+          {"last_activity", format_timestamp(c.last_activity)}};
+}
+
 nlohmann::json dead_letter_json(const DeadLetter& d) {
   return {{"id", d.id},
           {"event_id", d.event_id},

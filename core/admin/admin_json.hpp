@@ -16,6 +16,9 @@ namespace coibridge::core {
 nlohmann::json bridge_json(const Bridge& bridge);
 // {id, bridge_id, connector, remote_id, options, created_at}
 nlohmann::json link_json(const Link& link);
+// {id, connector, remote_id, kind, title, members, messages, unlinked_events, bridge_id (or
+// null), first_seen, last_activity}
+nlohmann::json conversation_json(const ConversationSummary& c);
 // {id, event_id, target: {connector, remote_id}, reason, attempts, created_at}
 nlohmann::json dead_letter_json(const DeadLetter& d);
 

@@ -51,10 +51,20 @@ constexpr std::chrono::seconds kDatabaseWait{30};
 // letter still names them), checked this often.
 constexpr std::chrono::hours kBlobRetention{24 * 7};
 constexpr std::chrono::hours kBlobPurgeInterval{1};
+// Events of conversations linked to nothing are kept this long: long enough that a mail
+// answering into a group finds its group, and that a mailbox read again (a new UIDVALIDITY)
+// publishes nothing twice, even after the group was linked.
+constexpr std::chrono::hours kUnlinkedRetention{24 * 30};
 
-awaitable<void> purge_blobs(core::BlobStore& blobs, const bool& stopping) {
+awaitable<void> purge_expired(core::BlobStore& blobs, core::EventStore& events, const bool& stopping) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping) {
+    auto pruned = co_await events.prune_unlinked(std::chrono::duration_cast<std::chrono::seconds>(kUnlinkedRetention));
+    if (!pruned) {
+      spdlog::warn("unlinked events purge: {}", pruned.error().message);
+    } else if (*pruned > 0) {
+      spdlog::info("unlinked events purge: {} removed", *pruned);
+    }
     auto purged = co_await blobs.purge(kBlobRetention);
     if (!purged) {
       spdlog::warn("attachment purge: {}", purged.error().message);
@@ -268,7 +278,7 @@ int run_bridge(const core::Config& config) {
   }
   serving = true;
   asio::cancellation_signal purge_cancel;
-  asio::co_spawn(io, purge_blobs(blobs, stopping), asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
+  asio::co_spawn(io, purge_expired(blobs, events, stopping), asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
   asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -4,6 +4,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -71,6 +72,10 @@ class MessageMap {
   // The conversation a message of this network belongs to, when the message map knows it: for
   // networks whose messages do not name their conversation (a mail answering into a group).
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  // The same for many messages of one network in one round trip: message id -> conversation
+  // id, for the messages the map knows.
+  virtual boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
+      std::string connector, std::vector<std::string> ids) = 0;
   // The event an earlier message of this network became (its origin is `ref`), if any.
   virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
   // See EventStore::newest_of.

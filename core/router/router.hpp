@@ -26,6 +26,10 @@ class Router final : public EventSink, public MessageMap {
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {
     co_return co_await store_.conversation_of(std::move(ref));
   }
+  boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
+      std::string connector, std::vector<std::string> ids) override {
+    co_return co_await store_.conversations_of(std::move(connector), std::move(ids));
+  }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) override {
     co_return co_await store_.newest_of(std::move(refs));
   }

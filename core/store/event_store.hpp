@@ -4,7 +4,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,7 +46,10 @@ class EventStore {
 
   // One transaction: the dedupe key (event.origin), the message row, and one outbox row per
   // conversation the planner returns. Returns after commit. A second publish of the same
-  // origin returns kDuplicate and writes nothing; a conversation in no bridge, kUnlinked.
+  // origin returns kDuplicate and writes nothing; a conversation in no bridge, kUnlinked: its
+  // event is kept (without outbox rows) so that its origin deduplicates and maps to its
+  // conversation, except a stop_if_unlinked event's and typing. Counts each conversation's
+  // messages and unlinked events in the directory (conversations).
   boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event, const FanoutPlanner& planner);
   // The same for several events in one transaction, in order; see EventSink::publish_batch
   // for where it stops. One outcome per event processed.
@@ -78,7 +83,14 @@ class EventStore {
 
   // The conversation a message belongs to on its own network, when the message map knows it
   // (published from there, or delivered there by us).
+  // Also for events of conversations linked to nothing (kept for a while, see
+  // prune_unlinked); a conversation merged into another resolves to the survivor.
   virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  // conversation_of for many messages of one network: message id -> conversation id.
+  virtual boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
+      std::string connector, std::vector<std::string> ids) = 0;
+  // Forgets events of unlinked conversations older than `age`; returns how many.
+  virtual boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds age) = 0;
   // Of these messages of one network (published from there, or delivered there by us), the
   // one whose event came last (committed last; within one commit, the later event time):
   // what a receipt naming several messages reads up to. Unknown ones are left out.

@@ -150,8 +150,11 @@ TEST_F(StoreTest, BatchPublishesInOrderAndStopsWhereAsked) {
   EXPECT_EQ((*out)[2].status, PublishStatus::kUnlinked);
   EXPECT_EQ((*out)[3].status, PublishStatus::kAccepted);
   EXPECT_EQ((*out)[4].status, PublishStatus::kUnlinked);
-  EXPECT_EQ(count("SELECT count(*) FROM messages"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE origin_remote_id = 'm5'"), 0);
+  // m1 and m3 relayed; m2 kept unlinked; m4 (stop_if_unlinked) and m5 not written.
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE bridge_id IS NOT NULL"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE bridge_id IS NULL AND origin_remote_id = 'm2'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE origin_remote_id IN ('m4', 'm5')"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 2);
   // Queue order is publish order.
   auto head = run_awaitable(events_.head_of({"b", "chan"}));
   ASSERT_TRUE(head.ok() && head->has_value());
@@ -183,11 +186,25 @@ TEST_F(StoreTest, NewestOfOrdersByCommitThenEventTime) {
   EXPECT_FALSE(run_awaitable(events_.newest_of(Refs{{"b", "gone"}}))->has_value());
 }
 
-TEST_F(StoreTest, UnlinkedConversationWritesNothing) {
+TEST_F(StoreTest, UnlinkedConversationKeepsItsEventsWithoutDeliveries) {
   auto out = run_awaitable(events_.publish(message("a", "nowhere", "m", "x"), plan_fanout));
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->status, PublishStatus::kUnlinked);
-  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE bridge_id IS NULL"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
+  // Its origin deduplicates and names its conversation.
+  auto again = run_awaitable(events_.publish(message("a", "nowhere", "m", "x"), plan_fanout));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, PublishStatus::kDuplicate);
+  EXPECT_EQ(again->event_id, out->event_id);
+  auto where = run_awaitable(events_.conversation_of({"a", "m"}));
+  ASSERT_TRUE(where.ok() && where->has_value());
+  EXPECT_EQ((*where)->remote_id, "nowhere");
+  // Typing says nothing later: not kept.
+  auto typing = message("a", "nowhere", "t", "");
+  typing.payload = Typing{true};
+  EXPECT_EQ(run_awaitable(events_.publish(typing, plan_fanout))->status, PublishStatus::kUnlinked);
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE origin_remote_id = 't'"), 0);
 }
 
 TEST_F(StoreTest, OurOwnDeliveryComingBackIsAnEcho) {

@@ -109,6 +109,13 @@ class MemoryEventStore final : public core::EventStore {
       core::RemoteMessageRef) override {
     co_return std::optional<core::ConversationRef>{};
   }
+  boost::asio::awaitable<core::Result<std::map<std::string, std::string>>> conversations_of(
+      std::string, std::vector<std::string>) override {
+    co_return std::map<std::string, std::string>{};
+  }
+  boost::asio::awaitable<core::Result<std::int64_t>> prune_unlinked(std::chrono::seconds) override {
+    co_return std::int64_t{0};
+  }
   boost::asio::awaitable<core::Result<std::optional<core::RemoteMessageRef>>> newest_of(
       std::vector<core::RemoteMessageRef>) override {
     co_return std::optional<core::RemoteMessageRef>{};

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/model/event_json.hpp"
+#include "core/store/pg/statements.hpp"
 
 namespace coibridge::core::pg {
 namespace {
@@ -40,6 +41,27 @@ void audit(pqxx::work& tx, const std::string& actor, const char* action, const s
 }
 
 std::string bridge_target(std::int64_t id) { return "bridge/" + std::to_string(id); }
+
+ConversationSummary conversation_from(const pqxx::row& r) {
+  ConversationSummary s;
+  s.id = r[0].as<std::int64_t>();
+  s.connector = r[1].as<std::string>();
+  s.remote_id = r[2].as<std::string>();
+  s.kind = r[3].as<std::string>();
+  s.title = r[4].as<std::string>();
+  const auto members = nlohmann::json::parse(r[5].as<std::string>(), nullptr, false);
+  if (members.is_array()) {
+    for (const auto& m : members) {
+      if (m.is_string()) s.members.push_back(m.get<std::string>());
+    }
+  }
+  s.messages = r[6].as<std::int64_t>();
+  s.unlinked_events = r[7].as<std::int64_t>();
+  if (!r[8].is_null()) s.bridge_id = r[8].as<std::int64_t>();
+  s.first_seen = from_ms(r[9].as<std::int64_t>());
+  s.last_activity = from_ms(r[10].as<std::int64_t>());
+  return s;
+}
 
 }  // namespace
 
@@ -143,6 +165,25 @@ awaitable<Result<std::optional<std::int64_t>>> PgBridgeStore::bridge_of(std::str
   });
 }
 
+awaitable<Result<ConversationPage>> PgBridgeStore::list_conversations(ConversationFilter filter) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<ConversationPage> {
+    pqxx::nontransaction tx(c);
+    const std::string linked = !filter.linked ? "" : *filter.linked ? "true" : "false";
+    // One extra row tells whether another page exists.
+    auto rows = tx.exec_prepared("conversation_list", filter.after, filter.connector, linked, filter.query,
+                                 filter.limit + 1);
+    ConversationPage page;
+    for (const auto& r : rows) {
+      if (static_cast<int>(page.items.size()) == filter.limit) {
+        page.next_after = page.items.back().id;
+        break;
+      }
+      page.items.push_back(conversation_from(r));
+    }
+    return page;
+  });
+}
+
 awaitable<Result<std::vector<Link>>> PgBridgeStore::list_links(std::int64_t bridge_id) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<Link>> {
     pqxx::read_transaction tx(c);
@@ -189,6 +230,11 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
       std::vector<Link> links;
     };
     std::map<ConversationRef, Linked> linked;
+    struct Counts {
+      std::int64_t messages = 0;
+      std::int64_t unlinked = 0;
+    };
+    std::map<ConversationRef, Counts> counted;
     for (const auto& item : events) {
       const Event& event = item.event;
       PublishOutcome& out = outcomes.emplace_back();
@@ -214,15 +260,30 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
           }
         }
       }
+      const std::string kind = payload_kind(event.payload);
+      auto& counts = counted[event.where];
       if (where->second.bridge_id == 0) {
         out.status = PublishStatus::kUnlinked;
         if (item.stop_if_unlinked) break;
+        // Kept without outbox rows: the origin deduplicates, and says which conversation it
+        // belongs to (a mail answering into a group names earlier mails only). Typing says
+        // nothing later.
+        if (std::holds_alternative<Typing>(event.payload)) continue;
+        auto kept = tx.exec_prepared("message_insert_unlinked", event.id.value, event.origin.connector,
+                                     event.origin.remote_id, event.where.remote_id, kind, to_json(event).dump());
+        if (kept.empty()) {
+          out.status = PublishStatus::kDuplicate;
+          continue;
+        }
+        out.event_id = event.id;
+        ++counts.unlinked;
+        if (std::holds_alternative<MessagePosted>(event.payload)) ++counts.messages;
         continue;
       }
       const std::string body = to_json(event).dump();
       auto inserted = tx.exec_prepared("message_insert", event.id.value, where->second.bridge_id,
                                        event.origin.connector, event.origin.remote_id, event.where.remote_id,
-                                       std::string(payload_kind(event.payload)), body);
+                                       kind, body);
       if (inserted.empty()) {
         // A concurrent publish of the same origin won the race (ON CONFLICT DO NOTHING waited
         // for it); nothing of this event was written.
@@ -236,6 +297,13 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
       }
       out.status = PublishStatus::kAccepted;
       out.event_id = event.id;
+      if (std::holds_alternative<MessagePosted>(event.payload)) ++counts.messages;
+    }
+    // The directory's counts, one statement per conversation, in key order (a concurrent
+    // batch locks the same rows in the same order).
+    for (const auto& [conversation, n] : counted) {
+      if (n.messages == 0 && n.unlinked == 0) continue;
+      tx.exec_prepared("conversation_count", conversation.connector, conversation.remote_id, n.messages, n.unlinked);
     }
     tx.commit();
     return outcomes;
@@ -357,6 +425,28 @@ awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(
     auto rows = tx.exec_prepared("conversation_of_message", ref.connector, ref.remote_id);
     if (rows.empty()) return std::optional<ConversationRef>{};
     return std::optional<ConversationRef>(ConversationRef{ref.connector, rows[0][0].as<std::string>()});
+  });
+}
+
+awaitable<Result<std::map<std::string, std::string>>> PgEventStore::conversations_of(std::string connector,
+                                                                                    std::vector<std::string> ids) {
+  if (ids.empty()) co_return std::map<std::string, std::string>{};
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::map<std::string, std::string>> {
+    pqxx::nontransaction tx(c);
+    std::map<std::string, std::string> out;
+    for (const auto& r : tx.exec_prepared("conversations_of_messages", connector, text_array(ids))) {
+      out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
+    }
+    return out;
+  });
+}
+
+awaitable<Result<std::int64_t>> PgEventStore::prune_unlinked(std::chrono::seconds age) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::int64_t> {
+    pqxx::work tx(c);
+    auto r = tx.exec_prepared("prune_unlinked", static_cast<std::int64_t>(age.count()));
+    tx.commit();
+    return static_cast<std::int64_t>(r.affected_rows());
   });
 }
 

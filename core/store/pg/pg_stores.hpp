@@ -25,6 +25,7 @@ class PgBridgeStore final : public BridgeStore {
                                                                         std::string remote_id) override;
   boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
                                              std::string actor) override;
+  boost::asio::awaitable<Result<ConversationPage>> list_conversations(ConversationFilter filter) override;
 
  private:
   DbExecutor& db_;
@@ -48,6 +49,9 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
       RemoteMessageRef ref, std::string target_connector) override;
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override;
+  boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
+      std::string connector, std::vector<std::string> ids) override;
+  boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds age) override;
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) override;
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) override;
   boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef where, std::string who,

@@ -28,8 +28,10 @@ constexpr Statement kStatements[] = {
      "WITH moved AS (DELETE FROM outbox WHERE bridge_id = $1 RETURNING *)"
      " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
      " SELECT event_id, 'outbox', target_connector, target_conversation, event, $2, attempts FROM moved"},
+    // A merged conversation is linked as its survivor.
     {"link_insert",
-     "INSERT INTO links (bridge_id, connector, remote_id, options) VALUES ($1, $2, $3, $4::jsonb)"
+     "INSERT INTO links (bridge_id, connector, remote_id, options) VALUES ($1, $2,"
+     " coalesce((SELECT merged_into FROM conversations WHERE connector = $2 AND remote_id = $3), $3), $4::jsonb)"
      " RETURNING id, bridge_id, connector, remote_id, options::text, " MS("created_at")},
     {"link_list",
      "SELECT id, bridge_id, connector, remote_id, options::text, " MS("created_at")
@@ -54,6 +56,18 @@ constexpr Statement kStatements[] = {
      "INSERT INTO messages (event_id, bridge_id, origin_connector, origin_remote_id,"
      " origin_conversation, kind, event) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::jsonb)"
      " ON CONFLICT (origin_connector, origin_remote_id) DO NOTHING RETURNING event_id"},
+    // An event of a conversation linked to nothing: kept without outbox rows, so that its
+    // origin deduplicates and says which conversation it belongs to.
+    {"message_insert_unlinked",
+     "INSERT INTO messages (event_id, bridge_id, origin_connector, origin_remote_id,"
+     " origin_conversation, kind, event) VALUES ($1::uuid, NULL, $2, $3, $4, $5, $6::jsonb)"
+     " ON CONFLICT (origin_connector, origin_remote_id) DO NOTHING RETURNING event_id"},
+    // Called once per conversation of a batch, in key order (concurrent batches lock the
+    // rows in the same order).
+    {"conversation_count",
+     "INSERT INTO conversations (connector, remote_id, messages, unlinked_events) VALUES ($1, $2, $3, $4)"
+     " ON CONFLICT (connector, remote_id) DO UPDATE SET messages = conversations.messages + EXCLUDED.messages,"
+     " unlinked_events = conversations.unlinked_events + EXCLUDED.unlinked_events, last_activity = now()"},
     {"outbox_insert",
      "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
      " VALUES ($1::uuid, $2, $3, $4, $5::jsonb)"},
@@ -103,9 +117,23 @@ constexpr Statement kStatements[] = {
      " AND m.event->'who'->>'remote_id' = $3 AND m.event->'payload'->'target'->>'remote_id' = $4"
      " AND (m.event->'payload'->>'added')::boolean AND p.remote_id <> ''"
      " ORDER BY m.created_at DESC LIMIT 1"},
+    // A merged conversation resolves to its survivor.
     {"conversation_of_message",
-     "SELECT origin_conversation FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
-     " UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1"},
+     "SELECT coalesce(c.merged_into, x.conversation) FROM"
+     " (SELECT origin_conversation AS conversation FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
+     "  UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1) x"
+     " LEFT JOIN conversations c ON c.connector = $1 AND c.remote_id = x.conversation"},
+    // $2 is a text[] literal of message ids.
+    {"conversations_of_messages",
+     "SELECT x.id, coalesce(c.merged_into, x.conversation) FROM"
+     " (SELECT origin_remote_id, origin_conversation FROM messages"
+     "   WHERE origin_connector = $1 AND origin_remote_id = ANY($2::text[])"
+     "  UNION ALL SELECT remote_id, conversation FROM message_parts"
+     "   WHERE connector = $1 AND remote_id = ANY($2::text[])) x(id, conversation)"
+     " LEFT JOIN conversations c ON c.connector = $1 AND c.remote_id = x.conversation"},
+    {"prune_unlinked",
+     "DELETE FROM messages WHERE bridge_id IS NULL"
+     " AND created_at < now() - make_interval(secs => $1::bigint)"},
     // When the event of a message (published from, or delivered to, the network) was
     // committed, and its event time; for ordering messages.
     {"message_order",
@@ -136,6 +164,50 @@ constexpr Statement kStatements[] = {
     {"conversation_state_put",
      "INSERT INTO conversation_state (connector, conversation, state) VALUES ($1, $2, $3::jsonb)"
      " ON CONFLICT (connector, conversation) DO UPDATE SET state = EXCLUDED.state, updated_at = now()"},
+    // --- the conversation directory
+    {"conversation_describe",
+     "INSERT INTO conversations (connector, remote_id, kind, title, members, match_key)"
+     " VALUES ($1, $2, $3, $4, $5::jsonb, nullif($6, ''))"
+     " ON CONFLICT (connector, remote_id) DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
+     " members = EXCLUDED.members,"
+     " match_key = CASE WHEN conversations.merged_into IS NULL THEN EXCLUDED.match_key END"},
+    {"conversation_by_key",
+     "SELECT remote_id FROM conversations WHERE connector = $1 AND match_key = $2 AND merged_into IS NULL"
+     " ORDER BY first_seen, id LIMIT 20"},
+    {"conversation_list",
+     "SELECT c.id, c.connector, c.remote_id, c.kind, c.title, c.members::text, c.messages, c.unlinked_events,"
+     " l.bridge_id, " MS("c.first_seen") ", " MS("c.last_activity")
+     " FROM conversations c LEFT JOIN links l ON l.connector = c.connector AND l.remote_id = c.remote_id"
+     " WHERE c.merged_into IS NULL AND c.id > $1 AND ($2 = '' OR c.connector = $2)"
+     " AND ($3 = '' OR (l.id IS NOT NULL) = ($3 = 'true'))"
+     " AND ($4 = '' OR strpos(lower(c.title || ' ' || c.remote_id), lower($4)) > 0)"
+     " ORDER BY c.id LIMIT $5"},
+    // --- merging two conversations that are one (ConversationStateStore::merge)
+    {"conversation_survivor_of",
+     "SELECT coalesce((SELECT merged_into FROM conversations WHERE connector = $1 AND remote_id = $2), $2)"},
+    {"conversation_ensure",
+     "INSERT INTO conversations (connector, remote_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"},
+    {"conversation_lock",
+     "SELECT c.remote_id, l.bridge_id FROM conversations c"
+     " LEFT JOIN links l ON l.connector = c.connector AND l.remote_id = c.remote_id"
+     " WHERE c.connector = $1 AND c.remote_id IN ($2, $3) ORDER BY c.first_seen, c.id FOR UPDATE OF c"},
+    {"conversation_absorb",
+     "UPDATE conversations s SET messages = s.messages + m.messages,"
+     " unlinked_events = s.unlinked_events + m.unlinked_events, first_seen = least(s.first_seen, m.first_seen),"
+     " last_activity = greatest(s.last_activity, m.last_activity)"
+     " FROM conversations m WHERE s.connector = $1 AND s.remote_id = $2 AND m.connector = $1 AND m.remote_id = $3"},
+    {"conversation_alias",
+     "UPDATE conversations SET merged_into = $2, match_key = NULL, messages = 0, unlinked_events = 0"
+     " WHERE connector = $1 AND (remote_id = $3 OR merged_into = $3)"},
+    {"merge_link_delete", "DELETE FROM links WHERE connector = $1 AND remote_id = $2"},
+    // Deliveries queued for the merged conversation join the survivor's queue, except those
+    // queued there already.
+    {"merge_outbox_drop",
+     "DELETE FROM outbox o WHERE o.target_connector = $1 AND o.target_conversation = $3 AND EXISTS"
+     " (SELECT 1 FROM outbox s WHERE s.event_id = o.event_id AND s.target_connector = $1"
+     "  AND s.target_conversation = $2)"},
+    {"merge_outbox_move",
+     "UPDATE outbox SET target_conversation = $2 WHERE target_connector = $1 AND target_conversation = $3"},
     // --- inbound batches already processed
     {"inbound_seen", "SELECT 1 FROM seen_inbound WHERE connector = $1 AND key = $2 AND expires_at > now()"},
     {"inbound_remember",
@@ -161,6 +233,21 @@ constexpr Statement kStatements[] = {
 #undef MS
 
 }  // namespace
+
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char ch : v) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
 
 void prepare_statements(pqxx::connection& conn) {
   for (const auto& s : kStatements) conn.prepare(s.name, s.sql);

@@ -384,6 +384,57 @@ TEST_F(AdminApiTest, ListDeadLetters) {
   EXPECT_EQ(body(call("GET", "/api/v1/dead-letters?after=z")).at("field"), "after");
 }
 
+TEST_F(AdminApiTest, ListConversationsFiltersAndPages) {
+  ConversationSummary group;
+  group.id = 4;
+  group.connector = "mail";
+  group.remote_id = "adhoc:<first@x>";
+  group.kind = "group";
+  group.title = "Team";
+  group.members = {"a@x", "b@x"};
+  group.messages = 30;
+  group.unlinked_events = 31;
+  group.first_seen = group.last_activity = fixed_time();
+  ConversationSummary room = group;
+  room.id = 9;
+  room.connector = "matrix";
+  room.remote_id = "!r:x";
+  room.bridge_id = 2;
+  bridges_.conversations = {group, room};
+
+  auto res = call("GET", "/api/v1/conversations?connector=mail&linked=false&q=te", "", kReadToken);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(bridges_.last_filter.connector, "mail");
+  EXPECT_EQ(bridges_.last_filter.linked, std::optional<bool>(false));
+  EXPECT_EQ(bridges_.last_filter.query, "te");
+  auto j = body(res);
+  ASSERT_EQ(j.at("items").size(), 1U);
+  EXPECT_EQ(j.at("items")[0], json({{"id", 4},
+                                    {"connector", "mail"},
+                                    {"remote_id", "adhoc:<first@x>"},
+                                    {"kind", "group"},
+                                    {"title", "Team"},
+                                    {"members", {"a@x", "b@x"}},
+                                    {"messages", 30},
+                                    {"unlinked_events", 31},
+                                    {"bridge_id", nullptr},
+                                    {"first_seen", "2023-11-14T22:13:20.123Z"},
+                                    {"last_activity", "2023-11-14T22:13:20.123Z"}}));
+  EXPECT_EQ(j.at("next_after"), nullptr);
+
+  j = body(call("GET", "/api/v1/conversations?limit=1", "", kReadToken));
+  EXPECT_FALSE(bridges_.last_filter.linked.has_value());
+  ASSERT_EQ(j.at("items").size(), 1U);
+  EXPECT_EQ(j.at("next_after"), 4);
+  j = body(call("GET", "/api/v1/conversations?linked=true&after=4", "", kReadToken));
+  ASSERT_EQ(j.at("items").size(), 1U);
+  EXPECT_EQ(j.at("items")[0].at("bridge_id"), 2);
+
+  EXPECT_EQ(body(call("GET", "/api/v1/conversations?linked=yes")).at("field"), "linked");
+  EXPECT_EQ(body(call("GET", "/api/v1/conversations?q=" + std::string(201, 'x'))).at("field"), "q");
+  EXPECT_EQ(call("GET", "/api/v1/conversations", "", std::nullopt).status, 401);
+}
+
 TEST_F(AdminApiTest, ReplayDeadLetter) {
   events_.letters.push_back(DeadLetter{7, "ev-7", {"matrix", "!r:x"}, "rejected", 10, fixed_time()});
   events_.letters.push_back(DeadLetter{8, "", {"coi", ""}, "inbound", 0, fixed_time()});

@@ -123,6 +123,26 @@ class FakeBridgeStore : public BridgeStore {
     co_return Status{};
   }
 
+  // The directory list_conversations filters; the last filter it was given.
+  std::vector<ConversationSummary> conversations;
+  ConversationFilter last_filter;
+  boost::asio::awaitable<Result<ConversationPage>> list_conversations(ConversationFilter filter) override {
+    if (auto e = injected()) co_return *e;
+    last_filter = filter;
+    ConversationPage page;
+    for (const auto& c : conversations) {
+      if (c.id <= filter.after) continue;
+      if (!filter.connector.empty() && c.connector != filter.connector) continue;
+      if (filter.linked && c.bridge_id.has_value() != *filter.linked) continue;
+      if (static_cast<int>(page.items.size()) == filter.limit) {
+        page.next_after = page.items.back().id;
+        break;
+      }
+      page.items.push_back(c);
+    }
+    co_return page;
+  }
+
   std::size_t bridge_count() const { return bridges_.size(); }
   std::size_t link_count() const { return links_.size(); }
 
@@ -188,6 +208,11 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef) override {
     co_return std::optional<ConversationRef>{};
   }
+  boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
+      std::string, std::vector<std::string>) override {
+    co_return std::map<std::string, std::string>{};
+  }
+  boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds) override { co_return std::int64_t{0}; }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef>) override {
     co_return std::optional<RemoteMessageRef>{};
   }
