@@ -86,4 +86,11 @@ std::vector<std::string> observe_group_mail(GroupState& state, const mime::Parse
   return added;
 }
 
+void merge_group_state(GroupState& into, const GroupState& from) {
+  for (const auto& member : from.members) add_member(into, member);
+  if (into.name.empty()) into.name = from.name;
+  if (into.root.empty()) into.root = from.root;
+  if (into.last_message_id.empty()) into.last_message_id = from.last_message_id;
+}
+
 }  // namespace coibridge::connectors::coi

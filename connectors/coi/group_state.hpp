@@ -48,4 +48,8 @@ std::optional<std::string> group_conversation_of(const mime::ParsedMail& mail);
 // mail is a member-joined event of its own.
 std::vector<std::string> observe_group_mail(GroupState& state, const mime::ParsedMail& mail);
 
+// Two states of one group (two conversations that turned out to be one): the members of both;
+// name, root and newest mail of `into` where it has them.
+void merge_group_state(GroupState& into, const GroupState& from);
+
 }  // namespace coibridge::connectors::coi

@@ -3,12 +3,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <deque>
 #include <iterator>
 #include <map>
 #include <span>
 
 #include "connectors/coi/coi_connector.hpp"
+#include "connectors/coi/group_threads.hpp"
 #include "connectors/coi/inbound_mail.hpp"
 #include "core/connector/offload.hpp"
 #include "core/model/media_type.hpp"
@@ -24,8 +27,36 @@ using namespace asio::experimental::awaitable_operators;
 constexpr std::chrono::minutes kIdleRefresh{25};
 // Mails per UID FETCH, and so per publishing transaction.
 constexpr std::size_t kFetchBatch = 50;
+// An MTA delivers a burst in parallel, so a group's mails reach the mailbox out of order. An
+// ad-hoc group mail that names only messages not read yet waits for them this long, and at
+// most this many mails and bytes wait at once (the oldest gives up first), before it is
+// placed by its group's name and members or becomes a group of its own (group_threads.hpp).
+// The checkpoint stays before the oldest waiting mail, so a restart reads it again.
+constexpr std::chrono::seconds kHoldFor{20};
+constexpr std::size_t kMaxHeld = 500;
+constexpr std::size_t kMaxHeldBytes = std::size_t{64} << 20;
 
 }  // namespace
+
+// A mail waiting for the messages it names.
+struct CoiConnector::HeldMail {
+  imap::FetchedMessage message;
+  MappedMail mapped;
+  std::chrono::steady_clock::time_point since;
+};
+
+// What one mailbox session holds back, and how far it has read.
+struct CoiConnector::Holding {
+  std::deque<HeldMail> mails;  // ascending UID
+  std::size_t bytes = 0;
+  std::uint32_t last_read = 0;  // the highest UID read in this session
+  // When the oldest held mail stops waiting.
+  std::optional<std::chrono::steady_clock::time_point> due() const {
+    if (mails.empty()) return std::nullopt;
+    return mails.front().since + kHoldFor;
+  }
+  bool over_bounds() const { return mails.size() > kMaxHeld || bytes > kMaxHeldBytes; }
+};
 
 struct CoiConnector::Batch {
   std::vector<imap::FetchedMessage> fetched;
@@ -35,10 +66,16 @@ struct CoiConnector::Batch {
 // The events one batch becomes, in publishing order, each with the mail it came from.
 struct CoiConnector::Pending {
   std::vector<core::BatchEvent> events;
-  std::vector<std::size_t> source;  // index into Batch::fetched
-  // Conversation of each mail of the batch by Message-ID: a later mail of the same batch
-  // can answer into an ad-hoc group its first mail opened, before that mail is committed.
+  std::vector<const imap::FetchedMessage*> source;  // in the batch, or in `released`
+  // Conversation of each mail placed in this commit by Message-ID: a later mail can answer
+  // into an ad-hoc group its first mail opened, before that mail is committed.
   std::map<std::string, std::string> conversation_of;
+  // What the message map knew of the messages the ad-hoc group mails name, read once.
+  std::map<std::string, std::string> known;
+  // Group states this commit touches, loaded once and saved before its events are published.
+  std::map<std::string, GroupState> groups;
+  // Held mails placed in this commit; their events point here until they are published.
+  std::deque<HeldMail> released;
 };
 
 awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::ImapSession& session,
@@ -62,9 +99,21 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
   bool more = true;                  // the last fetch filled a whole batch: there may be more
   std::optional<Batch> fetched;      // waiting to be prepared
   std::optional<Batch> prepared;     // waiting to be committed
+  Holding holding;
   for (;;) {
     if (!more && !fetched && !prepared) {
-      auto idle = co_await session.idle(std::chrono::duration_cast<std::chrono::seconds>(kIdleRefresh));
+      auto wait = std::chrono::duration_cast<std::chrono::seconds>(kIdleRefresh);
+      if (const auto due = holding.due()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (*due <= now) {
+          // Held mails stop waiting: placed with nothing new read.
+          Batch none;
+          if (auto st = co_await commit(ctx, none, mailbox, state->uidvalidity, holding); !st) co_return st;
+          continue;
+        }
+        wait = std::min(wait, std::chrono::ceil<std::chrono::seconds>(*due - now));
+      }
+      auto idle = co_await session.idle(wait);
       if (!idle) co_return idle.error();
       more = true;
     }
@@ -85,7 +134,7 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
     };
     auto publish = [&]() -> awaitable<core::Status> {
       if (!prepared) co_return core::Status{};
-      co_return co_await commit(ctx, *prepared, mailbox, state->uidvalidity);
+      co_return co_await commit(ctx, *prepared, mailbox, state->uidvalidity, holding);
     };
     // The three stages of three batches at once. Each lambda outlives its coroutine (both
     // end with this iteration), and a failing stage lets the others finish: its batch and
@@ -129,13 +178,28 @@ awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch
 }
 
 awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch& batch, const std::string& mailbox,
-                                             std::uint32_t uidvalidity) {
+                                             std::uint32_t uidvalidity, Holding& holding) {
   Pending pending;
-  // Group states this batch touches, loaded once and saved before its events are published.
-  std::map<std::string, GroupState> groups;
+  {
+    // One lookup for every message that the batch's and the held ad-hoc group mails name.
+    std::vector<std::string> ids;
+    const auto add_named = [&ids](const MappedMail& mapped) {
+      if (!adhoc_root_of(mapped.event.where.remote_id)) return;
+      for (auto& id : named_messages(mapped.mail)) ids.push_back(std::move(id));
+    };
+    for (const auto& item : batch.prepared) {
+      if (const auto* mapped = std::get_if<MappedMail>(&item.result)) add_named(*mapped);
+    }
+    for (const auto& held : holding.mails) add_named(held.mapped);
+    if (!ids.empty()) {
+      auto known = co_await ctx.messages.conversations_of(config_.name, std::move(ids));
+      if (!known) co_return known.error();
+      pending.known = std::move(*known);
+    }
+  }
   for (std::size_t i = 0; i < batch.prepared.size(); ++i) {
     auto& item = batch.prepared[i];
-    const auto& message = batch.fetched[i];
+    auto& message = batch.fetched[i];
     if (const auto* rejected = std::get_if<RejectedMail>(&item.result)) {
       auto st = co_await ctx.sink.reject(config_.name, rejected->reason, message.body);
       if (!st) co_return st;
@@ -147,7 +211,8 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
           .inc();
       continue;
     }
-    auto& [mail, event] = std::get<MappedMail>(item.result);
+    auto& mapped = std::get<MappedMail>(item.result);
+    auto& [mail, event] = mapped;
     if (auto st = co_await store_attachments(event, mail); !st) co_return st;
     if (auto* read = std::get_if<core::ReadUpTo>(&event.payload)) {
       // Delta Chat acknowledges several messages in one MDN (Additional-Message-IDs); the
@@ -168,62 +233,219 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
       if (*known && (*known)->connector == config_.name) event.where.remote_id = (*known)->remote_id;
     }
     if (adhoc_root_of(event.where.remote_id)) {
-      // Delta Chat's References name the parent chain, not always the group's first mail: the
-      // group is the one a referenced mail belongs to, newest reference first.
-      std::vector<std::string> ids = mail.in_reply_to;
-      ids.insert(ids.end(), mail.references.rbegin(), mail.references.rend());
-      for (const auto& id : ids) {
-        std::optional<std::string> group;
-        if (auto it = pending.conversation_of.find(id); it != pending.conversation_of.end()) {
-          group = it->second;
-        } else {
-          const core::RemoteMessageRef ref{config_.name, id};  // named: g++ 12 and co_await
-          auto known = co_await ctx.messages.conversation_of(ref);
-          if (!known) co_return known.error();
-          if (*known) group = (*known)->remote_id;
-        }
-        if (group && adhoc_root_of(*group)) {
-          event.where.remote_id = *group;
-          break;
-        }
+      auto group = co_await adhoc_group_of(ctx, pending, mail, false);
+      if (!group) co_return group.error();
+      if (!*group) {
+        holding.bytes += message.body.size();
+        holding.mails.push_back(HeldMail{std::move(message), std::move(mapped), std::chrono::steady_clock::now()});
+        metrics_.counter("coibridge_coi_held_total", "Group mails held until the messages they name arrive",
+                         {{"connector", config_.name}})
+            .inc();
+        continue;
       }
+      event.where.remote_id = std::move(**group);
     }
-    if (is_group_conversation(event.where.remote_id)) {
-      auto [slot, fresh] = groups.try_emplace(event.where.remote_id);
-      if (fresh) {
-        auto saved = co_await conversations_.load(config_.name, event.where.remote_id);
-        if (!saved) co_return saved.error();
-        if (*saved) slot->second = group_state_from_json(**saved);
-        if (auto root = adhoc_root_of(event.where.remote_id)) slot->second.root = *root;
-      }
-      for (const auto& member : observe_group_mail(slot->second, mail)) {
-        if (addresses_.is_ours(member)) continue;
-        // One event per member this mail addressed first; its origin is derived from the
-        // mail, so a re-read publishes nothing twice.
-        core::Event joined;
-        joined.where = event.where;
-        joined.who = event.who;
-        joined.origin = {config_.name, mail.message_id + "#joined:" + member};
-        joined.at = event.at;
-        joined.payload = core::MemberJoined{core::ActorRef{config_.name, member, ""}};
-        pending.events.push_back(core::BatchEvent{std::move(joined), false});
-        pending.source.push_back(i);
-      }
+    if (auto st = co_await place(pending, mapped, &message); !st) co_return st;
+  }
+  if (auto st = co_await release_held(ctx, pending, holding); !st) co_return st;
+  for (const auto& [conversation, state] : pending.groups) {
+    core::ConversationInfo info{"group", state.name, state.members, ""};
+    if (adhoc_root_of(conversation)) info.match_key = group_match_key(state);
+    if (auto st = co_await conversations_.save(config_.name, conversation, to_json(state), std::move(info)); !st) {
+      co_return st;
     }
-    pending.conversation_of[mail.message_id] = event.where.remote_id;
-    const bool direct = dm_puppet(event.where.remote_id).has_value();
-    pending.events.push_back(core::BatchEvent{std::move(event), direct});
-    pending.source.push_back(i);
   }
-  for (const auto& [conversation, state] : groups) {
-    if (auto st = co_await conversations_.save(config_.name, conversation, to_json(state)); !st) co_return st;
-  }
-  if (auto st = co_await publish_pending(ctx, batch, pending); !st) co_return st;
-  if (batch.fetched.empty()) co_return core::Status{};
-  co_return co_await checkpoints_.save(config_.name, mailbox, {uidvalidity, batch.fetched.back().uid});
+  if (auto st = co_await publish_pending(ctx, pending); !st) co_return st;
+  if (!batch.fetched.empty()) holding.last_read = std::max(holding.last_read, batch.fetched.back().uid);
+  // Read up to the oldest held mail: it is read again after a restart.
+  const std::uint32_t upto = holding.mails.empty() ? holding.last_read : holding.mails.front().message.uid - 1;
+  if (upto == 0) co_return core::Status{};
+  co_return co_await checkpoints_.save(config_.name, mailbox, {uidvalidity, upto});
 }
 
-awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ctx, Batch& batch, Pending& pending) {
+awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, Pending& pending, Holding& holding) {
+  const auto release = [&](std::deque<HeldMail>::iterator it, std::string conversation) -> awaitable<core::Status> {
+    holding.bytes -= std::min(holding.bytes, it->message.body.size());
+    auto& released = pending.released.emplace_back(std::move(*it));
+    holding.mails.erase(it);
+    released.mapped.event.where.remote_id = std::move(conversation);
+    co_return co_await place(pending, released.mapped, &released.message);
+  };
+  // Mails whose named messages are known now, in the order of their chain: each placed mail
+  // may name the group of another.
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (auto it = holding.mails.begin(); it != holding.mails.end(); ++it) {
+      auto found = chain_groups(pending, it->mapped.mail);
+      if (found.empty()) continue;
+      auto group = co_await unite(pending, std::move(found));
+      if (!group) co_return group.error();
+      if (auto st = co_await release(it, std::move(*group)); !st) co_return st;
+      progress = true;
+      break;
+    }
+  }
+  // Mails of a group this commit knows by name and members; and those that stop waiting.
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = holding.mails.begin(); it != holding.mails.end();) {
+    const bool give_up = it->since + kHoldFor <= now || holding.over_bounds();
+    std::optional<std::string> group;
+    for (const auto& [conversation, state] : pending.groups) {
+      if (adhoc_root_of(conversation) && same_group(state, it->mapped.mail)) {
+        group = conversation;
+        break;
+      }
+    }
+    if (!group && give_up) {
+      auto placed = co_await adhoc_group_of(ctx, pending, it->mapped.mail, true);
+      if (!placed) co_return placed.error();
+      group = std::move(*placed);
+      metrics_.counter("coibridge_coi_held_gave_up_total",
+                       "Held group mails whose named messages never arrived in time", {{"connector", config_.name}})
+          .inc();
+    }
+    if (!group) {
+      ++it;
+      continue;
+    }
+    const auto index = it - holding.mails.begin();
+    if (auto st = co_await release(it, std::move(*group)); !st) co_return st;
+    it = holding.mails.begin() + index;
+  }
+  co_return core::Status{};
+}
+
+std::vector<std::string> CoiConnector::chain_groups(const Pending& pending, const mime::ParsedMail& mail) const {
+  std::vector<std::string> out;
+  for (const auto& id : named_messages(mail)) {
+    const std::string* group = nullptr;
+    if (auto it = pending.conversation_of.find(id); it != pending.conversation_of.end()) {
+      group = &it->second;
+    } else if (auto known = pending.known.find(id); known != pending.known.end()) {
+      group = &known->second;
+    }
+    if (group == nullptr || !adhoc_root_of(*group)) continue;
+    if (std::find(out.begin(), out.end(), *group) == out.end()) out.push_back(*group);
+  }
+  return out;
+}
+
+awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of(core::ConnectorContext& /*ctx*/,
+                                                                                 Pending& pending,
+                                                                                 const mime::ParsedMail& mail,
+                                                                                 bool give_up) {
+  using Found = std::optional<std::string>;
+  auto found = chain_groups(pending, mail);
+  if (!found.empty()) {
+    auto group = co_await unite(pending, std::move(found));
+    if (!group) co_return group.error();
+    co_return Found(std::move(*group));
+  }
+  // It names nothing but itself: the first mail of a group.
+  if (named_messages(mail).empty()) co_return Found(adhoc_conversation(mail.message_id));
+  if (mail.group_name) {
+    // Delta Chat's own rule for a mail without a known parent: the ad-hoc group with this
+    // name and exactly these members. Groups this commit touched first: their keys may not be
+    // stored yet.
+    for (const auto& [conversation, state] : pending.groups) {
+      if (adhoc_root_of(conversation) && same_group(state, mail)) co_return Found(conversation);
+    }
+    auto candidates = co_await conversations_.find_by_key(config_.name,
+                                                          group_match_key(*mail.group_name, addressed_members(mail)));
+    if (!candidates) co_return candidates.error();
+    for (const auto& candidate : *candidates) {
+      if (!adhoc_root_of(candidate)) continue;
+      auto state = co_await group_state(pending, candidate);
+      if (!state) co_return state.error();
+      if (same_group(**state, mail)) co_return Found(candidate);
+    }
+  }
+  if (!give_up) co_return Found{};
+  co_return Found(fallback_conversation(mail));
+}
+
+awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending, std::vector<std::string> groups) {
+  std::string survivor = groups.front();
+  for (std::size_t k = 1; k < groups.size(); ++k) {
+    // One mail names messages of two conversations: they are one group the bridge saw as
+    // two (its first mails were read out of order, or a chain broke and healed).
+    auto merged = co_await conversations_.merge(config_.name, survivor, groups[k]);
+    if (!merged) {
+      if (merged.error().kind != core::ErrorKind::kConflict) co_return merged.error();
+      spdlog::warn("coi {}: {}; the mail stays in {}", config_.name, merged.error().message, survivor);
+      metrics_.counter("coibridge_coi_group_merges_total", "Ad-hoc groups found to be one, by result",
+                       {{"connector", config_.name}, {"result", "conflict"}})
+          .inc();
+      continue;
+    }
+    const std::string gone = *merged == survivor ? groups[k] : survivor;
+    survivor = std::move(*merged);
+    spdlog::info("coi {}: {} is the group {}; merged", config_.name, gone, survivor);
+    metrics_.counter("coibridge_coi_group_merges_total", "Ad-hoc groups found to be one, by result",
+                     {{"connector", config_.name}, {"result", "merged"}})
+        .inc();
+    // What this commit placed in the merged conversation goes to the survivor.
+    for (auto& item : pending.events) {
+      if (item.event.where.connector == config_.name && item.event.where.remote_id == gone) {
+        item.event.where.remote_id = survivor;
+      }
+    }
+    for (auto* map : {&pending.conversation_of, &pending.known}) {
+      for (auto& [id, conversation] : *map) {
+        if (conversation == gone) conversation = survivor;
+      }
+    }
+    auto into = co_await group_state(pending, survivor);
+    if (!into) co_return into.error();
+    auto from = co_await group_state(pending, gone);
+    if (!from) co_return from.error();
+    merge_group_state(**into, **from);
+    pending.groups.erase(gone);
+  }
+  co_return survivor;
+}
+
+awaitable<core::Result<GroupState*>> CoiConnector::group_state(Pending& pending, const std::string& conversation) {
+  auto [slot, fresh] = pending.groups.try_emplace(conversation);
+  if (fresh) {
+    auto saved = co_await conversations_.load(config_.name, conversation);
+    if (!saved) {
+      pending.groups.erase(slot);
+      co_return saved.error();
+    }
+    if (*saved) slot->second = group_state_from_json(**saved);
+    if (auto root = adhoc_root_of(conversation)) slot->second.root = *root;
+  }
+  co_return &slot->second;
+}
+
+awaitable<core::Status> CoiConnector::place(Pending& pending, MappedMail& mapped, const imap::FetchedMessage* source) {
+  auto& [mail, event] = mapped;
+  if (is_group_conversation(event.where.remote_id)) {
+    auto state = co_await group_state(pending, event.where.remote_id);
+    if (!state) co_return state.error();
+    for (const auto& member : observe_group_mail(**state, mail)) {
+      if (addresses_.is_ours(member)) continue;
+      // One event per member this mail addressed first; its origin is derived from the
+      // mail, so a re-read publishes nothing twice.
+      core::Event joined;
+      joined.where = event.where;
+      joined.who = event.who;
+      joined.origin = {config_.name, mail.message_id + "#joined:" + member};
+      joined.at = event.at;
+      joined.payload = core::MemberJoined{core::ActorRef{config_.name, member, ""}};
+      pending.events.push_back(core::BatchEvent{std::move(joined), false});
+      pending.source.push_back(source);
+    }
+  }
+  pending.conversation_of[mail.message_id] = event.where.remote_id;
+  const bool direct = dm_puppet(event.where.remote_id).has_value();
+  pending.events.push_back(core::BatchEvent{std::move(event), direct});
+  pending.source.push_back(source);
+  co_return core::Status{};
+}
+
+awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ctx, Pending& pending) {
   std::size_t next = 0;
   while (next < pending.events.size()) {
     // The store ends a batch at an unlinked mail to a puppet: that event is published again
@@ -235,7 +457,7 @@ awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ct
     for (std::size_t k = 0; k < outcomes->size(); ++k) {
       const auto& outcome = (*outcomes)[k];
       const auto index = next + k;
-      const auto& message = batch.fetched[pending.source[index]];
+      const auto& message = *pending.source[index];
       if (!outcome) {
         if (auto st = co_await refused(ctx, outcome.error(), message); !st) co_return st;
       } else if (outcome->status == core::PublishStatus::kUnlinked && pending.events[index].stop_if_unlinked) {
