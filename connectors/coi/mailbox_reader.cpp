@@ -271,19 +271,28 @@ awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, 
     released.mapped.event.where.remote_id = std::move(conversation);
     co_return co_await place(pending, released.mapped, &released.message);
   };
-  // Mails whose named messages are known now, in the order of their chain: each placed mail
-  // may name the group of another.
-  for (bool progress = true; progress;) {
-    progress = false;
+  // Mails whose named messages are known now, in the order of their chain: first a mail whose
+  // In-Reply-To (the previous message of its chat, for Delta Chat) is placed, else one naming
+  // any placed message. Each placed mail may let another go.
+  for (;;) {
+    auto next = holding.mails.end();
     for (auto it = holding.mails.begin(); it != holding.mails.end(); ++it) {
-      auto found = chain_groups(pending, it->mapped.mail);
-      if (found.empty()) continue;
-      auto group = co_await unite(pending, std::move(found));
-      if (!group) co_return group.error();
-      if (auto st = co_await release(it, std::move(*group)); !st) co_return st;
-      progress = true;
-      break;
+      const auto& parent = it->mapped.mail.in_reply_to;
+      if (!parent.empty() && (pending.conversation_of.contains(parent.front()) || pending.known.contains(parent.front()))) {
+        next = it;
+        break;
+      }
     }
+    std::vector<std::string> found;
+    if (next != holding.mails.end()) found = chain_groups(pending, next->mapped.mail);
+    for (auto it = holding.mails.begin(); found.empty() && it != holding.mails.end(); ++it) {
+      found = chain_groups(pending, it->mapped.mail);
+      next = it;
+    }
+    if (found.empty()) break;
+    auto group = co_await unite(pending, std::move(found));
+    if (!group) co_return group.error();
+    if (auto st = co_await release(next, std::move(*group)); !st) co_return st;
   }
   // Mails of a group this commit knows by name and members; and those that stop waiting.
   const auto now = std::chrono::steady_clock::now();

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <algorithm>
 #include <random>
 #include <regex>
 #include <thread>
@@ -160,6 +161,113 @@ class CoiBridgeTest : public ::testing::Test {
     return out;
   }
 
+  // One mail of an unencrypted Delta Chat group (coi-protocol.md §1.5, §3.6): no group id,
+  // the name in Chat-Group-Name, every member addressed, In-Reply-To the previous mail,
+  // References at most the last three; the group's first mail references itself.
+  struct GroupMail {
+    std::string id;  // Message-ID without <>
+    std::string text;
+    std::string from;
+    std::vector<std::string> to;
+    std::vector<std::string> in_reply_to, references;
+    std::string name = "Team";
+  };
+
+  std::string group_mail_bytes(const GroupMail& m, int second) const {
+    const auto ids = [](const std::vector<std::string>& list) {
+      std::string out;
+      for (const auto& id : list) out += (out.empty() ? "<" : " <") + id + ">";
+      return out;
+    };
+    std::string to;
+    for (const auto& a : m.to) to += (to.empty() ? "" : ", ") + a;
+    char date[64];
+    std::snprintf(date, sizeof date, "Mon, 7 Dec 2026 10:%02d:%02d +0000", second / 60 % 60, second % 60);
+    std::string out = "From: <" + m.from + ">\r\nTo: " + to + "\r\nSubject: " + m.name + "\r\nDate: " + date +
+                      "\r\nMessage-ID: <" + m.id + ">\r\n";
+    if (!m.in_reply_to.empty()) out += "In-Reply-To: " + ids(m.in_reply_to) + "\r\n";
+    if (!m.references.empty()) out += "References: " + ids(m.references) + "\r\n";
+    out += "Chat-Version: 1.0\r\nChat-Group-Name: " + m.name +
+           "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + m.text + "\r\n";
+    return out;
+  }
+
+  // A group thread of n mails, as Delta Chat threads them, the peer and Carol taking turns.
+  std::vector<GroupMail> group_thread(const std::string& tag, int n) const {
+    const std::string carol = "carol-" + tag + "@" + env("STACK_DOMAIN");
+    std::vector<GroupMail> out;
+    for (int k = 1; k <= n; ++k) {
+      GroupMail m;
+      m.id = "Mr." + tag + "-" + std::to_string(k) + "@example.org";
+      m.text = tag + " " + std::to_string(k);
+      m.from = k % 3 == 0 ? carol : peer_address();
+      m.to = {k % 3 == 0 ? peer_address() : carol, bridge_address()};
+      if (k == 1) {
+        m.references = {m.id};
+      } else {
+        m.in_reply_to = {out.back().id};
+        for (int r = std::max(1, k - 3); r < k; ++r) m.references.push_back(out[r - 1].id);
+      }
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  // Straight into the bridge's mailbox over LMTP (RFC 2033), in the given order, in one
+  // session: the order in which the mailbox receives them.
+  void lmtp_deliver(const std::vector<GroupMail>& mails) {
+    std::vector<std::string> files;
+    for (std::size_t i = 0; i < mails.size(); ++i) {
+      const auto& m = mails[i];
+      // Dated in thread order: the number after the last '-' of the id, where there is one.
+      int seq = 0;
+      for (std::size_t k = m.id.rfind('-') + 1; k < m.id.size() && std::isdigit(static_cast<unsigned char>(m.id[k])); ++k) {
+        seq = seq * 10 + (m.id[k] - '0');
+      }
+      files.push_back(dir_ + "/lmtp-" + std::to_string(i) + ".eml");
+      std::ofstream(files.back(), std::ios::binary) << group_mail_bytes(m, seq);
+    }
+    const std::string py = dir_ + "/lmtp.py";
+    std::ofstream(py) << "import smtplib, sys\n"
+                         "s = smtplib.LMTP('127.0.0.1', " << env("STACK_LMTP_PORT") << ")\n"
+                         "for f in sys.argv[1:]:\n"
+                         "    s.sendmail('" << peer_address() << "', ['" << bridge_address() << "'], open(f, 'rb').read())\n"
+                         "s.quit()\n";
+    std::string cmd = "python3 " + py;
+    for (const auto& f : files) cmd += " " + f;
+    ASSERT_EQ(sh(cmd), 0);
+  }
+
+  // Texts of the messages delivered to the spool, in the order they were delivered (one at a
+  // time per queue).
+  std::vector<std::string> delivered_texts() {
+    std::vector<std::pair<fs::file_time_type, std::string>> files;
+    for (const auto& e : fs::directory_iterator(dir_ + "/out")) {
+      if (e.path().extension() == ".json") files.emplace_back(fs::last_write_time(e.path()), e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    std::vector<std::string> out;
+    for (const auto& [at, path] : files) {
+      const auto payload = json::parse(read_file(path))["event"]["payload"];
+      if (payload.value("kind", "") == "message.posted") out.push_back(payload["body"].value("text", ""));
+    }
+    return out;
+  }
+
+  json conversations(const std::string& query) {
+    const test::TestHeaders auth{{"Authorization", "Bearer " + kToken}};
+    auto res = test::http_request("127.0.0.1", port_, "GET", "/api/v1/conversations?" + query, "", auth);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return json::parse(res.body)["items"];
+  }
+
+  std::int64_t metric(const std::string& series) {
+    const auto text = test::http_request("127.0.0.1", port_, "GET", "/metrics").body;
+    const auto at = text.find(series + " ");
+    if (at == std::string::npos) return 0;
+    return std::stoll(text.substr(at + series.size() + 1));
+  }
+
   std::vector<std::string> peer_mailbox() {
     std::vector<std::string> out;
     for (const char* sub : {"new", "cur"}) {
@@ -222,6 +330,120 @@ TEST_F(CoiBridgeTest, MailToAnUnlinkedPuppetInTheMiddleOfABatchKeepsTheMailsAfte
   for (const auto& d : spool_deliveries()) texts.push_back(d["event"]["payload"]["body"]["text"]);
   EXPECT_EQ(texts, (std::vector<std::string>{"one", "two, to Rita", "three"}));
   EXPECT_EQ(count("SELECT count(*) FROM dead_letters"), 0);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, AdhocGroupReadBackwardsIsOneConversationDeliveredInChainOrder) {
+  start();
+  const auto thread = group_thread("back", 40);
+  link("adhoc:" + thread.front().id, "room");
+  // Every mail but the last names only mails not read yet: held until the first arrives.
+  lmtp_deliver(std::vector<GroupMail>(thread.rbegin(), thread.rend()));
+  ASSERT_TRUE(eventually([&] { return delivered_texts().size() >= 40; }, 90s)) << bridge_->log();
+  std::this_thread::sleep_for(1s);
+  std::vector<std::string> expected;
+  for (const auto& m : thread) expected.push_back(m.text);
+  EXPECT_EQ(delivered_texts(), expected);
+  const auto listed = conversations("connector=mail");
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["remote_id"], "adhoc:" + thread.front().id);
+  EXPECT_EQ(listed[0]["messages"], 40);
+  EXPECT_EQ(listed[0]["title"], "Team");
+  EXPECT_FALSE(listed[0]["bridge_id"].is_null());
+  EXPECT_EQ(metric("coibridge_coi_held_total{connector=\"mail\"}"), 39);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters"), 0);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, HeldGroupMailsSurviveAKillAndAShuffledMailboxIsOneConversation) {
+  start();
+  auto thread = group_thread("shuf", 40);
+  link("adhoc:" + thread.front().id, "room");
+  std::vector<GroupMail> shuffled(thread.begin() + 1, thread.end());
+  std::mt19937 rng(7);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  lmtp_deliver(shuffled);
+  // All 39 wait for the group's first mail; the checkpoint stays before them.
+  ASSERT_TRUE(eventually([&] { return metric("coibridge_coi_held_total{connector=\"mail\"}") == 39; }))
+      << bridge_->log();
+  EXPECT_EQ(count("SELECT count(*) FROM checkpoints WHERE last_uid > 0"), 0);
+  EXPECT_EQ(bridge_->stop(SIGKILL), 128 + SIGKILL);
+  lmtp_deliver({thread.front()});
+  start();
+  ASSERT_TRUE(eventually([&] { return delivered_texts().size() >= 40; }, 90s)) << bridge_->log();
+  std::this_thread::sleep_for(1s);
+  auto texts = delivered_texts();
+  ASSERT_EQ(texts.size(), 40u);
+  std::sort(texts.begin(), texts.end());
+  EXPECT_EQ(std::unique(texts.begin(), texts.end()), texts.end());
+  const auto listed = conversations("connector=mail");
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["messages"], 40);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 40);
+  // Read again from UID 1 (a new UIDVALIDITY looks the same): nothing twice.
+  ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+  {
+    pqxx::connection c(pg_.conninfo());
+    pqxx::work tx(c);
+    tx.exec("DELETE FROM checkpoints");
+    tx.commit();
+  }
+  start();
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(delivered_texts().size(), 40u);
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 40);
+  EXPECT_EQ(conversations("connector=mail").size(), 1u);
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+}
+
+TEST_F(CoiBridgeTest, GroupMailWithUnknownParentsIsPlacedByNameAndMembersAndABrokenChainHeals) {
+  start();
+  const auto thread = group_thread("heal", 1);
+  link("adhoc:" + thread.front().id, "room");
+  lmtp_deliver(thread);
+  ASSERT_TRUE(eventually([&] { return delivered_texts().size() == 1; })) << bridge_->log();
+
+  // Its parents were never read (the bridge joined late, or mail was lost upstream): the
+  // group with the same name and members takes it, without waiting.
+  GroupMail late = thread.front();
+  late.id = "Mr.heal-late@example.org";
+  late.text = "heal late";
+  late.in_reply_to = {"Mr.heal-gone-3@example.org"};
+  late.references = {"Mr.heal-gone-1@example.org", "Mr.heal-gone-2@example.org", "Mr.heal-gone-3@example.org"};
+  lmtp_deliver({late});
+  ASSERT_TRUE(eventually([&] { return delivered_texts().size() == 2; })) << bridge_->log();
+  EXPECT_EQ(metric("coibridge_coi_held_total{connector=\"mail\"}"), 0);
+
+  // A member the bridge never saw addressed, and unknown parents: no group matches, so it
+  // waits, then becomes a conversation of its own, listed as unlinked.
+  GroupMail stray = late;
+  stray.id = "Mr.heal-stray@example.org";
+  stray.text = "heal stray";
+  stray.to.push_back("dave@" + env("STACK_DOMAIN"));
+  stray.in_reply_to = {"Mr.heal-gone-4@example.org"};
+  stray.references = {"Mr.heal-gone-4@example.org"};
+  lmtp_deliver({stray});
+  ASSERT_TRUE(eventually([&] { return conversations("connector=mail&linked=false").size() == 1; }, 60s))
+      << bridge_->log();
+  const auto unlinked = conversations("connector=mail&linked=false");
+  EXPECT_EQ(unlinked[0]["remote_id"], "adhoc:Mr.heal-gone-4@example.org");
+  EXPECT_EQ(unlinked[0]["unlinked_events"], 1);
+  EXPECT_EQ(metric("coibridge_coi_held_gave_up_total{connector=\"mail\"}"), 1);
+
+  // A mail naming both: they were one group. The stray conversation merges into the linked
+  // one, and from then on the bridge lists one.
+  GroupMail heals = stray;
+  heals.id = "Mr.heal-both@example.org";
+  heals.text = "heal both";
+  heals.in_reply_to = {stray.id};
+  heals.references = {late.id, stray.id};
+  lmtp_deliver({heals});
+  ASSERT_TRUE(eventually([&] { return delivered_texts().size() == 3; })) << bridge_->log();
+  EXPECT_EQ(delivered_texts(), (std::vector<std::string>{"heal 1", "heal late", "heal both"}));
+  const auto listed = conversations("connector=mail");
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["remote_id"], "adhoc:" + thread.front().id);
+  EXPECT_EQ(metric("coibridge_coi_group_merges_total{connector=\"mail\",result=\"merged\"}"), 1);
   EXPECT_EQ(bridge_->stop(SIGTERM), 0);
 }
 
