@@ -102,9 +102,12 @@ awaitable<Result<std::string>> PgConversationStateStore::merge(std::string conne
     if (x == y) return x;
     tx.exec_prepared("conversation_ensure", connector, x);
     tx.exec_prepared("conversation_ensure", connector, y);
-    // Locked, first seen first: that one survives unless only the other is linked.
-    auto rows = tx.exec_prepared("conversation_lock", connector, x, y);
-    if (rows.size() != 2) return Error::internal("merging " + x + " and " + y + ": " + std::to_string(rows.size()) + " rows");
+    auto locked = tx.exec_prepared("conversation_lock", connector, x, y);
+    if (locked.size() != 2) return Error::internal("merging " + x + " and " + y + ": " + std::to_string(locked.size()) + " rows");
+    // First seen first: that one survives unless only the other is linked.
+    const bool swap = std::make_pair(locked[1][2].as<std::int64_t>(), locked[1][3].as<std::int64_t>()) <
+                      std::make_pair(locked[0][2].as<std::int64_t>(), locked[0][3].as<std::int64_t>());
+    const pqxx::row rows[2] = {locked[swap ? 1 : 0], locked[swap ? 0 : 1]};
     const auto bridge_of = [&](std::size_t i) -> std::optional<std::int64_t> {
       if (rows[i][1].is_null()) return std::nullopt;
       return rows[i][1].as<std::int64_t>();

@@ -187,10 +187,11 @@ constexpr Statement kStatements[] = {
      "SELECT coalesce((SELECT merged_into FROM conversations WHERE connector = $1 AND remote_id = $2), $2)"},
     {"conversation_ensure",
      "INSERT INTO conversations (connector, remote_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"},
+    // In key order, as a publish locks them (conversation_count).
     {"conversation_lock",
-     "SELECT c.remote_id, l.bridge_id FROM conversations c"
+     "SELECT c.remote_id, l.bridge_id, " MS("c.first_seen") ", c.id FROM conversations c"
      " LEFT JOIN links l ON l.connector = c.connector AND l.remote_id = c.remote_id"
-     " WHERE c.connector = $1 AND c.remote_id IN ($2, $3) ORDER BY c.first_seen, c.id FOR UPDATE OF c"},
+     " WHERE c.connector = $1 AND c.remote_id IN ($2, $3) ORDER BY c.remote_id FOR UPDATE OF c"},
     {"conversation_absorb",
      "UPDATE conversations s SET messages = s.messages + m.messages,"
      " unlinked_events = s.unlinked_events + m.unlinked_events, first_seen = least(s.first_seen, m.first_seen),"
