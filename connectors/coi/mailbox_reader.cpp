@@ -271,55 +271,62 @@ awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, 
     released.mapped.event.where.remote_id = std::move(conversation);
     co_return co_await place(pending, released.mapped, &released.message);
   };
-  // Mails whose named messages are known now, in the order of their chain: first a mail whose
-  // In-Reply-To (the previous message of its chat, for Delta Chat) is placed, else one naming
-  // any placed message. Each placed mail may let another go.
-  for (;;) {
-    auto next = holding.mails.end();
-    for (auto it = holding.mails.begin(); it != holding.mails.end(); ++it) {
-      const auto& parent = it->mapped.mail.in_reply_to;
-      if (!parent.empty() && (pending.conversation_of.contains(parent.front()) || pending.known.contains(parent.front()))) {
+  // Until nothing moves: a mail placed by name and members, or after waiting in vain, may be
+  // the parent another held mail waits for.
+  for (bool moved = true; moved;) {
+    moved = false;
+    // Mails whose named messages are known now, in the order of their chain: first a mail
+    // whose In-Reply-To (the previous message of its chat, for Delta Chat) is placed, else
+    // one naming any placed message. Each placed mail may let another go.
+    for (;;) {
+      auto next = holding.mails.end();
+      for (auto it = holding.mails.begin(); it != holding.mails.end(); ++it) {
+        const auto& parent = it->mapped.mail.in_reply_to;
+        if (!parent.empty() &&
+            (pending.conversation_of.contains(parent.front()) || pending.known.contains(parent.front()))) {
+          next = it;
+          break;
+        }
+      }
+      std::vector<std::string> found;
+      if (next != holding.mails.end()) found = chain_groups(pending, next->mapped.mail);
+      for (auto it = holding.mails.begin(); found.empty() && it != holding.mails.end(); ++it) {
+        found = chain_groups(pending, it->mapped.mail);
         next = it;
-        break;
       }
+      if (found.empty()) break;
+      auto group = co_await unite(pending, std::move(found));
+      if (!group) co_return group.error();
+      if (auto st = co_await release(next, std::move(*group)); !st) co_return st;
     }
-    std::vector<std::string> found;
-    if (next != holding.mails.end()) found = chain_groups(pending, next->mapped.mail);
-    for (auto it = holding.mails.begin(); found.empty() && it != holding.mails.end(); ++it) {
-      found = chain_groups(pending, it->mapped.mail);
-      next = it;
-    }
-    if (found.empty()) break;
-    auto group = co_await unite(pending, std::move(found));
-    if (!group) co_return group.error();
-    if (auto st = co_await release(next, std::move(*group)); !st) co_return st;
-  }
-  // Mails of a group this commit knows by name and members; and those that stop waiting.
-  const auto now = std::chrono::steady_clock::now();
-  for (auto it = holding.mails.begin(); it != holding.mails.end();) {
-    const bool give_up = it->since + kHoldFor <= now || holding.over_bounds();
-    std::optional<std::string> group;
-    for (const auto& [conversation, state] : pending.groups) {
-      if (adhoc_root_of(conversation) && same_group(state, it->mapped.mail)) {
-        group = conversation;
-        break;
+    // Mails of a group this commit knows by name and members; and those that stop waiting.
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = holding.mails.begin(); it != holding.mails.end();) {
+      const bool give_up = it->since + kHoldFor <= now || holding.over_bounds();
+      std::optional<std::string> group;
+      for (const auto& [conversation, state] : pending.groups) {
+        if (adhoc_root_of(conversation) && same_group(state, it->mapped.mail)) {
+          group = conversation;
+          break;
+        }
       }
+      if (!group && give_up) {
+        auto placed = co_await adhoc_group_of(ctx, pending, it->mapped.mail, true);
+        if (!placed) co_return placed.error();
+        group = std::move(*placed);
+        metrics_.counter("coibridge_coi_held_gave_up_total",
+                         "Held group mails whose named messages never arrived in time", {{"connector", config_.name}})
+            .inc();
+      }
+      if (!group) {
+        ++it;
+        continue;
+      }
+      const auto index = it - holding.mails.begin();
+      if (auto st = co_await release(it, std::move(*group)); !st) co_return st;
+      it = holding.mails.begin() + index;
+      moved = true;
     }
-    if (!group && give_up) {
-      auto placed = co_await adhoc_group_of(ctx, pending, it->mapped.mail, true);
-      if (!placed) co_return placed.error();
-      group = std::move(*placed);
-      metrics_.counter("coibridge_coi_held_gave_up_total",
-                       "Held group mails whose named messages never arrived in time", {{"connector", config_.name}})
-          .inc();
-    }
-    if (!group) {
-      ++it;
-      continue;
-    }
-    const auto index = it - holding.mails.begin();
-    if (auto st = co_await release(it, std::move(*group)); !st) co_return st;
-    it = holding.mails.begin() + index;
   }
   co_return core::Status{};
 }
