@@ -5,25 +5,15 @@
 #include <pqxx/pqxx>
 
 #include "core/router/fanout.hpp"
-#include "core/store/pg/db_executor.hpp"
-#include "core/store/pg/migrator.hpp"
-#include "core/store/pg/pg_blob_store.hpp"
-#include "core/store/pg/pg_stores.hpp"
-#include "tests/pg/pg_database.hpp"
-#include "tests/support/run_awaitable.hpp"
+#include "tests/pg/store_fixture.hpp"
 
 namespace coibridge::core::pg {
 namespace {
 
 using testing::run_awaitable;
 
-class ConversationsTest : public ::testing::Test {
+class ConversationsTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    auto r = db_.run_sync([](pqxx::connection& c) { return migrate(c, builtin_migrations()); });
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-
   Event message(const std::string& conv, const std::string& origin, const std::string& connector = "mail") {
     Event e;
     e.id = new_event_id();
@@ -41,35 +31,11 @@ class ConversationsTest : public ::testing::Test {
     return out.ok() ? out->status : PublishStatus::kDuplicate;
   }
 
-  std::int64_t bridge_with(const std::vector<std::pair<std::string, std::string>>& links) {
-    auto b = run_awaitable(bridges_.create_bridge("b" + std::to_string(++n_), "test"));
-    EXPECT_TRUE(b.ok());
-    for (const auto& [c, r] : links) {
-      auto l = run_awaitable(bridges_.add_link(b->id, c, r, nlohmann::json::object(), "test"));
-      EXPECT_TRUE(l.ok()) << l.error().message;
-    }
-    return b->id;
-  }
-
-  std::string text(const std::string& sql) {
-    pqxx::connection c(pg_.conninfo());
-    pqxx::read_transaction tx(c);
-    auto r = tx.exec1(sql);
-    return r[0].is_null() ? "NULL" : r[0].as<std::string>();
-  }
-
   std::vector<ConversationSummary> listed(ConversationFilter filter = {}) {
     auto page = run_awaitable(bridges_.list_conversations(std::move(filter)));
     EXPECT_TRUE(page.ok()) << page.error().message;
     return page.ok() ? page->items : std::vector<ConversationSummary>{};
   }
-
-  testing::PgDatabase pg_;
-  DbExecutor db_{pg_.conninfo(), 2};
-  PgBridgeStore bridges_{db_};
-  PgEventStore events_{db_};
-  PgConversationStateStore conversations_{db_};
-  int n_ = 0;
 };
 
 TEST_F(ConversationsTest, DirectoryCountsMessagesAndUnlinkedEventsPerConversation) {
@@ -157,7 +123,7 @@ TEST_F(ConversationsTest, MergeKeepsTheLinkedOneAndTheOtherResolvesToIt) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].remote_id, "adhoc:<second>");
   EXPECT_EQ(all[0].messages, 3);
-  EXPECT_EQ(all[0].bridge_id, bridge);
+  EXPECT_EQ(all[0].bridge_id, bridge.id);
   // Linking the merged id links the survivor, which is linked already.
   auto other = run_awaitable(bridges_.create_bridge("other", "test"));
   auto link = run_awaitable(bridges_.add_link(other->id, "mail", "adhoc:<first>", nlohmann::json::object(), "test"));
@@ -193,7 +159,7 @@ TEST_F(ConversationsTest, MergeInOneBridgeMovesQueuedDeliveriesOnce) {
   EXPECT_EQ(text("SELECT count(*) FROM outbox WHERE target_conversation = '" + gone + "'"), "0");
   EXPECT_EQ(text("SELECT count(*) FROM outbox WHERE target_conversation = '" + *survivor + "'"), "2");
   EXPECT_EQ(text("SELECT count(DISTINCT event_id) FROM outbox WHERE target_connector = 'mail'"), "2");
-  EXPECT_EQ(text("SELECT count(*) FROM links WHERE connector = 'mail' AND bridge_id = " + std::to_string(bridge)),
+  EXPECT_EQ(text("SELECT count(*) FROM links WHERE connector = 'mail' AND bridge_id = " + std::to_string(bridge.id)),
             "1");
 }
 
@@ -212,12 +178,7 @@ TEST_F(ConversationsTest, PruneForgetsOldUnlinkedEventsOnly) {
   publish(message("adhoc:<a>", "<new>"));
   bridge_with({{"mail", "adhoc:<l>"}, {"spool", "x"}});
   publish(message("adhoc:<l>", "<linked-old>"));
-  {
-    pqxx::connection c(pg_.conninfo());
-    pqxx::work tx(c);
-    tx.exec("UPDATE messages SET created_at = now() - interval '40 days' WHERE origin_remote_id IN ('<old>', '<linked-old>')");
-    tx.commit();
-  }
+  exec("UPDATE messages SET created_at = now() - interval '40 days' WHERE origin_remote_id IN ('<old>', '<linked-old>')");
   auto pruned = run_awaitable(events_.prune_unlinked(std::chrono::hours(24 * 30)));
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 1);

@@ -3,25 +3,15 @@
 #include <pqxx/pqxx>
 
 #include "core/router/fanout.hpp"
-#include "core/store/pg/db_executor.hpp"
-#include "core/store/pg/migrator.hpp"
-#include "core/store/pg/pg_blob_store.hpp"
-#include "core/store/pg/pg_stores.hpp"
-#include "tests/pg/pg_database.hpp"
-#include "tests/support/run_awaitable.hpp"
+#include "tests/pg/store_fixture.hpp"
 
 namespace coibridge::core::pg {
 namespace {
 
 using testing::run_awaitable;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    auto r = db_.run_sync([](pqxx::connection& c) { return migrate(c, builtin_migrations()); });
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-
   Event message(const std::string& connector, const std::string& conv, const std::string& origin,
                 const std::string& text) {
     Event e;
@@ -34,29 +24,6 @@ class StoreTest : public ::testing::Test {
     e.payload = MessagePosted{{text, std::nullopt, {}, std::nullopt}};
     return e;
   }
-
-  Bridge bridge_with(const std::vector<std::pair<std::string, std::string>>& links) {
-    auto b = run_awaitable(bridges_.create_bridge("b" + std::to_string(++n_), "test"));
-    EXPECT_TRUE(b.ok());
-    for (const auto& [c, r] : links) {
-      auto l = run_awaitable(bridges_.add_link(b->id, c, r, nlohmann::json::object(), "test"));
-      EXPECT_TRUE(l.ok()) << l.error().message;
-    }
-    return *b;
-  }
-
-  std::int64_t count(const std::string& sql) {
-    pqxx::connection c(pg_.conninfo());
-    pqxx::read_transaction tx(c);
-    return tx.exec1(sql)[0].as<std::int64_t>();
-  }
-
-  testing::PgDatabase pg_;
-  DbExecutor db_{pg_.conninfo(), 2};
-  PgBridgeStore bridges_{db_};
-  PgEventStore events_{db_};
-  PgBlobStore blobs_{db_};
-  int n_ = 0;
 };
 
 TEST_F(StoreTest, BridgeCrud) {
