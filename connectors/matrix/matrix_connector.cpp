@@ -25,6 +25,8 @@ using nlohmann::json;
 constexpr std::chrono::hours kTransactionMemory{24 * 7};
 // How long start-up keeps trying to reach a homeserver that is not up yet.
 constexpr std::chrono::seconds kPreflightPatience{60};
+// Pings the homeserver answers with M_CONNECTION_FAILED before start-up gives up on the URL.
+constexpr int kUnreachablePings = 3;
 // How far back a room's history is read when transactions went missing.
 constexpr int kBackfillEvents = 100;
 // MSC2346 bridge info, under its stable type and the unstable one clients still read.
@@ -131,6 +133,7 @@ awaitable<core::Status> MatrixConnector::preflight() {
   // round trip proves both tokens and the URL each side uses to reach the other.
   asio::steady_timer timer(executor_);
   const auto deadline = std::chrono::steady_clock::now() + kPreflightPatience;
+  int unreachable = 0;
   for (int attempt = 1;; ++attempt) {
     json body{{"transaction_id", "coi-bridge-preflight"}};
     auto r = co_await api_->call("POST", "/_matrix/client/v1/appservice/" + core::url_encode(registration_.id) + "/ping",
@@ -153,7 +156,9 @@ awaitable<core::Status> MatrixConnector::preflight() {
                           "homeserver holds a different hs_token than " + config_.registration + " (" +
                               r.error().message + ")");
     }
-    if (code == "M_CONNECTION_FAILED") {
+    // A wrong URL fails every time; right after this bridge was killed, Synapse may fail the
+    // first pings to its new listener too (502 "AlreadyCalled" from its old connection).
+    if (code == "M_CONNECTION_FAILED" && ++unreachable >= kUnreachablePings) {
       co_return core::Error::invalid("url", "the homeserver cannot reach the bridge at " + registration_.url + " (" +
                                                 r.error().message + ")");
     }
@@ -161,7 +166,8 @@ awaitable<core::Status> MatrixConnector::preflight() {
       spdlog::warn("matrix {}: the homeserver has no appservice ping; tokens are checked on first use", config_.name);
       break;
     }
-    if (r.error().kind != core::ErrorKind::kUnavailable || std::chrono::steady_clock::now() > deadline) {
+    if (code != "M_CONNECTION_FAILED" &&
+        (r.error().kind != core::ErrorKind::kUnavailable || std::chrono::steady_clock::now() > deadline)) {
       co_return core::Error::unavailable("matrix " + config_.name + ": " + r.error().message);
     }
     spdlog::warn("matrix {}: homeserver not reachable yet ({}); retrying", config_.name, r.error().message);
