@@ -745,6 +745,15 @@ class DcAccount:
             self.rpc.add_contact_to_chat(self.id, chat_id, self.contact_id(m))
         return chat_id
 
+    def set_chat_name(self, chat_id: int, name: str) -> None:
+        """Renames a group; the members learn it from the next mail (Chat-Group-Name-Changed
+        names the old name, Chat-Group-Name the new one)."""
+        self.rpc.set_chat_name(self.id, chat_id, name)
+
+    def add_member(self, chat_id: int, addr: str) -> None:
+        """Adds a member to a group; Delta Chat tells the group (Chat-Group-Member-Added)."""
+        self.rpc.add_contact_to_chat(self.id, chat_id, self.contact_id(addr))
+
     def accept_chat(self, chat_id: int) -> None:
         self.rpc.accept_chat(self.id, chat_id)
 

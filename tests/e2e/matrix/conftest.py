@@ -105,7 +105,12 @@ def synapse_parts(as_recorder, tmp_path_factory):
     setup = None
     binary = os.environ.get("COIBRIDGE_BINARY")
     if binary:
-        setup = mxbridge.BridgeSetup(binary, workdir, _free_port(), hs_url, SERVER_NAME)
+        # Two ports asked for one after the other can be the same one (each was free when
+        # asked); the bridge must not get the homeserver's.
+        port = _free_port()
+        while str(port) == env["SYNAPSE_PORT"]:
+            port = _free_port()
+        setup = mxbridge.BridgeSetup(binary, workdir, port, hs_url, SERVER_NAME)
         setup.generate_registration()
         registrations.append(str(setup.registration))
     _BRIDGE_SETUP.append(setup)

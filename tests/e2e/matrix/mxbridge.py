@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
@@ -241,6 +242,38 @@ class MxBridge:
                                     {"connector": connector, "remote_id": remote_id})
             assert status == 201, (connector, remote_id, status, body)
         return made["id"]
+
+    def conversations(self, connector: str, linked: Optional[bool] = None, limit: int = 100) -> list:
+        """Every conversation the bridge knows of a connector (GET /api/v1/conversations, all
+        pages), linked or not or both."""
+        items: list = []
+        after = None
+        while True:
+            query = {"connector": connector, "limit": str(limit)}
+            if linked is not None:
+                query["linked"] = "true" if linked else "false"
+            if after is not None:
+                query["after"] = str(after)
+            status, body = self.api("GET", "/api/v1/conversations?" + urllib.parse.urlencode(query))
+            assert status == 200, f"GET /api/v1/conversations?{urllib.parse.urlencode(query)}: {status} {body}"
+            items += body["items"]
+            after = body.get("next_after")
+            if after is None:
+                return items
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a Prometheus counter's samples from /metrics whose labels include
+        `labels`; 0 when there is none."""
+        status, text = self.http("GET", "/metrics")
+        assert status == 200, (status, text)
+        total = 0.0
+        for line in str(text).splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            sample, _, value = line.rpartition(" ")
+            if all(f'{k}="{v}"' in sample for k, v in labels.items()):
+                total += float(value)
+        return total
 
     def sql(self, query: str) -> str:
         return psql(self.conninfo, query)
