@@ -29,7 +29,9 @@ class DbExecutor {
 
   // Runs fn(pqxx::connection&) on a database thread. fn returns a Result<T> (or Status).
   // A lost connection becomes kUnavailable and the connection is dropped, so the next call
-  // reconnects; any other exception escaping fn becomes kInternal. The caller resumes on the
+  // reconnects; so do a deadlock, a serialization failure, exhausted resources and an
+  // operator's intervention (SQLSTATE classes 40, 53, 57), which a retry can get past. Any
+  // other exception escaping fn becomes kInternal. The caller resumes on the
   // executor it awaited from.
   template <class F>
   auto run(F fn) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
@@ -64,12 +66,31 @@ class DbExecutor {
       return r;
     } catch (const pqxx::broken_connection& e) {
       return Error::unavailable(describe_failure("database connection lost", e));
+    } catch (const pqxx::transaction_rollback& e) {
+      // SQLSTATE class 40 (libpqxx 6 gives it no sqlstate()): rolled back, the connection is
+      // fine.
+      if (conn) release(std::move(conn));
+      return Error::unavailable(describe_failure("database busy, try again", e));
+    } catch (const pqxx::sql_error& e) {
+      if (transient(e.sqlstate())) {
+        // The transaction was rolled back; a connection the server is shutting down is
+        // dropped, any other goes back to the pool.
+        if (conn && !e.sqlstate().starts_with("57")) release(std::move(conn));
+        return Error::unavailable(describe_failure("database busy, try again", e));
+      }
+      return Error::internal(describe_failure("database error", e));
     } catch (const std::exception& e) {
       // The connection may be mid-transaction in an unknown state: drop it.
       return Error::internal(describe_failure("database error", e));
     }
   }
   static std::string describe_failure(const char* what, const std::exception& e);
+  // SQLSTATE classes that say "not now" rather than "never" (PostgreSQL Appendix A): 40
+  // transaction rollback (serialization failure, deadlock), 53 insufficient resources, 57
+  // operator intervention (query canceled, admin shutdown).
+  static bool transient(const std::string& sqlstate) {
+    return sqlstate.starts_with("40") || sqlstate.starts_with("53") || sqlstate.starts_with("57");
+  }
 
   std::string conninfo_;
   boost::asio::thread_pool pool_;
