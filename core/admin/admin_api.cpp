@@ -297,6 +297,9 @@ asio::awaitable<HttpResponse> AdminApi::add_link(const Call& call) {
   auto connector = string_field(*body, "connector");
   if (!connector) co_return invalid_field_response(connector.error());
   if (auto st = check_connector(*connector); !st) co_return invalid_field_response(st.error());
+  if (deps_.connector_known && !deps_.connector_known(*connector)) {
+    co_return invalid_field_response(Error::invalid("connector", "no connector named '" + *connector + "' runs here"));
+  }
   auto remote_id = string_field(*body, "remote_id");
   if (!remote_id) co_return invalid_field_response(remote_id.error());
   if (auto st = check_remote_id(*remote_id); !st) co_return invalid_field_response(st.error());
@@ -307,6 +310,7 @@ asio::awaitable<HttpResponse> AdminApi::add_link(const Call& call) {
     }
     options = std::move(*it);
   }
+  if (auto st = check_link_options(options); !st) co_return invalid_field_response(st.error());
   auto link = co_await deps_.bridges.add_link(*id, std::move(*connector), std::move(*remote_id),
                                               std::move(options), call.actor);
   if (!link) co_return store_error_response(link.error());

@@ -31,6 +31,9 @@ struct AdminDeps {
   // not depend on it.
   std::function<void(const Link&)> on_linked;
   std::function<void(const Link&)> on_unlinked;
+  // Whether this process has a connector of that name: a link to any other is refused (400).
+  // Unset: every name is taken.
+  std::function<bool(std::string_view)> connector_known;
 };
 
 class AdminApi {

@@ -88,6 +88,15 @@ Status check_connector(const std::string& connector) {
   return {};
 }
 
+Status check_link_options(const nlohmann::json& options) {
+  const auto it = options.find("direction");
+  if (it == options.end()) return {};
+  if (!it->is_string() || (*it != "both" && *it != "inbound" && *it != "outbound")) {
+    return Error::invalid("options.direction", "must be \"both\", \"inbound\" or \"outbound\"");
+  }
+  return {};
+}
+
 Status check_remote_id(const std::string& remote_id) {
   if (remote_id.empty() || remote_id.size() > kMaxRemoteIdBytes) {
     return Error::invalid("remote_id",

@@ -29,6 +29,9 @@ Result<int> parse_limit(const HttpRequest& request);
 // The body as a JSON object, nullopt when it is not JSON or not an object.
 std::optional<nlohmann::json> parse_json_object(std::string_view body);
 // body[field] as a string; an error when absent or of another type.
+// A link's options: `direction` is "both", "inbound" or "outbound" when given
+// (core/router/fanout.hpp); a misspelt one would silently mean "both".
+Status check_link_options(const nlohmann::json& options);
 Result<std::string> string_field(const nlohmann::json& body, const std::string& field);
 
 Status check_name(const std::string& name);            // 1..200 characters, no control characters

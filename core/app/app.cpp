@@ -218,7 +218,8 @@ int run_bridge(const core::Config& config) {
                         },
                         [&scheduler] { scheduler.notify(); },
                         [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
-                        [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); }});
+                        [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); },
+                        [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
   // Connector webhooks (a homeserver's transactions, ...) by the paths they claim; the rest
   // is the admin API.
   core::HttpServer http(io.get_executor(),

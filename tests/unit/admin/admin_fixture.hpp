@@ -109,7 +109,8 @@ class AdminApiTest : public ::testing::Test {
       },
       [this] { ++replay_notifications_; },
       [this](const Link& link) { linked_.push_back(link); },
-      [this](const Link& link) { unlinked_.push_back(link); }}};
+      [this](const Link& link) { unlinked_.push_back(link); },
+      {}}};  // every connector name is taken
 };
 
 }  // namespace coibridge::core::fakes

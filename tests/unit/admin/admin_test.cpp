@@ -326,6 +326,8 @@ TEST_F(AdminApiTest, LinkBodyValidation) {
       {json{{"connector", "c"}, {"remote_id", "r"}, {"options", json::array()}}, "options"},
       {json{{"connector", "c"}, {"remote_id", "r"}, {"options", nullptr}}, "options"},
       {json{{"connector", "c"}, {"remote_id", "r"}, {"options", "x"}}, "options"},
+      {json{{"connector", "c"}, {"remote_id", "r"}, {"options", {{"direction", "in"}}}}, "options.direction"},
+      {json{{"connector", "c"}, {"remote_id", "r"}, {"options", {{"direction", 1}}}}, "options.direction"},
   };
   for (const auto& [request, field] : cases) {
     const auto res = call("POST", links, request.dump());
@@ -342,6 +344,30 @@ TEST_F(AdminApiTest, LinkBodyValidation) {
           .status,
       201);
   EXPECT_EQ(call("POST", links, json{{"connector", "a0_.-z"}, {"remote_id", "r"}}.dump()).status,
+            201);
+}
+
+TEST_F(AdminApiTest, LinkToAConnectorThatDoesNotRunHereIs400) {
+  AdminDeps deps{bridges_, events_, metrics_, {AdminToken{"admin", kWriteToken, true, true}}, {}, {}, {}, {},
+                 [](std::string_view name) { return name == "mail" || name == "matrix"; }};
+  AdminApi api(std::move(deps));
+  const auto id = make_bridge("b");
+  const auto links = "/api/v1/bridges/" + std::to_string(id) + "/links";
+  const auto post = [&](const json& request) {
+    HttpRequest req;
+    req.method = "POST";
+    req.target = links;
+    split_target(req);
+    req.body = request.dump();
+    req.headers.emplace("Authorization", "Bearer " + std::string(kWriteToken));
+    return run_sync(api.handle(req));
+  };
+  const auto refused = post(json{{"connector", "mial"}, {"remote_id", "group:1"}});
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(body(refused).at("field"), "connector");
+  EXPECT_NE(body(refused).at("message").get<std::string>().find("mial"), std::string::npos);
+  EXPECT_EQ(bridges_.link_count(), 0U);
+  EXPECT_EQ(post(json{{"connector", "mail"}, {"remote_id", "group:1"}, {"options", {{"direction", "inbound"}}}}).status,
             201);
 }
 
