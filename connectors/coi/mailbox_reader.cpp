@@ -72,7 +72,7 @@ struct CoiConnector::Pending {
   std::map<std::string, std::string> conversation_of;
   // What the message map knew of the messages the ad-hoc group mails name, read once.
   std::map<std::string, std::string> known;
-  // Group states this commit touches, loaded once and saved before its events are published.
+  // Group states this commit touches, loaded once and saved after its events are published.
   std::map<std::string, GroupState> groups;
   // Held mails placed in this commit; their events point here until they are published.
   std::deque<HeldMail> released;
@@ -248,6 +248,11 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
     if (auto st = co_await place(pending, mapped, &message); !st) co_return st;
   }
   if (auto st = co_await release_held(ctx, pending, holding); !st) co_return st;
+  if (auto st = co_await publish_pending(ctx, pending); !st) co_return st;
+  // The group states after the events: a state saved before a publish that then failed would
+  // already hold the members the re-read mail adds, and their MemberJoined would be lost. The
+  // other way round, a re-read after a failed save publishes nothing twice (the events'
+  // origins deduplicate) and saves the state.
   for (const auto& [conversation, state] : pending.groups) {
     core::ConversationInfo info{"group", state.name, state.members, ""};
     if (adhoc_root_of(conversation)) info.match_key = group_match_key(state);
@@ -255,7 +260,6 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
       co_return st;
     }
   }
-  if (auto st = co_await publish_pending(ctx, pending); !st) co_return st;
   if (!batch.fetched.empty()) holding.last_read = std::max(holding.last_read, batch.fetched.back().uid);
   // Read up to the oldest held mail: it is read again after a restart.
   const std::uint32_t upto = holding.mails.empty() ? holding.last_read : holding.mails.front().message.uid - 1;
