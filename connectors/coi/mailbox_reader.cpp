@@ -13,7 +13,7 @@
 #include "connectors/coi/coi_connector.hpp"
 #include "connectors/coi/group_threads.hpp"
 #include "connectors/coi/inbound_mail.hpp"
-#include "core/connector/offload.hpp"
+#include "core/async/offload.hpp"
 #include "core/model/media_type.hpp"
 
 namespace coibridge::connectors::coi {

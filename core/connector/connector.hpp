@@ -11,35 +11,11 @@
 #include <string_view>
 
 #include "core/model/event.hpp"
+#include "core/model/publish.hpp"
 #include "core/model/result.hpp"
 #include "core/net/http_types.hpp"
 
 namespace coibridge::core {
-
-enum class PublishStatus {
-  kAccepted,   // committed with one outbox row per other linked conversation
-  kDuplicate,  // this origin was published before; nothing new was written
-  kEcho,       // the event came from one of our own deliveries or puppets; dropped
-  kUnlinked,   // the conversation belongs to no bridge; dropped (counted)
-};
-
-const char* to_string(PublishStatus status);
-
-struct PublishOutcome {
-  PublishStatus status = PublishStatus::kAccepted;
-  EventId event_id;        // the event's id (for kDuplicate: the id stored the first time)
-  std::size_t targets = 0;  // outbox rows written
-};
-
-// One event of a batch publish (EventSink::publish_batch).
-struct BatchEvent {
-  Event event;
-  // Ends the batch after this event when its conversation turns out to be linked to nothing,
-  // so that the publisher can act on that (open a direct chat, choose another conversation)
-  // and publish it again before any later event of the batch is committed: order within a
-  // conversation holds.
-  bool stop_if_unlinked = false;
-};
 
 // Where connectors hand inbound events. publish() returns only after PostgreSQL committed the
 // event and its outbox rows, so a connector acknowledges its peer (IMAP checkpoint, HTTP 200)

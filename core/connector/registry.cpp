@@ -2,16 +2,6 @@
 
 namespace coibridge::core {
 
-const char* to_string(PublishStatus status) {
-  switch (status) {
-    case PublishStatus::kAccepted: return "accepted";
-    case PublishStatus::kDuplicate: return "duplicate";
-    case PublishStatus::kEcho: return "echo";
-    case PublishStatus::kUnlinked: return "unlinked";
-  }
-  return "unknown";
-}
-
 Status ConnectorRegistry::add(ConnectorPtr connector) {
   std::string name(connector->name());
   if (name.empty()) return Error::invalid("connectors", "a connector instance has an empty name");

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/connector/connector.hpp"
 #include "core/model/event.hpp"
+#include "core/model/publish.hpp"
 #include "core/model/result.hpp"
 #include "core/store/bridge_store.hpp"
 

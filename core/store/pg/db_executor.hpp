@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/connector/offload.hpp"
+#include "core/async/offload.hpp"
 #include "core/model/result.hpp"
 
 namespace coibridge::core::pg {
