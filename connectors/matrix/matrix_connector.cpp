@@ -107,9 +107,9 @@ awaitable<void> MatrixConnector::learn_display_name(const json& event) {
 }
 
 core::Capabilities MatrixConnector::capabilities() const {
-  return {core::Capability::kEdit,     core::Capability::kDelete, core::Capability::kReaction,
-          core::Capability::kReadReceipt, core::Capability::kTyping, core::Capability::kReply,
-          core::Capability::kAttachments};
+  return {core::Capability::kEdit,       core::Capability::kDelete,     core::Capability::kReaction,
+          core::Capability::kReadReceipt, core::Capability::kTyping,     core::Capability::kReply,
+          core::Capability::kAttachments, core::Capability::kMembership, core::Capability::kRename};
 }
 
 std::string MatrixConnector::bot_user_id() const { return "@" + config_.bot_localpart + ":" + config_.server_name; }

@@ -25,4 +25,32 @@ std::vector<ConversationRef> plan_fanout(const Event& event, const std::vector<L
   return out;
 }
 
+std::optional<Capability> capability_needed(const Payload& payload) {
+  return std::visit(
+      [](const auto& p) -> std::optional<Capability> {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, MessageDeleted>) return Capability::kDelete;
+        if constexpr (std::is_same_v<T, ReactionChanged>) return Capability::kReaction;
+        if constexpr (std::is_same_v<T, ReadUpTo>) return Capability::kReadReceipt;
+        if constexpr (std::is_same_v<T, Typing>) return Capability::kTyping;
+        if constexpr (std::is_same_v<T, MemberJoined> || std::is_same_v<T, MemberLeft>) return Capability::kMembership;
+        if constexpr (std::is_same_v<T, ConversationRenamed>) return Capability::kRename;
+        return std::nullopt;
+      },
+      payload);
+}
+
+std::vector<ConversationRef> plan_capable_fanout(
+    const Event& event, const std::vector<Link>& links,
+    const std::function<std::optional<Capabilities>(std::string_view connector)>& capabilities_of) {
+  auto out = plan_fanout(event, links);
+  const auto needed = capability_needed(event.payload);
+  if (!needed) return out;
+  std::erase_if(out, [&](const ConversationRef& target) {
+    const auto caps = capabilities_of(target.connector);
+    return caps && !caps->has(*needed);
+  });
+  return out;
+}
+
 }  // namespace coibridge::core

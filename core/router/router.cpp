@@ -57,7 +57,16 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
     }
   }
   if (stored.empty()) co_return outcomes;
-  auto written = co_await store_.publish_batch(stored, plan_fanout);
+  // Runs inside the publish transaction, on a database thread: the registry is read-only
+  // once connectors run.
+  const FanoutPlanner planner = [this](const Event& event, const std::vector<Link>& links) {
+    return plan_capable_fanout(event, links, [this](std::string_view name) -> std::optional<Capabilities> {
+      const auto* connector = registry_.find(name);
+      if (connector == nullptr) return std::nullopt;
+      return connector->capabilities();
+    });
+  };
+  auto written = co_await store_.publish_batch(stored, planner);
   if (!written) {
     spdlog::warn("publish from {} failed: {}", stored.front().event.where.connector, written.error().message);
     co_return written.error();

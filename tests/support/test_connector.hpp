@@ -17,7 +17,7 @@ class TestConnector final : public core::Connector {
   explicit TestConnector(std::string name) : name_(std::move(name)) {}
 
   std::string_view name() const override { return name_; }
-  core::Capabilities capabilities() const override { return core::Capabilities::all(); }
+  core::Capabilities capabilities() const override { return caps; }
   boost::asio::awaitable<void> run(core::ConnectorContext&) override { co_return; }
 
   boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(
@@ -36,6 +36,8 @@ class TestConnector final : public core::Connector {
     if (inserted) delivered_order.push_back(delivery);
     co_return core::RemoteMessageRef{name_, "remote-" + delivery.event_id.value};
   }
+
+  core::Capabilities caps = core::Capabilities::all();
 
   bool is_own_actor(const core::ActorRef& actor) const override {
     return actor.connector == name_ && actor.remote_id.rfind("puppet:", 0) == 0;

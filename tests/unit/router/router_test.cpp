@@ -61,6 +61,32 @@ TEST(Fanout, SourceNotAmongLinksGoesNowhere) {
   EXPECT_TRUE(plan_fanout(posted("x", "y", "m"), {link(1, "a", "r"), link(2, "b", "c")}).empty());
 }
 
+TEST(Fanout, EachPayloadNeedsWhatShowsIt) {
+  EXPECT_FALSE(capability_needed(MessagePosted{}).has_value());
+  EXPECT_FALSE(capability_needed(MessageEdited{}).has_value());  // degraded, never dropped
+  EXPECT_EQ(capability_needed(MessageDeleted{}), Capability::kDelete);
+  EXPECT_EQ(capability_needed(ReactionChanged{}), Capability::kReaction);
+  EXPECT_EQ(capability_needed(ReadUpTo{}), Capability::kReadReceipt);
+  EXPECT_EQ(capability_needed(Typing{}), Capability::kTyping);
+  EXPECT_EQ(capability_needed(MemberJoined{}), Capability::kMembership);
+  EXPECT_EQ(capability_needed(MemberLeft{}), Capability::kMembership);
+  EXPECT_EQ(capability_needed(ConversationRenamed{}), Capability::kRename);
+}
+
+TEST(Fanout, TargetsThatCannotShowThePayloadAreLeftOut) {
+  auto typing = posted("a", "r", "t");
+  typing.payload = Typing{true};
+  const std::vector<Link> links{link(1, "a", "r"), link(2, "mail", "g"), link(3, "chat", "c"), link(4, "later", "x")};
+  const auto capabilities_of = [](std::string_view name) -> std::optional<Capabilities> {
+    if (name == "mail") return Capabilities{Capability::kEdit, Capability::kReaction};
+    if (name == "chat") return Capabilities::all();
+    return std::nullopt;  // not running here (yet): kept
+  };
+  EXPECT_EQ(plan_capable_fanout(typing, links, capabilities_of),
+            (std::vector<ConversationRef>{{"chat", "c"}, {"later", "x"}}));
+  EXPECT_EQ(plan_capable_fanout(posted("a", "r", "m"), links, capabilities_of).size(), 3u);
+}
+
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -125,6 +151,24 @@ TEST_F(RouterTest, AssignsIdAndTimeAndCountsOutcome) {
   stop();
   EXPECT_NE(dst_->calls[0].event.at, Timestamp{});
   EXPECT_EQ(metrics_.counter("coibridge_events_published_total", "", {{"connector", "src"}, {"status", "accepted"}}).value(), 1.0);
+}
+
+TEST_F(RouterTest, NothingIsQueuedForATargetThatCannotShowIt) {
+  dst_->caps = Capabilities{Capability::kEdit};
+  start();
+  auto typing = posted("src", "room", "t1");
+  typing.payload = Typing{true};
+  auto out = publish(typing);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->status, PublishStatus::kAccepted);
+  EXPECT_EQ(out->targets, 0u);
+  EXPECT_TRUE(store_.outbox.empty());
+  auto message = publish(posted("src", "room", "m1"));
+  ASSERT_TRUE(message.ok());
+  EXPECT_EQ(message->targets, 1u);
+  ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered.size() == 1; }));
+  stop();
+  EXPECT_TRUE(std::holds_alternative<MessagePosted>(dst_->calls.at(0).event.payload));
 }
 
 TEST_F(RouterTest, EchoOfOwnPuppetNeverReachesTheStore) {
