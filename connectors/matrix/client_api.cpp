@@ -24,8 +24,8 @@ ClientApi::ClientApi(boost::asio::any_io_executor executor, std::string homeserv
 }
 
 std::optional<std::string> ClientApi::errcode_of(const core::Error& error) {
-  if (!error.message.starts_with("M_")) return std::nullopt;
-  return error.message.substr(0, error.message.find(':'));
+  if (error.code.empty()) return std::nullopt;
+  return error.code;
 }
 
 awaitable<core::Result<core::HttpClientResponse>> ClientApi::raw(std::string method, std::string target,
@@ -80,9 +80,9 @@ awaitable<core::Result<json>> ClientApi::call(std::string method, std::string pa
     if (parsed.is_object() && parsed.contains("retry_after_ms")) {
       spdlog::info("matrix: rate limited, retry after {} ms", parsed["retry_after_ms"].dump());
     }
-    co_return core::Error::unavailable(what);
+    co_return core::Error::unavailable(what).with_code(errcode);
   }
-  co_return core::Error::permanent(what);
+  co_return core::Error::permanent(what).with_code(errcode);
 }
 
 awaitable<core::Status> ClientApi::ensure_user(std::string localpart) {

@@ -25,17 +25,24 @@ struct Error {
   std::string message;
   // For kInvalidArgument: the offending field or key path, empty when not applicable.
   std::string field;
+  // The peer's own machine-readable code (a Matrix errcode), empty when it gave none: callers
+  // decide on it, never on the message text.
+  std::string code;
 
   static Error invalid(std::string field, std::string message) {
-    return {ErrorKind::kInvalidArgument, std::move(message), std::move(field)};
+    return {ErrorKind::kInvalidArgument, std::move(message), std::move(field), {}};
   }
-  static Error not_found(std::string message) { return {ErrorKind::kNotFound, std::move(message), {}}; }
-  static Error conflict(std::string message) { return {ErrorKind::kConflict, std::move(message), {}}; }
+  static Error not_found(std::string message) { return {ErrorKind::kNotFound, std::move(message), {}, {}}; }
+  static Error conflict(std::string message) { return {ErrorKind::kConflict, std::move(message), {}, {}}; }
   static Error unavailable(std::string message) {
-    return {ErrorKind::kUnavailable, std::move(message), {}};
+    return {ErrorKind::kUnavailable, std::move(message), {}, {}};
   }
-  static Error permanent(std::string message) { return {ErrorKind::kPermanent, std::move(message), {}}; }
-  static Error internal(std::string message) { return {ErrorKind::kInternal, std::move(message), {}}; }
+  static Error permanent(std::string message) { return {ErrorKind::kPermanent, std::move(message), {}, {}}; }
+  static Error internal(std::string message) { return {ErrorKind::kInternal, std::move(message), {}, {}}; }
+  Error with_code(std::string c) && {
+    code = std::move(c);
+    return std::move(*this);
+  }
 };
 
 template <class T>

@@ -115,6 +115,10 @@ TEST_F(ClientApiTest, LongRateLimitAndServerErrorsGoBackToTheCallerAsUnavailable
   ASSERT_FALSE(forbidden.ok());
   EXPECT_EQ(forbidden.error().kind, core::ErrorKind::kPermanent);
   EXPECT_EQ(ClientApi::errcode_of(forbidden.error()), "M_FORBIDDEN");
+  EXPECT_EQ(forbidden.error().code, "M_FORBIDDEN");
+  EXPECT_EQ(down.error().code, "M_UNKNOWN");  // no JSON body: the spec's catch-all
+  // The code travels beside the text; text that looks like one is not read as one.
+  EXPECT_FALSE(ClientApi::errcode_of(core::Error::permanent("M_FORBIDDEN: a message, not a code")).has_value());
   EXPECT_EQ(seen_.size(), 3u);  // nothing retried here
 }
 
