@@ -29,11 +29,19 @@ struct SpoolConnectorConfig {
   std::string outbox_dir;  // each delivery is written here as <event id>.json
 };
 
+// How a mail server connection is secured (the words in the config file, in this order:
+// implicit, starttls, none). None is for loopback testing only.
+enum class MailTls { kImplicit, kStartTls, kNone };
+// How remote people appear on the mail side (puppet, relay): see CoiConnectorConfig::identity.
+enum class MailIdentity { kPuppet, kRelay };
+// The log line format (text, json).
+enum class LogOutput { kText, kJson };
+
 // One mail server a COI connector talks to.
 struct MailServerConfig {
   std::string host;
   std::uint16_t port = 0;
-  std::string tls = "implicit";  // implicit | starttls | none (none: loopback testing only)
+  MailTls tls = MailTls::kImplicit;
   std::string ca_file;           // empty: the system's CA store
   bool verify_certificate = true;
   std::string username;
@@ -50,7 +58,7 @@ struct CoiConnectorConfig {
   // How remote people appear on the mail side: "puppet" gives each a plus-address of the
   // bridge account (bridge+<connector>.<id>@domain); "relay" sends from the bridge address
   // with the person's name and a Sender header.
-  std::string identity = "puppet";
+  MailIdentity identity = MailIdentity::kPuppet;
   std::size_t max_message_bytes = 25 * 1024 * 1024;
   // One attachment, either way. A larger one is left out of the relayed message, which says
   // so in its text, rather than failing the whole message.
@@ -98,7 +106,7 @@ struct Config {
 
   struct Logging {
     std::string level = "info";   // trace|debug|info|warn|error|critical|off
-    std::string format = "text";  // text|json
+    LogOutput format = LogOutput::kText;
   } logging;
 
   struct Delivery {

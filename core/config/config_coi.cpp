@@ -9,6 +9,7 @@
 namespace coibridge::core::config_internal {
 namespace {
 
+// In the order of MailTls and MailIdentity.
 constexpr std::array<std::string_view, 3> kTlsModes = {"implicit", "starttls", "none"};
 constexpr std::array<std::string_view, 2> kIdentityModes = {"puppet", "relay"};
 
@@ -43,8 +44,7 @@ MailServerConfig parse_server(const YAML::Node& node, const std::string& path, i
         server.port = static_cast<std::uint16_t>(port);
       }
     } else if (key == "tls") {
-      if (auto e = parse_one_of(*text, kTlsModes)) add_error(errors, p, l, *e);
-      server.tls = *text;
+      if (auto e = parse_enum(*text, kTlsModes, server.tls)) add_error(errors, p, l, *e);
     } else if (key == "ca_file") {
       server.ca_file = *text;
     } else if (key == "verify_certificate") {
@@ -95,8 +95,7 @@ CoiConnectorConfig parse_coi(const YAML::Node& node, const std::string& path, in
     } else if (key == "display_name") {
       coi.display_name = *text;
     } else if (key == "identity") {
-      if (auto e = parse_one_of(*text, kIdentityModes)) add_error(errors, p, l, *e);
-      coi.identity = *text;
+      if (auto e = parse_enum(*text, kIdentityModes, coi.identity)) add_error(errors, p, l, *e);
     } else if (key == "max_message_bytes") {
       std::int64_t n = 0;
       if (auto e = parse_integer(*text, 1024, std::int64_t{1} << 30, n)) {

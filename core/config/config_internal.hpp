@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the config translation units only; not part of the module's API.
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -52,6 +54,14 @@ std::optional<std::string> parse_listen(std::string_view text, std::string& host
                                         std::uint16_t& port);
 std::optional<std::string> parse_one_of(std::string_view text,
                                         std::span<const std::string_view> words);
+
+// A word of `words` as the enum value of the same position.
+template <class E, std::size_t N>
+std::optional<std::string> parse_enum(std::string_view text, const std::array<std::string_view, N>& words, E& out) {
+  if (auto error = parse_one_of(text, words)) return error;
+  out = static_cast<E>(std::find(words.begin(), words.end(), text) - words.begin());
+  return std::nullopt;
+}
 
 void apply_env_overrides(const EnvLookup& env, Config& config, Origins& origins, Errors& errors);
 void check_cross_key_rules(const Config& config, const Origins& origins, Errors& errors);

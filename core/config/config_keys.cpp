@@ -12,7 +12,7 @@ constexpr std::int64_t kMaxBodyBytes = 1LL << 30;
 
 constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug",    "info", "warn",
                                                      "error", "critical", "off"};
-constexpr std::array<std::string_view, 2> kFormats = {"text", "json"};
+constexpr std::array<std::string_view, 2> kFormats = {"text", "json"};  // in the order of LogOutput
 
 template <typename T>
 std::optional<std::string> set_integer(std::string_view text, std::int64_t min, std::int64_t max,
@@ -72,7 +72,7 @@ const std::array<ScalarKey, 11> kScalarKeys = {{
      }},
     {"logging", "format", "a string",
      [](std::string_view text, Config& config) {
-       return set_word(text, kFormats, config.logging.format);
+       return parse_enum(text, kFormats, config.logging.format);
      }},
     {"delivery", "max_attempts", "an integer",
      [](std::string_view text, Config& config) {

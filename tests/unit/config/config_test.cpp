@@ -77,7 +77,7 @@ TEST(ConfigTest, MinimalFileGivesDefaults) {
   EXPECT_EQ(config.http.port, 8480);
   EXPECT_EQ(config.http.max_body_bytes, 1024u * 1024u);
   EXPECT_EQ(config.logging.level, "info");
-  EXPECT_EQ(config.logging.format, "text");
+  EXPECT_EQ(config.logging.format, LogOutput::kText);
   EXPECT_EQ(config.delivery.max_attempts, 10);
   EXPECT_EQ(config.delivery.backoff_initial, std::chrono::milliseconds(500));
   EXPECT_EQ(config.delivery.backoff_max, std::chrono::milliseconds(300000));
@@ -133,7 +133,7 @@ connectors:
   EXPECT_EQ(config.http.port, 0);
   EXPECT_EQ(config.http.max_body_bytes, 2048u);
   EXPECT_EQ(config.logging.level, "debug");
-  EXPECT_EQ(config.logging.format, "json");
+  EXPECT_EQ(config.logging.format, LogOutput::kJson);
   EXPECT_EQ(config.delivery.max_attempts, 3);
   EXPECT_EQ(config.delivery.backoff_initial, std::chrono::milliseconds(100));
   EXPECT_EQ(config.delivery.backoff_max, std::chrono::milliseconds(2000));
@@ -594,7 +594,7 @@ delivery:
   EXPECT_EQ(config.http.port, 9000);
   EXPECT_EQ(config.http.max_body_bytes, 4096u);
   EXPECT_EQ(config.logging.level, "trace");
-  EXPECT_EQ(config.logging.format, "json");
+  EXPECT_EQ(config.logging.format, LogOutput::kJson);
   EXPECT_EQ(config.delivery.max_attempts, 5);
   EXPECT_EQ(config.delivery.backoff_initial, std::chrono::milliseconds(10));
   EXPECT_EQ(config.delivery.backoff_max, std::chrono::milliseconds(20));
@@ -718,12 +718,12 @@ TEST(ConfigCoiTest, FullEntryIsRead) {
   const auto& c = r.config->connectors.coi[0];
   EXPECT_EQ(c.name, "mail");
   EXPECT_EQ(c.address, "bridge@example.org");
-  EXPECT_EQ(c.identity, "relay");
+  EXPECT_EQ(c.identity, MailIdentity::kRelay);
   EXPECT_EQ(c.imap.host, "imap.example.org");
   EXPECT_EQ(c.imap.port, 993);
-  EXPECT_EQ(c.imap.tls, "implicit");  // the default: RFC 8314 prefers implicit TLS
+  EXPECT_EQ(c.imap.tls, MailTls::kImplicit);  // the default: RFC 8314 prefers implicit TLS
   EXPECT_TRUE(c.imap.verify_certificate);
-  EXPECT_EQ(c.smtp.tls, "starttls");
+  EXPECT_EQ(c.smtp.tls, MailTls::kStartTls);
   EXPECT_FALSE(c.smtp.verify_certificate);
   EXPECT_EQ(c.smtp.ca_file, "/etc/ssl/ca.pem");
   EXPECT_EQ(c.smtp.password, "smtp-secret");
