@@ -31,7 +31,7 @@ Endpoint endpoint_from(const core::MailServerConfig& server) {
   ep.port = server.port;
   ep.tls = server.tls == core::MailTls::kStartTls ? TlsMode::kStartTls
            : server.tls == core::MailTls::kNone   ? TlsMode::kNone
-                                                   : TlsMode::kImplicit;
+                                                  : TlsMode::kImplicit;
   ep.ca_file = server.ca_file;
   ep.verify_peer = server.verify_certificate;
   ep.username = server.username;
@@ -154,7 +154,8 @@ awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
 }
 
 awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core::Delivery& delivery) {
-  const IdentityOptions identity{config_.identity == core::MailIdentity::kRelay, config_.display_name};
+  const IdentityOptions identity{config_.identity == core::MailIdentity::kRelay,
+                                 config_.display_name};
   std::optional<GroupState> group;
   if (is_group_conversation(delivery.target.remote_id)) {
     auto saved = co_await conversations_.load(config_.name, delivery.target.remote_id);

@@ -59,31 +59,34 @@ class CoiConnector final : public core::Connector {
   // Publishes (or rejects) a prepared batch, and the held mails it lets go, then saves the
   // checkpoint: up to the oldest mail still held. An error means: the checkpoint stays where
   // it was. An empty batch places held mails that stopped waiting.
-  boost::asio::awaitable<core::Status> commit(core::ConnectorContext& ctx, Batch& batch, const std::string& mailbox,
-                                              std::uint32_t uidvalidity, Holding& holding);
+  boost::asio::awaitable<core::Status> commit(core::ConnectorContext& ctx, Batch& batch,
+                                              const std::string& mailbox, std::uint32_t uidvalidity,
+                                              Holding& holding);
   struct Pending;
   // Places the held mails whose group is known now, in chain order, then those that stop
   // waiting (group_threads.hpp).
-  boost::asio::awaitable<core::Status> release_held(core::ConnectorContext& ctx, Pending& pending, Holding& holding);
+  boost::asio::awaitable<core::Status> release_held(Pending& pending, Holding& holding);
   // The ad-hoc groups of the messages a mail names, as far as this commit knows them.
   std::vector<std::string> chain_groups(const Pending& pending, const mime::ParsedMail& mail) const;
   // The ad-hoc group of a mail (group_threads.hpp), or nullopt: wait for what it names. With
   // give_up, never nullopt.
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> adhoc_group_of(core::ConnectorContext& ctx,
-                                                                                  Pending& pending,
-                                                                                  const mime::ParsedMail& mail,
-                                                                                  bool give_up);
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> adhoc_group_of(
+      Pending& pending, const mime::ParsedMail& mail, bool give_up);
   // Several conversations that are one group: merged (ConversationStateStore::merge) into
   // the survivor, which is returned; what this commit placed follows it.
-  boost::asio::awaitable<core::Result<std::string>> unite(Pending& pending, std::vector<std::string> groups);
+  boost::asio::awaitable<core::Result<std::string>> unite(Pending& pending,
+                                                          std::vector<std::string> groups);
   // The group's state, loaded once per commit.
-  boost::asio::awaitable<core::Result<GroupState*>> group_state(Pending& pending, const std::string& conversation);
+  boost::asio::awaitable<core::Result<GroupState*>> group_state(Pending& pending,
+                                                                const std::string& conversation);
   // Queues a mapped mail's event (and member-joined events for group members it addressed
   // first) for publishing.
-  boost::asio::awaitable<core::Status> place(Pending& pending, MappedMail& mapped, const imap::FetchedMessage* source);
+  boost::asio::awaitable<core::Status> place(Pending& pending, MappedMail& mapped,
+                                             const imap::FetchedMessage* source);
   // Publishes the events a batch became in one transaction, in order; acts on mail to a
   // puppet whose direct chat is not linked yet (publish_direct) before going on.
-  boost::asio::awaitable<core::Status> publish_pending(core::ConnectorContext& ctx, Pending& pending);
+  boost::asio::awaitable<core::Status> publish_pending(core::ConnectorContext& ctx,
+                                                       Pending& pending);
   // Mail to a puppet belongs to the 1:1 chat with that person, which is not linked yet.
   boost::asio::awaitable<core::Status> publish_direct(core::ConnectorContext& ctx, core::Event event,
                                                       const imap::FetchedMessage& message);

@@ -49,16 +49,19 @@ std::string group_match_key(std::string_view name, const std::set<std::string>& 
 }
 
 std::string group_match_key(const GroupState& state) {
-  return group_match_key(state.name, std::set<std::string>(state.members.begin(), state.members.end()));
+  return group_match_key(state.name,
+                         std::set<std::string>(state.members.begin(), state.members.end()));
 }
 
 bool same_group(const GroupState& state, const mime::ParsedMail& mail) {
   if (!mail.group_name || *mail.group_name != state.name) return false;
-  return addressed_members(mail) == std::set<std::string>(state.members.begin(), state.members.end());
+  return addressed_members(mail) ==
+         std::set<std::string>(state.members.begin(), state.members.end());
 }
 
 std::string fallback_conversation(const mime::ParsedMail& mail) {
-  if (!mail.references.empty() && !mail.references.front().empty()) return adhoc_conversation(mail.references.front());
+  if (!mail.references.empty() && !mail.references.front().empty())
+    return adhoc_conversation(mail.references.front());
   const auto named = named_messages(mail);
   return adhoc_conversation(named.empty() ? mail.message_id : named.back());
 }

@@ -108,7 +108,8 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
         if (*due <= now) {
           // Held mails stop waiting: placed with nothing new read.
           Batch none;
-          if (auto st = co_await commit(ctx, none, mailbox, state->uidvalidity, holding); !st) co_return st;
+          if (auto st = co_await commit(ctx, none, mailbox, state->uidvalidity, holding); !st)
+            co_return st;
           continue;
         }
         wait = std::min(wait, std::chrono::ceil<std::chrono::seconds>(*due - now));
@@ -177,8 +178,9 @@ awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch& batch, const std::string& mailbox,
-                                             std::uint32_t uidvalidity, Holding& holding) {
+awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch& batch,
+                                             const std::string& mailbox, std::uint32_t uidvalidity,
+                                             Holding& holding) {
   Pending pending;
   {
     // One lookup for every message that the batch's and the held ad-hoc group mails name.
@@ -233,13 +235,16 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
       if (*known && (*known)->connector == config_.name) event.where.remote_id = (*known)->remote_id;
     }
     if (adhoc_root_of(event.where.remote_id)) {
-      auto group = co_await adhoc_group_of(ctx, pending, mail, false);
+      auto group = co_await adhoc_group_of(pending, mail, false);
       if (!group) co_return group.error();
       if (!*group) {
         holding.bytes += message.body.size();
-        holding.mails.push_back(HeldMail{std::move(message), std::move(mapped), std::chrono::steady_clock::now()});
-        metrics_.counter("coibridge_coi_held_total", "Group mails held until the messages they name arrive",
-                         {{"connector", config_.name}})
+        holding.mails.push_back(
+            HeldMail{std::move(message), std::move(mapped), std::chrono::steady_clock::now()});
+        metrics_
+            .counter("coibridge_coi_held_total",
+                     "Group mails held until the messages they name arrive",
+                     {{"connector", config_.name}})
             .inc();
         continue;
       }
@@ -247,7 +252,7 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
     }
     if (auto st = co_await place(pending, mapped, &message); !st) co_return st;
   }
-  if (auto st = co_await release_held(ctx, pending, holding); !st) co_return st;
+  if (auto st = co_await release_held(pending, holding); !st) co_return st;
   if (auto st = co_await publish_pending(ctx, pending); !st) co_return st;
   // The group states after the events: a state saved before a publish that then failed would
   // already hold the members the re-read mail adds, and their MemberJoined would be lost. The
@@ -256,19 +261,24 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
   for (const auto& [conversation, state] : pending.groups) {
     core::ConversationInfo info{"group", state.name, state.members, ""};
     if (adhoc_root_of(conversation)) info.match_key = group_match_key(state);
-    if (auto st = co_await conversations_.save(config_.name, conversation, to_json(state), std::move(info)); !st) {
+    if (auto st = co_await conversations_.save(config_.name, conversation, to_json(state),
+                                               std::move(info));
+        !st) {
       co_return st;
     }
   }
-  if (!batch.fetched.empty()) holding.last_read = std::max(holding.last_read, batch.fetched.back().uid);
+  if (!batch.fetched.empty())
+    holding.last_read = std::max(holding.last_read, batch.fetched.back().uid);
   // Read up to the oldest held mail: it is read again after a restart.
-  const std::uint32_t upto = holding.mails.empty() ? holding.last_read : holding.mails.front().message.uid - 1;
+  const std::uint32_t upto =
+      holding.mails.empty() ? holding.last_read : holding.mails.front().message.uid - 1;
   if (upto == 0) co_return core::Status{};
   co_return co_await checkpoints_.save(config_.name, mailbox, {uidvalidity, upto});
 }
 
-awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, Pending& pending, Holding& holding) {
-  const auto release = [&](std::deque<HeldMail>::iterator it, std::string conversation) -> awaitable<core::Status> {
+awaitable<core::Status> CoiConnector::release_held(Pending& pending, Holding& holding) {
+  const auto release = [&](std::deque<HeldMail>::iterator it,
+                           std::string conversation) -> awaitable<core::Status> {
     holding.bytes -= std::min(holding.bytes, it->message.body.size());
     auto& released = pending.released.emplace_back(std::move(*it));
     holding.mails.erase(it);
@@ -286,8 +296,8 @@ awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, 
       auto next = holding.mails.end();
       for (auto it = holding.mails.begin(); it != holding.mails.end(); ++it) {
         const auto& parent = it->mapped.mail.in_reply_to;
-        if (!parent.empty() &&
-            (pending.conversation_of.contains(parent.front()) || pending.known.contains(parent.front()))) {
+        if (!parent.empty() && (pending.conversation_of.contains(parent.front()) ||
+                                pending.known.contains(parent.front()))) {
           next = it;
           break;
         }
@@ -315,11 +325,13 @@ awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, 
         }
       }
       if (!group && give_up) {
-        auto placed = co_await adhoc_group_of(ctx, pending, it->mapped.mail, true);
+        auto placed = co_await adhoc_group_of(pending, it->mapped.mail, true);
         if (!placed) co_return placed.error();
         group = std::move(*placed);
-        metrics_.counter("coibridge_coi_held_gave_up_total",
-                         "Held group mails whose named messages never arrived in time", {{"connector", config_.name}})
+        metrics_
+            .counter("coibridge_coi_held_gave_up_total",
+                     "Held group mails whose named messages never arrived in time",
+                     {{"connector", config_.name}})
             .inc();
       }
       if (!group) {
@@ -335,7 +347,8 @@ awaitable<core::Status> CoiConnector::release_held(core::ConnectorContext& ctx, 
   co_return core::Status{};
 }
 
-std::vector<std::string> CoiConnector::chain_groups(const Pending& pending, const mime::ParsedMail& mail) const {
+std::vector<std::string> CoiConnector::chain_groups(const Pending& pending,
+                                                    const mime::ParsedMail& mail) const {
   std::vector<std::string> out;
   for (const auto& id : named_messages(mail)) {
     const std::string* group = nullptr;
@@ -350,10 +363,8 @@ std::vector<std::string> CoiConnector::chain_groups(const Pending& pending, cons
   return out;
 }
 
-awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of(core::ConnectorContext& /*ctx*/,
-                                                                                 Pending& pending,
-                                                                                 const mime::ParsedMail& mail,
-                                                                                 bool give_up) {
+awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of(
+    Pending& pending, const mime::ParsedMail& mail, bool give_up) {
   using Found = std::optional<std::string>;
   auto found = chain_groups(pending, mail);
   if (!found.empty()) {
@@ -370,8 +381,8 @@ awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of
     for (const auto& [conversation, state] : pending.groups) {
       if (adhoc_root_of(conversation) && same_group(state, mail)) co_return Found(conversation);
     }
-    auto candidates = co_await conversations_.find_by_key(config_.name,
-                                                          group_match_key(*mail.group_name, addressed_members(mail)));
+    auto candidates = co_await conversations_.find_by_key(
+        config_.name, group_match_key(*mail.group_name, addressed_members(mail)));
     if (!candidates) co_return candidates.error();
     for (const auto& candidate : *candidates) {
       if (!adhoc_root_of(candidate)) continue;
@@ -384,7 +395,8 @@ awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of
   co_return Found(fallback_conversation(mail));
 }
 
-awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending, std::vector<std::string> groups) {
+awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending,
+                                                         std::vector<std::string> groups) {
   std::string survivor = groups.front();
   for (std::size_t k = 1; k < groups.size(); ++k) {
     // One mail names messages of two conversations: they are one group the bridge saw as
@@ -392,17 +404,20 @@ awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending, std::
     auto merged = co_await conversations_.merge(config_.name, survivor, groups[k]);
     if (!merged) {
       if (merged.error().kind != core::ErrorKind::kConflict) co_return merged.error();
-      spdlog::warn("coi {}: {}; the mail stays in {}", config_.name, merged.error().message, survivor);
-      metrics_.counter("coibridge_coi_group_merges_total", "Ad-hoc groups found to be one, by result",
-                       {{"connector", config_.name}, {"result", "conflict"}})
+      spdlog::warn("coi {}: {}; the mail stays in {}", config_.name, merged.error().message,
+                   survivor);
+      metrics_
+          .counter("coibridge_coi_group_merges_total", "Ad-hoc groups found to be one, by result",
+                   {{"connector", config_.name}, {"result", "conflict"}})
           .inc();
       continue;
     }
     const std::string gone = *merged == survivor ? groups[k] : survivor;
     survivor = std::move(*merged);
     spdlog::info("coi {}: {} is the group {}; merged", config_.name, gone, survivor);
-    metrics_.counter("coibridge_coi_group_merges_total", "Ad-hoc groups found to be one, by result",
-                     {{"connector", config_.name}, {"result", "merged"}})
+    metrics_
+        .counter("coibridge_coi_group_merges_total", "Ad-hoc groups found to be one, by result",
+                 {{"connector", config_.name}, {"result", "merged"}})
         .inc();
     // What this commit placed in the merged conversation goes to the survivor.
     for (auto& item : pending.events) {
@@ -425,7 +440,8 @@ awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending, std::
   co_return survivor;
 }
 
-awaitable<core::Result<GroupState*>> CoiConnector::group_state(Pending& pending, const std::string& conversation) {
+awaitable<core::Result<GroupState*>> CoiConnector::group_state(Pending& pending,
+                                                               const std::string& conversation) {
   auto [slot, fresh] = pending.groups.try_emplace(conversation);
   if (fresh) {
     auto saved = co_await conversations_.load(config_.name, conversation);
@@ -439,7 +455,8 @@ awaitable<core::Result<GroupState*>> CoiConnector::group_state(Pending& pending,
   co_return &slot->second;
 }
 
-awaitable<core::Status> CoiConnector::place(Pending& pending, MappedMail& mapped, const imap::FetchedMessage* source) {
+awaitable<core::Status> CoiConnector::place(Pending& pending, MappedMail& mapped,
+                                            const imap::FetchedMessage* source) {
   auto& [mail, event] = mapped;
   if (is_group_conversation(event.where.remote_id)) {
     auto state = co_await group_state(pending, event.where.remote_id);
@@ -465,7 +482,8 @@ awaitable<core::Status> CoiConnector::place(Pending& pending, MappedMail& mapped
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ctx, Pending& pending) {
+awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ctx,
+                                                      Pending& pending) {
   std::size_t next = 0;
   while (next < pending.events.size()) {
     // The store ends a batch at an unlinked mail to a puppet: that event is published again

@@ -107,9 +107,10 @@ awaitable<void> MatrixConnector::learn_display_name(const json& event) {
 }
 
 core::Capabilities MatrixConnector::capabilities() const {
-  return {core::Capability::kEdit,       core::Capability::kDelete,     core::Capability::kReaction,
-          core::Capability::kReadReceipt, core::Capability::kTyping,     core::Capability::kReply,
-          core::Capability::kAttachments, core::Capability::kMembership, core::Capability::kRename};
+  return {
+      core::Capability::kEdit,        core::Capability::kDelete,     core::Capability::kReaction,
+      core::Capability::kReadReceipt, core::Capability::kTyping,     core::Capability::kReply,
+      core::Capability::kAttachments, core::Capability::kMembership, core::Capability::kRename};
 }
 
 std::string MatrixConnector::bot_user_id() const { return "@" + config_.bot_localpart + ":" + config_.server_name; }
@@ -166,8 +167,8 @@ awaitable<core::Status> MatrixConnector::preflight() {
       spdlog::warn("matrix {}: the homeserver has no appservice ping; tokens are checked on first use", config_.name);
       break;
     }
-    if (code != "M_CONNECTION_FAILED" &&
-        (r.error().kind != core::ErrorKind::kUnavailable || std::chrono::steady_clock::now() > deadline)) {
+    if (code != "M_CONNECTION_FAILED" && (r.error().kind != core::ErrorKind::kUnavailable ||
+                                          std::chrono::steady_clock::now() > deadline)) {
       co_return core::Error::unavailable("matrix " + config_.name + ": " + r.error().message);
     }
     spdlog::warn("matrix {}: homeserver not reachable yet ({}); retrying", config_.name, r.error().message);

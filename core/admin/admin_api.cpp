@@ -298,7 +298,8 @@ asio::awaitable<HttpResponse> AdminApi::add_link(const Call& call) {
   if (!connector) co_return invalid_field_response(connector.error());
   if (auto st = check_connector(*connector); !st) co_return invalid_field_response(st.error());
   if (deps_.connector_known && !deps_.connector_known(*connector)) {
-    co_return invalid_field_response(Error::invalid("connector", "no connector named '" + *connector + "' runs here"));
+    co_return invalid_field_response(
+        Error::invalid("connector", "no connector named '" + *connector + "' runs here"));
   }
   auto remote_id = string_field(*body, "remote_id");
   if (!remote_id) co_return invalid_field_response(remote_id.error());
@@ -357,14 +358,16 @@ asio::awaitable<HttpResponse> AdminApi::list_conversations(const Call& call) {
     filter.linked = it->second == "true";
   }
   if (filter.connector.size() > kMaxQueryText || filter.query.size() > kMaxQueryText) {
-    co_return invalid_field_response(Error::invalid(filter.query.size() > kMaxQueryText ? "q" : "connector",
-                                                    "at most " + std::to_string(kMaxQueryText) + " bytes"));
+    co_return invalid_field_response(
+        Error::invalid(filter.query.size() > kMaxQueryText ? "q" : "connector",
+                       "at most " + std::to_string(kMaxQueryText) + " bytes"));
   }
   auto page = co_await deps_.bridges.list_conversations(std::move(filter));
   if (!page) co_return store_error_response(page.error());
   json items = json::array();
   for (const auto& conversation : page->items) items.push_back(conversation_json(conversation));
-  co_return json_response(200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
+  co_return json_response(
+      200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
 }
 
 asio::awaitable<HttpResponse> AdminApi::list_dead_letters(const Call& call) {

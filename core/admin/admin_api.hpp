@@ -1,6 +1,7 @@
 #pragma once
 // The REST admin API: health and readiness probes, Prometheus metrics, and management of
-// bridges, links and dead letters under /api/v1, and the directory of conversations seen. Plugged into HttpServer as its handler.
+// bridges, links and dead letters under /api/v1, and the directory of conversations seen. Plugged
+// into HttpServer as its handler.
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>

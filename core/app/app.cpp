@@ -56,10 +56,12 @@ constexpr std::chrono::hours kBlobPurgeInterval{1};
 // publishes nothing twice, even after the group was linked.
 constexpr std::chrono::hours kUnlinkedRetention{24 * 30};
 
-awaitable<void> purge_expired(core::BlobStore& blobs, core::EventStore& events, const bool& stopping) {
+awaitable<void> purge_expired(core::BlobStore& blobs, core::EventStore& events,
+                              const bool& stopping) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping) {
-    auto pruned = co_await events.prune_unlinked(std::chrono::duration_cast<std::chrono::seconds>(kUnlinkedRetention));
+    auto pruned = co_await events.prune_unlinked(
+        std::chrono::duration_cast<std::chrono::seconds>(kUnlinkedRetention));
     if (!pruned) {
       spdlog::warn("unlinked events purge: {}", pruned.error().message);
     } else if (*pruned > 0) {
@@ -209,17 +211,19 @@ int run_bridge(const core::Config& config) {
   // Ready once the connectors' preflight checks passed and they started, and the schema is
   // current.
   bool serving = false;
-  core::AdminApi admin({bridges, events, metrics, config.admin.tokens, [&db, &serving]() -> awaitable<bool> {
-                          if (!serving) co_return false;
-                          auto current = co_await db.run([](pqxx::connection& c) {
-                            return core::pg::migrations_current(c, core::pg::builtin_migrations());
-                          });
-                          co_return current && *current;
-                        },
-                        [&scheduler] { scheduler.notify(); },
-                        [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
-                        [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); },
-                        [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
+  core::AdminApi admin(
+      {bridges, events, metrics, config.admin.tokens,
+       [&db, &serving]() -> awaitable<bool> {
+         if (!serving) co_return false;
+         auto current = co_await db.run([](pqxx::connection& c) {
+           return core::pg::migrations_current(c, core::pg::builtin_migrations());
+         });
+         co_return current && *current;
+       },
+       [&scheduler] { scheduler.notify(); },
+       [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
+       [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); },
+       [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
   // Connector webhooks (a homeserver's transactions, ...) by the paths they claim; the rest
   // is the admin API.
   core::HttpServer http(io.get_executor(),
@@ -279,7 +283,8 @@ int run_bridge(const core::Config& config) {
   }
   serving = true;
   asio::cancellation_signal purge_cancel;
-  asio::co_spawn(io, purge_expired(blobs, events, stopping), asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
+  asio::co_spawn(io, purge_expired(blobs, events, stopping),
+                 asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
   asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

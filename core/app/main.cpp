@@ -48,8 +48,9 @@ int main_impl(int argc, char** argv) {
   }
   if (cli.options.command == app::Command::kGenerateRegistration) return app::run_generate_registration(config);
 
-  core::init_logging(config.logging.level,
-                     config.logging.format == core::LogOutput::kJson ? core::LogFormat::kJson : core::LogFormat::kText);
+  core::init_logging(config.logging.level, config.logging.format == core::LogOutput::kJson
+                                               ? core::LogFormat::kJson
+                                               : core::LogFormat::kText);
   if (cli.options.command == app::Command::kMigrate) return app::run_migrate(config);
   return app::run_bridge(config);
 }

@@ -57,7 +57,8 @@ std::optional<std::string> parse_one_of(std::string_view text,
 
 // A word of `words` as the enum value of the same position.
 template <class E, std::size_t N>
-std::optional<std::string> parse_enum(std::string_view text, const std::array<std::string_view, N>& words, E& out) {
+std::optional<std::string> parse_enum(std::string_view text,
+                                      const std::array<std::string_view, N>& words, E& out) {
   if (auto error = parse_one_of(text, words)) return error;
   out = static_cast<E>(std::find(words.begin(), words.end(), text) - words.begin());
   return std::nullopt;

@@ -17,7 +17,7 @@ const char* to_string(PublishStatus status);
 
 struct PublishOutcome {
   PublishStatus status = PublishStatus::kAccepted;
-  EventId event_id;        // the event's id (for kDuplicate: the id stored the first time)
+  EventId event_id;         // the event's id (for kDuplicate: the id stored the first time)
   std::size_t targets = 0;  // outbox rows written
 };
 

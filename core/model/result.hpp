@@ -32,13 +32,21 @@ struct Error {
   static Error invalid(std::string field, std::string message) {
     return {ErrorKind::kInvalidArgument, std::move(message), std::move(field), {}};
   }
-  static Error not_found(std::string message) { return {ErrorKind::kNotFound, std::move(message), {}, {}}; }
-  static Error conflict(std::string message) { return {ErrorKind::kConflict, std::move(message), {}, {}}; }
+  static Error not_found(std::string message) {
+    return {ErrorKind::kNotFound, std::move(message), {}, {}};
+  }
+  static Error conflict(std::string message) {
+    return {ErrorKind::kConflict, std::move(message), {}, {}};
+  }
   static Error unavailable(std::string message) {
     return {ErrorKind::kUnavailable, std::move(message), {}, {}};
   }
-  static Error permanent(std::string message) { return {ErrorKind::kPermanent, std::move(message), {}, {}}; }
-  static Error internal(std::string message) { return {ErrorKind::kInternal, std::move(message), {}, {}}; }
+  static Error permanent(std::string message) {
+    return {ErrorKind::kPermanent, std::move(message), {}, {}};
+  }
+  static Error internal(std::string message) {
+    return {ErrorKind::kInternal, std::move(message), {}, {}};
+  }
   Error with_code(std::string c) && {
     code = std::move(c);
     return std::move(*this);

@@ -33,7 +33,8 @@ std::optional<Capability> capability_needed(const Payload& payload) {
         if constexpr (std::is_same_v<T, ReactionChanged>) return Capability::kReaction;
         if constexpr (std::is_same_v<T, ReadUpTo>) return Capability::kReadReceipt;
         if constexpr (std::is_same_v<T, Typing>) return Capability::kTyping;
-        if constexpr (std::is_same_v<T, MemberJoined> || std::is_same_v<T, MemberLeft>) return Capability::kMembership;
+        if constexpr (std::is_same_v<T, MemberJoined> || std::is_same_v<T, MemberLeft>)
+          return Capability::kMembership;
         if constexpr (std::is_same_v<T, ConversationRenamed>) return Capability::kRename;
         return std::nullopt;
       },

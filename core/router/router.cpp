@@ -60,11 +60,12 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
   // Runs inside the publish transaction, on a database thread: the registry is read-only
   // once connectors run.
   const FanoutPlanner planner = [this](const Event& event, const std::vector<Link>& links) {
-    return plan_capable_fanout(event, links, [this](std::string_view name) -> std::optional<Capabilities> {
-      const auto* connector = registry_.find(name);
-      if (connector == nullptr) return std::nullopt;
-      return connector->capabilities();
-    });
+    return plan_capable_fanout(event, links,
+                               [this](std::string_view name) -> std::optional<Capabilities> {
+                                 const auto* connector = registry_.find(name);
+                                 if (connector == nullptr) return std::nullopt;
+                                 return connector->capabilities();
+                               });
   };
   auto written = co_await store_.publish_batch(stored, planner);
   if (!written) {

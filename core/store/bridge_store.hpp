@@ -34,7 +34,7 @@ struct ConversationSummary {
   std::int64_t id = 0;
   std::string connector;
   std::string remote_id;
-  std::string kind;   // "group", "direct", or empty when the connector did not say
+  std::string kind;  // "group", "direct", or empty when the connector did not say
   std::string title;
   std::vector<std::string> members;
   std::int64_t messages = 0;         // chat messages published from it
@@ -89,7 +89,8 @@ class BridgeStore {
                                                      std::string actor) = 0;
   // Conversations with id > filter.after that match the filter, ascending by id; merged ones
   // are left out (their survivor stands for them).
-  virtual boost::asio::awaitable<Result<ConversationPage>> list_conversations(ConversationFilter filter) = 0;
+  virtual boost::asio::awaitable<Result<ConversationPage>> list_conversations(
+      ConversationFilter filter) = 0;
 };
 
 }  // namespace coibridge::core

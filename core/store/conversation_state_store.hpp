@@ -16,7 +16,7 @@ namespace coibridge::core {
 
 // A conversation as its connector describes it (GET /api/v1/conversations).
 struct ConversationInfo {
-  std::string kind;                  // "group", "direct", or empty when unknown
+  std::string kind;  // "group", "direct", or empty when unknown
   std::string title;
   std::vector<std::string> members;  // ids on the connector's network
   // Finds the conversation by what it is rather than by its id (find_by_key); empty: none.
@@ -30,12 +30,13 @@ class ConversationStateStore {
                                                                              std::string conversation) = 0;
   // Saves the state and, when given, the description, in one transaction. The core stores
   // the state and never reads it.
-  virtual boost::asio::awaitable<Status> save(std::string connector, std::string conversation, nlohmann::json state,
-                                              std::optional<ConversationInfo> info = std::nullopt) = 0;
+  virtual boost::asio::awaitable<Status> save(
+      std::string connector, std::string conversation, nlohmann::json state,
+      std::optional<ConversationInfo> info = std::nullopt) = 0;
   // Conversations of this connector whose description has this match key, oldest first;
   // merged ones are left out.
-  virtual boost::asio::awaitable<Result<std::vector<std::string>>> find_by_key(std::string connector,
-                                                                               std::string match_key) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> find_by_key(
+      std::string connector, std::string match_key) = 0;
   // `a` and `b` are one conversation. In one transaction, exactly once: the survivor is the
   // linked one, else the one seen first; the other's link (when only it was linked), queued
   // deliveries and counts move to the survivor, and from then on its id resolves to the
@@ -43,7 +44,8 @@ class ConversationStateStore {
   // merge of an id already merged, changes nothing and names the survivor. kConflict when
   // both are linked in different bridges: nothing changes. The connector's opaque state is
   // its own to merge. Returns the survivor.
-  virtual boost::asio::awaitable<Result<std::string>> merge(std::string connector, std::string a, std::string b) = 0;
+  virtual boost::asio::awaitable<Result<std::string>> merge(std::string connector, std::string a,
+                                                            std::string b) = 0;
 };
 
 }  // namespace coibridge::core

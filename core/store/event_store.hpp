@@ -3,8 +3,8 @@
 // drain.
 
 #include <boost/asio/awaitable.hpp>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>

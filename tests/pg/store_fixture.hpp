@@ -29,7 +29,8 @@ class StoreFixture : public ::testing::Test {
     auto b = testing::run_awaitable(bridges_.create_bridge("b" + std::to_string(++n_), "test"));
     EXPECT_TRUE(b.ok());
     for (const auto& [c, r] : links) {
-      auto l = testing::run_awaitable(bridges_.add_link(b->id, c, r, nlohmann::json::object(), "test"));
+      auto l =
+          testing::run_awaitable(bridges_.add_link(b->id, c, r, nlohmann::json::object(), "test"));
       EXPECT_TRUE(l.ok()) << l.error().message;
     }
     return *b;

@@ -119,7 +119,9 @@ TEST_F(StoreTest, BatchPublishesInOrderAndStopsWhereAsked) {
   EXPECT_EQ((*out)[4].status, PublishStatus::kUnlinked);
   // m1 and m3 relayed; m2 kept unlinked; m4 (stop_if_unlinked) and m5 not written.
   EXPECT_EQ(count("SELECT count(*) FROM messages WHERE bridge_id IS NOT NULL"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE bridge_id IS NULL AND origin_remote_id = 'm2'"), 1);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM messages WHERE bridge_id IS NULL AND origin_remote_id = 'm2'"),
+      1);
   EXPECT_EQ(count("SELECT count(*) FROM messages WHERE origin_remote_id IN ('m4', 'm5')"), 0);
   EXPECT_EQ(count("SELECT count(*) FROM outbox"), 2);
   // Queue order is publish order.

@@ -69,13 +69,15 @@ awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(
 }
 
 awaitable<Status> PgConversationStateStore::save(std::string connector, std::string conversation,
-                                                 nlohmann::json state, std::optional<ConversationInfo> info) {
+                                                 nlohmann::json state,
+                                                 std::optional<ConversationInfo> info) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     tx.exec_prepared("conversation_state_put", connector, conversation, state.dump());
     if (info) {
       tx.exec_prepared("conversation_describe", connector, conversation, info->kind, info->title,
-                       nlohmann::json(info->members).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       nlohmann::json(info->members)
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                        info->match_key);
     }
     tx.commit();
@@ -83,17 +85,19 @@ awaitable<Status> PgConversationStateStore::save(std::string connector, std::str
   });
 }
 
-awaitable<Result<std::vector<std::string>>> PgConversationStateStore::find_by_key(std::string connector,
-                                                                                 std::string match_key) {
+awaitable<Result<std::vector<std::string>>> PgConversationStateStore::find_by_key(
+    std::string connector, std::string match_key) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<std::string>> {
     pqxx::nontransaction tx(c);
     std::vector<std::string> out;
-    for (const auto& r : tx.exec_prepared("conversation_by_key", connector, match_key)) out.push_back(r[0].as<std::string>());
+    for (const auto& r : tx.exec_prepared("conversation_by_key", connector, match_key))
+      out.push_back(r[0].as<std::string>());
     return out;
   });
 }
 
-awaitable<Result<std::string>> PgConversationStateStore::merge(std::string connector, std::string a, std::string b) {
+awaitable<Result<std::string>> PgConversationStateStore::merge(std::string connector, std::string a,
+                                                               std::string b) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::string> {
     pqxx::work tx(c);
     // Either may be merged already: the merge is between the survivors.
@@ -103,10 +107,13 @@ awaitable<Result<std::string>> PgConversationStateStore::merge(std::string conne
     tx.exec_prepared("conversation_ensure", connector, x);
     tx.exec_prepared("conversation_ensure", connector, y);
     auto locked = tx.exec_prepared("conversation_lock", connector, x, y);
-    if (locked.size() != 2) return Error::internal("merging " + x + " and " + y + ": " + std::to_string(locked.size()) + " rows");
+    if (locked.size() != 2)
+      return Error::internal("merging " + x + " and " + y + ": " + std::to_string(locked.size()) +
+                             " rows");
     // First seen first: that one survives unless only the other is linked.
-    const bool swap = std::make_pair(locked[1][2].as<std::int64_t>(), locked[1][3].as<std::int64_t>()) <
-                      std::make_pair(locked[0][2].as<std::int64_t>(), locked[0][3].as<std::int64_t>());
+    const bool swap =
+        std::make_pair(locked[1][2].as<std::int64_t>(), locked[1][3].as<std::int64_t>()) <
+        std::make_pair(locked[0][2].as<std::int64_t>(), locked[0][3].as<std::int64_t>());
     const pqxx::row rows[2] = {locked[swap ? 1 : 0], locked[swap ? 0 : 1]};
     const auto bridge_of = [&](std::size_t i) -> std::optional<std::int64_t> {
       if (rows[i][1].is_null()) return std::nullopt;
@@ -115,8 +122,9 @@ awaitable<Result<std::string>> PgConversationStateStore::merge(std::string conne
     const auto first = bridge_of(0);
     const auto second = bridge_of(1);
     if (first && second && *first != *second) {
-      return Error::conflict("conversations " + x + " and " + y + " are one, but linked in bridges " +
-                             std::to_string(*first) + " and " + std::to_string(*second));
+      return Error::conflict("conversations " + x + " and " + y +
+                             " are one, but linked in bridges " + std::to_string(*first) + " and " +
+                             std::to_string(*second));
     }
     const bool second_survives = second && !first;
     const std::string survivor = rows[second_survives ? 1 : 0][0].as<std::string>();
@@ -129,7 +137,8 @@ awaitable<Result<std::string>> PgConversationStateStore::merge(std::string conne
     tx.exec_prepared("conversation_alias", connector, survivor, merged);
     tx.exec_prepared("audit_insert", "connector:" + connector, std::string("conversation.merge"),
                      "conversation/" + connector + ":" + merged,
-                     nlohmann::json{{"into", survivor}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                     nlohmann::json{{"into", survivor}}.dump(
+                         -1, ' ', false, nlohmann::json::error_handler_t::replace));
     tx.commit();
     return survivor;
   });

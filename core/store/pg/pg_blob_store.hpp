@@ -37,11 +37,13 @@ class PgConversationStateStore final : public ConversationStateStore {
   explicit PgConversationStateStore(DbExecutor& db) : db_(db) {}
   boost::asio::awaitable<Result<std::optional<nlohmann::json>>> load(std::string connector,
                                                                      std::string conversation) override;
-  boost::asio::awaitable<Status> save(std::string connector, std::string conversation, nlohmann::json state,
+  boost::asio::awaitable<Status> save(std::string connector, std::string conversation,
+                                      nlohmann::json state,
                                       std::optional<ConversationInfo> info = std::nullopt) override;
-  boost::asio::awaitable<Result<std::vector<std::string>>> find_by_key(std::string connector,
-                                                                       std::string match_key) override;
-  boost::asio::awaitable<Result<std::string>> merge(std::string connector, std::string a, std::string b) override;
+  boost::asio::awaitable<Result<std::vector<std::string>>> find_by_key(
+      std::string connector, std::string match_key) override;
+  boost::asio::awaitable<Result<std::string>> merge(std::string connector, std::string a,
+                                                    std::string b) override;
 
  private:
   DbExecutor& db_;

@@ -170,8 +170,8 @@ awaitable<Result<ConversationPage>> PgBridgeStore::list_conversations(Conversati
     pqxx::nontransaction tx(c);
     const std::string linked = !filter.linked ? "" : *filter.linked ? "true" : "false";
     // One extra row tells whether another page exists.
-    auto rows = tx.exec_prepared("conversation_list", filter.after, filter.connector, linked, filter.query,
-                                 filter.limit + 1);
+    auto rows = tx.exec_prepared("conversation_list", filter.after, filter.connector, linked,
+                                 filter.query, filter.limit + 1);
     ConversationPage page;
     for (const auto& r : rows) {
       if (static_cast<int>(page.items.size()) == filter.limit) {
@@ -269,8 +269,9 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
         // belongs to (a mail answering into a group names earlier mails only). Typing says
         // nothing later.
         if (std::holds_alternative<Typing>(event.payload)) continue;
-        auto kept = tx.exec_prepared("message_insert_unlinked", event.id.value, event.origin.connector,
-                                     event.origin.remote_id, event.where.remote_id, kind, to_json(event).dump());
+        auto kept = tx.exec_prepared("message_insert_unlinked", event.id.value,
+                                     event.origin.connector, event.origin.remote_id,
+                                     event.where.remote_id, kind, to_json(event).dump());
         if (kept.empty()) {
           out.status = PublishStatus::kDuplicate;
           continue;
@@ -282,8 +283,8 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
       }
       const std::string body = to_json(event).dump();
       auto inserted = tx.exec_prepared("message_insert", event.id.value, where->second.bridge_id,
-                                       event.origin.connector, event.origin.remote_id, event.where.remote_id,
-                                       kind, body);
+                                       event.origin.connector, event.origin.remote_id,
+                                       event.where.remote_id, kind, body);
       if (inserted.empty()) {
         // A concurrent publish of the same origin won the race (ON CONFLICT DO NOTHING waited
         // for it); nothing of this event was written.
@@ -303,7 +304,8 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
     // batch locks the same rows in the same order).
     for (const auto& [conversation, n] : counted) {
       if (n.messages == 0 && n.unlinked == 0) continue;
-      tx.exec_prepared("conversation_count", conversation.connector, conversation.remote_id, n.messages, n.unlinked);
+      tx.exec_prepared("conversation_count", conversation.connector, conversation.remote_id,
+                       n.messages, n.unlinked);
     }
     tx.commit();
     return outcomes;
@@ -428,17 +430,19 @@ awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(
   });
 }
 
-awaitable<Result<std::map<std::string, std::string>>> PgEventStore::conversations_of(std::string connector,
-                                                                                    std::vector<std::string> ids) {
+awaitable<Result<std::map<std::string, std::string>>> PgEventStore::conversations_of(
+    std::string connector, std::vector<std::string> ids) {
   if (ids.empty()) co_return std::map<std::string, std::string>{};
-  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::map<std::string, std::string>> {
-    pqxx::nontransaction tx(c);
-    std::map<std::string, std::string> out;
-    for (const auto& r : tx.exec_prepared("conversations_of_messages", connector, text_array(ids))) {
-      out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
-    }
-    return out;
-  });
+  co_return co_await db_.run(
+      [&](pqxx::connection& c) -> Result<std::map<std::string, std::string>> {
+        pqxx::nontransaction tx(c);
+        std::map<std::string, std::string> out;
+        for (const auto& r :
+             tx.exec_prepared("conversations_of_messages", connector, text_array(ids))) {
+          out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
+        }
+        return out;
+      });
 }
 
 awaitable<Result<std::int64_t>> PgEventStore::prune_unlinked(std::chrono::seconds age) {

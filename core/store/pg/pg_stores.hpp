@@ -25,7 +25,8 @@ class PgBridgeStore final : public BridgeStore {
                                                                         std::string remote_id) override;
   boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
                                              std::string actor) override;
-  boost::asio::awaitable<Result<ConversationPage>> list_conversations(ConversationFilter filter) override;
+  boost::asio::awaitable<Result<ConversationPage>> list_conversations(
+      ConversationFilter filter) override;
 
  private:
   DbExecutor& db_;

@@ -6,11 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <algorithm>
 #include <random>
 #include <regex>
 #include <thread>
@@ -182,13 +182,15 @@ class CoiBridgeTest : public ::testing::Test {
     std::string to;
     for (const auto& a : m.to) to += (to.empty() ? "" : ", ") + a;
     char date[64];
-    std::snprintf(date, sizeof date, "Mon, 7 Dec 2026 10:%02d:%02d +0000", second / 60 % 60, second % 60);
-    std::string out = "From: <" + m.from + ">\r\nTo: " + to + "\r\nSubject: " + m.name + "\r\nDate: " + date +
-                      "\r\nMessage-ID: <" + m.id + ">\r\n";
+    std::snprintf(date, sizeof date, "Mon, 7 Dec 2026 10:%02d:%02d +0000", second / 60 % 60,
+                  second % 60);
+    std::string out = "From: <" + m.from + ">\r\nTo: " + to + "\r\nSubject: " + m.name +
+                      "\r\nDate: " + date + "\r\nMessage-ID: <" + m.id + ">\r\n";
     if (!m.in_reply_to.empty()) out += "In-Reply-To: " + ids(m.in_reply_to) + "\r\n";
     if (!m.references.empty()) out += "References: " + ids(m.references) + "\r\n";
     out += "Chat-Version: 1.0\r\nChat-Group-Name: " + m.name +
-           "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + m.text + "\r\n";
+           "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + m.text +
+           "\r\n";
     return out;
   }
 
@@ -221,7 +223,8 @@ class CoiBridgeTest : public ::testing::Test {
       const auto& m = mails[i];
       // Dated in thread order: the number after the last '-' of the id, where there is one.
       int seq = 0;
-      for (std::size_t k = m.id.rfind('-') + 1; k < m.id.size() && std::isdigit(static_cast<unsigned char>(m.id[k])); ++k) {
+      for (std::size_t k = m.id.rfind('-') + 1;
+           k < m.id.size() && std::isdigit(static_cast<unsigned char>(m.id[k])); ++k) {
         seq = seq * 10 + (m.id[k] - '0');
       }
       files.push_back(dir_ + "/lmtp-" + std::to_string(i) + ".eml");
@@ -229,9 +232,13 @@ class CoiBridgeTest : public ::testing::Test {
     }
     const std::string py = dir_ + "/lmtp.py";
     std::ofstream(py) << "import smtplib, sys\n"
-                         "s = smtplib.LMTP('127.0.0.1', " << env("STACK_LMTP_PORT") << ")\n"
+                         "s = smtplib.LMTP('127.0.0.1', "
+                      << env("STACK_LMTP_PORT")
+                      << ")\n"
                          "for f in sys.argv[1:]:\n"
-                         "    s.sendmail('" << peer_address() << "', ['" << bridge_address() << "'], open(f, 'rb').read())\n"
+                         "    s.sendmail('"
+                      << peer_address() << "', ['" << bridge_address()
+                      << "'], open(f, 'rb').read())\n"
                          "s.quit()\n";
     std::string cmd = "python3 " + py;
     for (const auto& f : files) cmd += " " + f;
@@ -243,20 +250,23 @@ class CoiBridgeTest : public ::testing::Test {
   std::vector<std::string> delivered_texts() {
     std::vector<std::pair<fs::file_time_type, std::string>> files;
     for (const auto& e : fs::directory_iterator(dir_ + "/out")) {
-      if (e.path().extension() == ".json") files.emplace_back(fs::last_write_time(e.path()), e.path().string());
+      if (e.path().extension() == ".json")
+        files.emplace_back(fs::last_write_time(e.path()), e.path().string());
     }
     std::sort(files.begin(), files.end());
     std::vector<std::string> out;
     for (const auto& [at, path] : files) {
       const auto payload = json::parse(read_file(path))["event"]["payload"];
-      if (payload.value("kind", "") == "message.posted") out.push_back(payload["body"].value("text", ""));
+      if (payload.value("kind", "") == "message.posted")
+        out.push_back(payload["body"].value("text", ""));
     }
     return out;
   }
 
   json conversations(const std::string& query) {
     const test::TestHeaders auth{{"Authorization", "Bearer " + kToken}};
-    auto res = test::http_request("127.0.0.1", port_, "GET", "/api/v1/conversations?" + query, "", auth);
+    auto res =
+        test::http_request("127.0.0.1", port_, "GET", "/api/v1/conversations?" + query, "", auth);
     EXPECT_EQ(res.status, 200) << res.body;
     return json::parse(res.body)["items"];
   }
@@ -364,8 +374,9 @@ TEST_F(CoiBridgeTest, HeldGroupMailsSurviveAKillAndAShuffledMailboxIsOneConversa
   std::shuffle(shuffled.begin(), shuffled.end(), rng);
   lmtp_deliver(shuffled);
   // All 39 wait for the group's first mail; the checkpoint stays before them.
-  ASSERT_TRUE(eventually([&] { return metric("coibridge_coi_held_total{connector=\"mail\"}") == 39; }))
-      << bridge_->log();
+  ASSERT_TRUE(eventually([&] {
+    return metric("coibridge_coi_held_total{connector=\"mail\"}") == 39;
+  })) << bridge_->log();
   EXPECT_EQ(count("SELECT count(*) FROM checkpoints WHERE last_uid > 0"), 0);
   EXPECT_EQ(bridge_->stop(SIGKILL), 128 + SIGKILL);
   lmtp_deliver({thread.front()});
@@ -409,7 +420,8 @@ TEST_F(CoiBridgeTest, GroupMailWithUnknownParentsIsPlacedByNameAndMembersAndABro
   late.id = "Mr.heal-late@example.org";
   late.text = "heal late";
   late.in_reply_to = {"Mr.heal-gone-3@example.org"};
-  late.references = {"Mr.heal-gone-1@example.org", "Mr.heal-gone-2@example.org", "Mr.heal-gone-3@example.org"};
+  late.references = {"Mr.heal-gone-1@example.org", "Mr.heal-gone-2@example.org",
+                     "Mr.heal-gone-3@example.org"};
   lmtp_deliver({late});
   ASSERT_TRUE(eventually([&] { return delivered_texts().size() == 2; })) << bridge_->log();
   EXPECT_EQ(metric("coibridge_coi_held_total{connector=\"mail\"}"), 0);
@@ -423,7 +435,8 @@ TEST_F(CoiBridgeTest, GroupMailWithUnknownParentsIsPlacedByNameAndMembersAndABro
   stray.in_reply_to = {"Mr.heal-gone-4@example.org"};
   stray.references = {"Mr.heal-gone-4@example.org"};
   lmtp_deliver({stray});
-  ASSERT_TRUE(eventually([&] { return conversations("connector=mail&linked=false").size() == 1; }, 60s))
+  ASSERT_TRUE(
+      eventually([&] { return conversations("connector=mail&linked=false").size() == 1; }, 60s))
       << bridge_->log();
   const auto unlinked = conversations("connector=mail&linked=false");
   EXPECT_EQ(unlinked[0]["remote_id"], "adhoc:Mr.heal-gone-4@example.org");

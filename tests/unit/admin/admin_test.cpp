@@ -326,8 +326,10 @@ TEST_F(AdminApiTest, LinkBodyValidation) {
       {json{{"connector", "c"}, {"remote_id", "r"}, {"options", json::array()}}, "options"},
       {json{{"connector", "c"}, {"remote_id", "r"}, {"options", nullptr}}, "options"},
       {json{{"connector", "c"}, {"remote_id", "r"}, {"options", "x"}}, "options"},
-      {json{{"connector", "c"}, {"remote_id", "r"}, {"options", {{"direction", "in"}}}}, "options.direction"},
-      {json{{"connector", "c"}, {"remote_id", "r"}, {"options", {{"direction", 1}}}}, "options.direction"},
+      {json{{"connector", "c"}, {"remote_id", "r"}, {"options", {{"direction", "in"}}}},
+       "options.direction"},
+      {json{{"connector", "c"}, {"remote_id", "r"}, {"options", {{"direction", 1}}}},
+       "options.direction"},
   };
   for (const auto& [request, field] : cases) {
     const auto res = call("POST", links, request.dump());
@@ -348,7 +350,14 @@ TEST_F(AdminApiTest, LinkBodyValidation) {
 }
 
 TEST_F(AdminApiTest, LinkToAConnectorThatDoesNotRunHereIs400) {
-  AdminDeps deps{bridges_, events_, metrics_, {AdminToken{"admin", kWriteToken, true, true}}, {}, {}, {}, {},
+  AdminDeps deps{bridges_,
+                 events_,
+                 metrics_,
+                 {AdminToken{"admin", kWriteToken, true, true}},
+                 {},
+                 {},
+                 {},
+                 {},
                  [](std::string_view name) { return name == "mail" || name == "matrix"; }};
   AdminApi api(std::move(deps));
   const auto id = make_bridge("b");
@@ -367,7 +376,10 @@ TEST_F(AdminApiTest, LinkToAConnectorThatDoesNotRunHereIs400) {
   EXPECT_EQ(body(refused).at("field"), "connector");
   EXPECT_NE(body(refused).at("message").get<std::string>().find("mial"), std::string::npos);
   EXPECT_EQ(bridges_.link_count(), 0U);
-  EXPECT_EQ(post(json{{"connector", "mail"}, {"remote_id", "group:1"}, {"options", {{"direction", "inbound"}}}}).status,
+  EXPECT_EQ(post(json{{"connector", "mail"},
+                      {"remote_id", "group:1"},
+                      {"options", {{"direction", "inbound"}}}})
+                .status,
             201);
 }
 

@@ -126,7 +126,8 @@ class FakeBridgeStore : public BridgeStore {
   // The directory list_conversations filters; the last filter it was given.
   std::vector<ConversationSummary> conversations;
   ConversationFilter last_filter;
-  boost::asio::awaitable<Result<ConversationPage>> list_conversations(ConversationFilter filter) override {
+  boost::asio::awaitable<Result<ConversationPage>> list_conversations(
+      ConversationFilter filter) override {
     if (auto e = injected()) co_return *e;
     last_filter = filter;
     ConversationPage page;
@@ -212,7 +213,9 @@ class FakeEventStore : public EventStore {
       std::string, std::vector<std::string>) override {
     co_return std::map<std::string, std::string>{};
   }
-  boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds) override { co_return std::int64_t{0}; }
+  boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds) override {
+    co_return std::int64_t{0};
+  }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef>) override {
     co_return std::optional<RemoteMessageRef>{};
   }

@@ -1,15 +1,17 @@
-#include <gtest/gtest.h>
-
 #include "connectors/coi/group_threads.hpp"
+
+#include <gtest/gtest.h>
 
 namespace coibridge::connectors::coi {
 namespace {
 
 // An unencrypted Delta Chat group mail: In-Reply-To the previous message, References at most
 // the last three (coi-protocol.md §1.5).
-mime::ParsedMail adhoc_mail(std::string id, std::vector<std::string> in_reply_to, std::vector<std::string> references,
-                            std::string from = "Alice@Example.org", std::vector<std::string> to = {"bob@example.org",
-                                                                                                   "bridge@example.org"}) {
+mime::ParsedMail adhoc_mail(std::string id, std::vector<std::string> in_reply_to,
+                            std::vector<std::string> references,
+                            std::string from = "Alice@Example.org",
+                            std::vector<std::string> to = {"bob@example.org",
+                                                           "bridge@example.org"}) {
   mime::ParsedMail m;
   m.message_id = std::move(id);
   m.is_chat = true;
@@ -30,7 +32,8 @@ TEST(GroupThreads, NamedMessagesAreInReplyToThenReferencesNewestFirstWithoutSelf
 }
 
 TEST(GroupThreads, MembersAreTheAddressedPeopleLowerCased) {
-  const auto m = adhoc_mail("m1", {}, {}, "Alice@Example.org", {"BOB@example.org", "not-an-address"});
+  const auto m =
+      adhoc_mail("m1", {}, {}, "Alice@Example.org", {"BOB@example.org", "not-an-address"});
   EXPECT_EQ(addressed_members(m), (std::set<std::string>{"alice@example.org", "bob@example.org"}));
 }
 
@@ -44,9 +47,11 @@ TEST(GroupThreads, SameGroupNeedsTheNameAndExactlyTheMembers) {
   auto renamed = adhoc_mail("m9", {"m8"}, {"m8"});
   renamed.group_name = "Other team";
   EXPECT_FALSE(same_group(state, renamed));
-  EXPECT_FALSE(same_group(state, adhoc_mail("m9", {"m8"}, {"m8"}, "alice@example.org", {"bob@example.org"})));
-  EXPECT_FALSE(same_group(state, adhoc_mail("m9", {"m8"}, {"m8"}, "alice@example.org",
-                                            {"bob@example.org", "bridge@example.org", "carol@example.org"})));
+  EXPECT_FALSE(same_group(
+      state, adhoc_mail("m9", {"m8"}, {"m8"}, "alice@example.org", {"bob@example.org"})));
+  EXPECT_FALSE(same_group(
+      state, adhoc_mail("m9", {"m8"}, {"m8"}, "alice@example.org",
+                        {"bob@example.org", "bridge@example.org", "carol@example.org"})));
   // The key finds it; another name or member set gives another key.
   const auto key = group_match_key(state);
   EXPECT_EQ(key, group_match_key("Team", addressed_members(adhoc_mail("x", {}, {}))));

@@ -118,7 +118,8 @@ TEST_F(ClientApiTest, LongRateLimitAndServerErrorsGoBackToTheCallerAsUnavailable
   EXPECT_EQ(forbidden.error().code, "M_FORBIDDEN");
   EXPECT_EQ(down.error().code, "M_UNKNOWN");  // no JSON body: the spec's catch-all
   // The code travels beside the text; text that looks like one is not read as one.
-  EXPECT_FALSE(ClientApi::errcode_of(core::Error::permanent("M_FORBIDDEN: a message, not a code")).has_value());
+  EXPECT_FALSE(ClientApi::errcode_of(core::Error::permanent("M_FORBIDDEN: a message, not a code"))
+                   .has_value());
   EXPECT_EQ(seen_.size(), 3u);  // nothing retried here
 }
 

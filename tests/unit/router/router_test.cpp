@@ -76,7 +76,8 @@ TEST(Fanout, EachPayloadNeedsWhatShowsIt) {
 TEST(Fanout, TargetsThatCannotShowThePayloadAreLeftOut) {
   auto typing = posted("a", "r", "t");
   typing.payload = Typing{true};
-  const std::vector<Link> links{link(1, "a", "r"), link(2, "mail", "g"), link(3, "chat", "c"), link(4, "later", "x")};
+  const std::vector<Link> links{link(1, "a", "r"), link(2, "mail", "g"), link(3, "chat", "c"),
+                                link(4, "later", "x")};
   const auto capabilities_of = [](std::string_view name) -> std::optional<Capabilities> {
     if (name == "mail") return Capabilities{Capability::kEdit, Capability::kReaction};
     if (name == "chat") return Capabilities::all();
