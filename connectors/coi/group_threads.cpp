@@ -1,9 +1,9 @@
 #include "connectors/coi/group_threads.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "connectors/coi/coi_addresses.hpp"
+#include "core/text/fnv1a.hpp"
 
 namespace coibridge::connectors::coi {
 
@@ -31,21 +31,14 @@ std::set<std::string> addressed_members(const mime::ParsedMail& mail) {
 }
 
 std::string group_match_key(std::string_view name, const std::set<std::string>& members) {
-  // FNV-1a, 64 bits, over the name and the members with separators no address or name has.
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  const auto mix = [&](std::string_view text) {
-    for (unsigned char c : text) {
-      h ^= c;
-      h *= 0x100000001b3ULL;
-    }
-    h ^= 0x1f;
-    h *= 0x100000001b3ULL;
-  };
-  mix(name);
-  for (const auto& m : members) mix(m);
-  char out[24];
-  std::snprintf(out, sizeof out, "adhoc:%016llx", static_cast<unsigned long long>(h));
-  return out;
+  // The name and the members, each ended by a separator no address or name has.
+  std::string text(name);
+  text += '\x1f';
+  for (const auto& m : members) {
+    text += m;
+    text += '\x1f';
+  }
+  return "adhoc:" + core::hex64(core::fnv1a64(text));
 }
 
 std::string group_match_key(const GroupState& state) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/text/fnv1a.hpp"
+
 namespace coibridge::connectors::coi {
 namespace {
 
@@ -126,14 +128,9 @@ std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, co
 
 std::string message_id_for(const core::Delivery& delivery, const AddressBook& addresses) {
   // chat$ satisfies COI's detection rule (coi-protocol.md §1.1); Delta Chat accepts any id.
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the target: one id per (event, target)
-  for (unsigned char c : delivery.target.remote_id) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
+  // The target's digest: one id per (event, target).
+  const auto tag = core::hex64(core::fnv1a64(delivery.target.remote_id));
   const auto at = addresses.bridge_address().rfind('@');
-  char tag[17];
-  std::snprintf(tag, sizeof tag, "%016llx", static_cast<unsigned long long>(h));
   return "chat$" + delivery.event_id.value + "." + tag + addresses.bridge_address().substr(at);
 }
 

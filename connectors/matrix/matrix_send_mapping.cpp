@@ -1,10 +1,10 @@
 // Outbound mapping: a core event as the client-server API requests that put it in a room.
 
-#include <cstdio>
 
 #include "connectors/matrix/matrix_event_mapping.hpp"
 #include "connectors/matrix/matrix_html.hpp"
 #include "connectors/matrix/utf8.hpp"
+#include "core/text/fnv1a.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -20,20 +20,6 @@ std::string utf8(std::string_view text) {
   return is_valid_utf8(text) ? std::string(text) : repair_utf8(text);
 }
 
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 bool is_plain_token(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -230,8 +216,8 @@ std::string transaction_id(const core::EventId& event_id, std::string_view room_
   // hashed so that the id stays URL-safe. The room is hashed: it is part of the request path
   // already, but one event goes to several rooms as the same ghost.
   const std::string event_part =
-      is_plain_token(event_id.value) ? "e" + event_id.value : "h" + hex64(fnv1a(event_id.value));
-  return "coi." + event_part + "." + hex64(fnv1a(room_id)) + "." + std::to_string(part);
+      is_plain_token(event_id.value) ? "e" + event_id.value : "h" + core::hex64(core::fnv1a64(event_id.value));
+  return "coi." + event_part + "." + core::hex64(core::fnv1a64(room_id)) + "." + std::to_string(part);
 }
 
 core::Result<std::vector<MatrixSend>> sends_for_event(const core::Event& event,

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +17,7 @@
 
 #include "core/model/event_json.hpp"
 #include "core/model/media_type.hpp"
+#include "core/text/fnv1a.hpp"
 
 namespace coibridge::connectors::spool {
 namespace {
@@ -68,16 +68,7 @@ bool write_once(const fs::path& path, const std::string& data, bool* created) {
 }
 
 // A file-name-safe, build-independent digest of a conversation id (FNV-1a, 64 bit).
-std::string stable_digest(const std::string& text) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+std::string stable_digest(const std::string& text) { return core::hex64(core::fnv1a64(text)); }
 
 void append_line(const fs::path& path, const std::string& line) {
   std::ofstream out(path, std::ios::app);

@@ -1,4 +1,5 @@
 #include "connectors/coi/group_threads.hpp"
+#include "core/text/fnv1a.hpp"
 
 #include <gtest/gtest.h>
 
@@ -59,6 +60,14 @@ TEST(GroupThreads, SameGroupNeedsTheNameAndExactlyTheMembers) {
   EXPECT_NE(key, group_match_key("Team", {"alice@example.org", "bob@example.org"}));
   // Names and addresses cannot run into each other.
   EXPECT_NE(group_match_key("a", {"b@x"}), group_match_key("ab@x", {}));
+}
+
+TEST(GroupThreads, MatchKeysAreTheFnv1aDigestOfNameAndMembers) {
+  // The published FNV-1a 64 test vectors: ids derived from it must not change between builds.
+  EXPECT_EQ(core::hex64(core::fnv1a64("")), "cbf29ce484222325");
+  EXPECT_EQ(core::hex64(core::fnv1a64("a")), "af63dc4c8601ec8c");
+  EXPECT_EQ(core::hex64(core::fnv1a64("foobar")), "85944171f73967e8");
+  EXPECT_EQ(group_match_key("Team", {"a@x", "b@x"}), "adhoc:" + core::hex64(core::fnv1a64("Team\x1f" "a@x\x1f" "b@x\x1f")));
 }
 
 TEST(GroupThreads, ABrokenChainIsNamedAfterItsOldestReference) {
