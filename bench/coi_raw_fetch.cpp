@@ -10,20 +10,20 @@
 // Output: a human-readable summary on stderr and one JSON object on stdout, for the script.
 // Exit status: 0 ok, 1 IMAP failure, 2 bad usage.
 
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <string>
-#include <string_view>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <string>
+#include <string_view>
 
 #include "connectors/coi/coi_addresses.hpp"
 #include "connectors/coi/imap/imap_session.hpp"
@@ -55,8 +55,8 @@ struct Figures {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
   std::uint64_t batches = 0;
-  std::uint64_t events = 0;   // --parse: mails the mapping turns into an event
-  std::uint64_t skipped = 0;  // --parse: mails it does not (or cannot parse)
+  std::uint64_t events = 0;      // --parse: mails the mapping turns into an event
+  std::uint64_t skipped = 0;     // --parse: mails it does not (or cannot parse)
   std::uint64_t json_bytes = 0;  // --parse: size of the events as stored
   std::uint32_t exists = 0;
   std::string error;
@@ -64,12 +64,16 @@ struct Figures {
 
 [[noreturn]] void usage(const char* why) {
   std::cerr << "coi-raw-fetch: " << why << "\n"
-            << "usage: coi-raw-fetch --host H --port P --user U --password PW [--tls none|starttls|implicit]\n"
-               "                     [--ca-file PEM] [--mailbox INBOX] [--batch 50] [--parse --address A]\n";
+            << "usage: coi-raw-fetch --host H --port P --user U --password PW [--tls "
+               "none|starttls|implicit]\n"
+               "                     [--ca-file PEM] [--mailbox INBOX] [--batch 50] [--parse "
+               "--address A]\n";
   std::exit(2);
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 asio::awaitable<void> drain(const Options& opt, Figures& fig) {
   auto t0 = Clock::now();
@@ -92,7 +96,8 @@ asio::awaitable<void> drain(const Options& opt, Figures& fig) {
   fig.select_s = seconds_since(t0);
   fig.exists = state->exists;
 
-  const coi::AddressBook addresses(opt.address.empty() ? std::string("bench@invalid") : opt.address);
+  const coi::AddressBook addresses(opt.address.empty() ? std::string("bench@invalid")
+                                                       : opt.address);
   const coi::MappingContext mapping{"bench", addresses};
 
   // The connector's loop (CoiConnector::watch) without publish and checkpoint: batches from
@@ -191,23 +196,21 @@ int main(int argc, char** argv) {
   const double rate = fig.fetch_s > 0 ? fig.messages / fig.fetch_s : 0;
   const double byte_rate = fig.fetch_s > 0 ? fig.bytes / fig.fetch_s : 0;
   nlohmann::json out = {
-      {"ok", fig.error.empty()},      {"error", fig.error},
-      {"mailbox", opt.mailbox},       {"exists", fig.exists},
-      {"batch", opt.batch},           {"parse", opt.parse},
-      {"connect_s", fig.connect_s},   {"select_s", fig.select_s},
-      {"fetch_s", fig.fetch_s},       {"messages", fig.messages},
-      {"bytes", fig.bytes},           {"batches", fig.batches},
-      {"events", fig.events},         {"skipped", fig.skipped},
-      {"json_bytes", fig.json_bytes},
-      {"messages_per_s", rate},       {"bytes_per_s", byte_rate},
+      {"ok", fig.error.empty()},    {"error", fig.error},       {"mailbox", opt.mailbox},
+      {"exists", fig.exists},       {"batch", opt.batch},       {"parse", opt.parse},
+      {"connect_s", fig.connect_s}, {"select_s", fig.select_s}, {"fetch_s", fig.fetch_s},
+      {"messages", fig.messages},   {"bytes", fig.bytes},       {"batches", fig.batches},
+      {"events", fig.events},       {"skipped", fig.skipped},   {"json_bytes", fig.json_bytes},
+      {"messages_per_s", rate},     {"bytes_per_s", byte_rate},
   };
   std::cout << out.dump() << std::endl;
   std::fprintf(stderr,
-               "coi-raw-fetch%s: %llu messages, %.1f MB in %.3f s (%llu batches of <= %zu): %.0f msg/s, %.2f MB/s"
+               "coi-raw-fetch%s: %llu messages, %.1f MB in %.3f s (%llu batches of <= %zu): %.0f "
+               "msg/s, %.2f MB/s"
                " (connect %.3f s, SELECT %.3f s)\n",
-               opt.parse ? " --parse" : "", static_cast<unsigned long long>(fig.messages), fig.bytes / 1e6,
-               fig.fetch_s, static_cast<unsigned long long>(fig.batches), opt.batch, rate, byte_rate / 1e6,
-               fig.connect_s, fig.select_s);
+               opt.parse ? " --parse" : "", static_cast<unsigned long long>(fig.messages),
+               fig.bytes / 1e6, fig.fetch_s, static_cast<unsigned long long>(fig.batches),
+               opt.batch, rate, byte_rate / 1e6, fig.connect_s, fig.select_s);
   if (!fig.error.empty()) {
     std::fprintf(stderr, "coi-raw-fetch: %s\n", fig.error.c_str());
     return 1;

@@ -62,8 +62,10 @@ AddressBook::AddressBook(std::string bridge_address) : bridge_(std::move(bridge_
   domain_ = lower_ascii(std::string_view(bridge_).substr(at + 1));
 }
 
-std::string AddressBook::puppet_address(std::string_view connector, std::string_view remote_id) const {
-  return local_ + "+" + escape_puppet_id(connector) + "." + escape_puppet_id(remote_id) + "@" + domain_;
+std::string AddressBook::puppet_address(std::string_view connector,
+                                        std::string_view remote_id) const {
+  return local_ + "+" + escape_puppet_id(connector) + "." + escape_puppet_id(remote_id) + "@" +
+         domain_;
 }
 
 std::optional<PuppetRef> AddressBook::parse_puppet(std::string_view address) const {
@@ -91,7 +93,9 @@ std::string dm_conversation(std::string_view peer_address, std::string_view pupp
   if (!puppet_address.empty()) id += "|" + lower_ascii(puppet_address);
   return id;
 }
-std::string group_conversation(std::string_view group_id) { return std::string(kGroup) + std::string(group_id); }
+std::string group_conversation(std::string_view group_id) {
+  return std::string(kGroup) + std::string(group_id);
+}
 
 std::optional<std::string> dm_peer(std::string_view conversation) {
   if (conversation.substr(0, kDm.size()) != kDm) return std::nullopt;

@@ -41,7 +41,8 @@ Endpoint endpoint_from(const core::MailServerConfig& server) {
 
 }  // namespace
 
-CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics)
+CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores,
+                           core::MetricsRegistry& metrics)
     : config_(std::move(config)),
       checkpoints_(stores.checkpoints),
       blobs_(stores.blobs),
@@ -55,17 +56,20 @@ CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores, core:
 }
 
 core::Capabilities CoiConnector::capabilities() const {
-  return {core::Capability::kEdit, core::Capability::kDelete, core::Capability::kReaction,
-          core::Capability::kReadReceipt, core::Capability::kReply, core::Capability::kAttachments};
+  return {core::Capability::kEdit,     core::Capability::kDelete,
+          core::Capability::kReaction, core::Capability::kReadReceipt,
+          core::Capability::kReply,    core::Capability::kAttachments};
 }
 
 bool CoiConnector::is_own_actor(const core::ActorRef& actor) const {
   return actor.connector == config_.name && addresses_.is_ours(actor.remote_id);
 }
 
-awaitable<core::Result<std::string>> CoiConnector::open_direct_chat(std::string person, core::ActorRef other) {
+awaitable<core::Result<std::string>> CoiConnector::open_direct_chat(std::string person,
+                                                                    core::ActorRef other) {
   // A mail chat needs no creating: it is the puppet's address and the person's.
-  if (person.find('@') == std::string::npos) co_return core::Error::invalid("person", "not a mail address: " + person);
+  if (person.find('@') == std::string::npos)
+    co_return core::Error::invalid("person", "not a mail address: " + person);
   co_return dm_conversation(person, addresses_.puppet_address(other.connector, other.remote_id));
 }
 
@@ -116,8 +120,9 @@ awaitable<void> CoiConnector::watch_forever(core::ConnectorContext& ctx, std::st
     if (!st) {
       ++failures;
       spdlog::warn("coi {}: {}: {}; reconnecting", config_.name, mailbox, st.error().message);
-      metrics_.counter("coibridge_coi_reconnects_total", "IMAP sessions re-established after an error",
-                       {{"connector", config_.name}})
+      metrics_
+          .counter("coibridge_coi_reconnects_total", "IMAP sessions re-established after an error",
+                   {{"connector", config_.name}})
           .inc();
     } else {
       failures = 0;
@@ -127,7 +132,8 @@ awaitable<void> CoiConnector::watch_forever(core::ConnectorContext& ctx, std::st
   }
 }
 
-awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event, mime::OutgoingMail& mail) {
+awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
+                                                       mime::OutgoingMail& mail) {
   const auto* posted = std::get_if<core::MessagePosted>(&event.payload);
   if (posted == nullptr) co_return core::Status{};
   std::vector<mime::MailAttachment> loaded;
@@ -143,7 +149,8 @@ awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
     if (!blob) {
       // A purged or foreign location can never be delivered; a database outage can.
       if (blob.error().kind == core::ErrorKind::kUnavailable) co_return blob.error();
-      co_return core::Error::permanent("attachment \"" + file.filename + "\": " + blob.error().message);
+      co_return core::Error::permanent("attachment \"" + file.filename +
+                                       "\": " + blob.error().message);
     }
     part.data = std::move(blob->data);
     if (part.content_type.empty()) part.content_type = blob->content_type;
@@ -153,7 +160,8 @@ awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
   co_return core::Status{};
 }
 
-awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(const core::Delivery& delivery) {
+awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(
+    const core::Delivery& delivery) {
   const IdentityOptions identity{config_.identity == core::MailIdentity::kRelay,
                                  config_.display_name};
   std::optional<GroupState> group;

@@ -39,9 +39,11 @@ class CoiConnector final : public core::Connector {
   std::string_view name() const override { return config_.name; }
   core::Capabilities capabilities() const override;
   boost::asio::awaitable<void> run(core::ConnectorContext& ctx) override;
-  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
+  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(
+      const core::Delivery& delivery) override;
   bool is_own_actor(const core::ActorRef& actor) const override;
-  boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person, core::ActorRef other) override;
+  boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person,
+                                                                     core::ActorRef other) override;
 
  private:
   // One mailbox, reconnecting with backoff, until cancelled.
@@ -49,7 +51,8 @@ class CoiConnector final : public core::Connector {
   // One connected session: drain what is new, then wait in IDLE; returns on any error.
   // A backlog is read as a pipeline: while batch n is committed, batch n+1 is parsed (off
   // the I/O thread) and batch n+2 is fetched.
-  boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx, imap::ImapSession& session,
+  boost::asio::awaitable<core::Status> watch(core::ConnectorContext& ctx,
+                                             imap::ImapSession& session,
                                              const std::string& mailbox);
   struct Batch;
   struct HeldMail;
@@ -88,17 +91,23 @@ class CoiConnector final : public core::Connector {
   boost::asio::awaitable<core::Status> publish_pending(core::ConnectorContext& ctx,
                                                        Pending& pending);
   // Mail to a puppet belongs to the 1:1 chat with that person, which is not linked yet.
-  boost::asio::awaitable<core::Status> publish_direct(core::ConnectorContext& ctx, core::Event event,
+  boost::asio::awaitable<core::Status> publish_direct(core::ConnectorContext& ctx,
+                                                      core::Event event,
                                                       const imap::FetchedMessage& message);
   // What a refused publish becomes: a dead letter for a refused event, else a retry.
-  boost::asio::awaitable<core::Status> refused(core::ConnectorContext& ctx, const core::Error& error,
+  boost::asio::awaitable<core::Status> refused(core::ConnectorContext& ctx,
+                                               const core::Error& error,
                                                const imap::FetchedMessage& message);
   // Moves the mail's attachment bytes into the blob store and points the event at them.
-  boost::asio::awaitable<core::Status> store_attachments(core::Event& event, const mime::ParsedMail& mail);
+  boost::asio::awaitable<core::Status> store_attachments(core::Event& event,
+                                                         const mime::ParsedMail& mail);
   // Fills the outgoing mail's attachment bytes from the blob store.
-  boost::asio::awaitable<core::Status> load_attachments(const core::Event& event, mime::OutgoingMail& mail);
+  boost::asio::awaitable<core::Status> load_attachments(const core::Event& event,
+                                                        mime::OutgoingMail& mail);
 
-  MappingContext mapping() const { return MappingContext{config_.name, addresses_, config_.max_attachment_bytes}; }
+  MappingContext mapping() const {
+    return MappingContext{config_.name, addresses_, config_.max_attachment_bytes};
+  }
 
   core::CoiConnectorConfig config_;
   core::CheckpointStore& checkpoints_;

@@ -17,13 +17,17 @@ void add_member(GroupState& state, std::string_view address) {
 
 void remove_member(GroupState& state, std::string_view address) {
   const auto lower = lower_ascii(address);
-  state.members.erase(std::remove(state.members.begin(), state.members.end(), lower), state.members.end());
+  state.members.erase(std::remove(state.members.begin(), state.members.end(), lower),
+                      state.members.end());
 }
 
 }  // namespace
 
 nlohmann::json to_json(const GroupState& state) {
-  return {{"name", state.name}, {"members", state.members}, {"root", state.root}, {"last_message_id", state.last_message_id}};
+  return {{"name", state.name},
+          {"members", state.members},
+          {"root", state.root},
+          {"last_message_id", state.last_message_id}};
 }
 
 GroupState group_state_from_json(const nlohmann::json& json) {
@@ -44,10 +48,13 @@ GroupState group_state_from_json(const nlohmann::json& json) {
   return s;
 }
 
-std::string adhoc_conversation(std::string_view root_message_id) { return std::string(kAdhoc) + std::string(root_message_id); }
+std::string adhoc_conversation(std::string_view root_message_id) {
+  return std::string(kAdhoc) + std::string(root_message_id);
+}
 
 std::optional<std::string> adhoc_root_of(std::string_view conversation) {
-  if (!conversation.starts_with(kAdhoc) || conversation.size() == kAdhoc.size()) return std::nullopt;
+  if (!conversation.starts_with(kAdhoc) || conversation.size() == kAdhoc.size())
+    return std::nullopt;
   return std::string(conversation.substr(kAdhoc.size()));
 }
 
@@ -76,7 +83,8 @@ std::vector<std::string> observe_group_mail(GroupState& state, const mime::Parse
   std::vector<std::string> added;
   if (known) {
     for (std::size_t i = before; i < state.members.size(); ++i) {
-      if (!mail.member_added || state.members[i] != lower_ascii(mail.member_added->address)) added.push_back(state.members[i]);
+      if (!mail.member_added || state.members[i] != lower_ascii(mail.member_added->address))
+        added.push_back(state.members[i]);
     }
   }
   if (mail.member_added) add_member(state, mail.member_added->address);

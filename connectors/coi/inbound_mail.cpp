@@ -11,8 +11,9 @@ PreparedMail prepare_mail(const imap::FetchedMessage& message, const MappingCont
   const std::string where = "UID " + std::to_string(message.uid) + ": ";
   if (message.too_large) {
     // Not downloaded at all; parked with its size so an operator can see what was dropped.
-    out.result = RejectedMail{where + std::to_string(message.size) + " bytes exceed max_message_bytes (" +
-                              std::to_string(max_message_bytes) + ")"};
+    out.result =
+        RejectedMail{where + std::to_string(message.size) + " bytes exceed max_message_bytes (" +
+                     std::to_string(max_message_bytes) + ")"};
     return out;
   }
   auto parsed = mime::parse_mail(message.body, {max_message_bytes});

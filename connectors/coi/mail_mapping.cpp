@@ -17,13 +17,14 @@ core::RemoteMessageRef ref(const MappingContext& ctx, const std::string& message
 }
 
 // The conversation a chat mail belongs to (coi-protocol.md §7 item 6): the group when it
-// is a group mail (group_state.hpp), else the 1:1 chat with its sender: with one person of another network when it
-// is addressed to that person's puppet, else with the bridge account.
+// is a group mail (group_state.hpp), else the 1:1 chat with its sender: with one person of another
+// network when it is addressed to that person's puppet, else with the bridge account.
 std::string conversation_of(const mime::ParsedMail& mail, const MappingContext& ctx) {
   if (auto group = group_conversation_of(mail)) return *group;
   for (const auto* list : {&mail.to, &mail.cc}) {
     for (const auto& rcpt : *list) {
-      if (ctx.addresses.parse_puppet(rcpt.address)) return dm_conversation(mail.from.address, rcpt.address);
+      if (ctx.addresses.parse_puppet(rcpt.address))
+        return dm_conversation(mail.from.address, rcpt.address);
     }
   }
   return dm_conversation(mail.from.address);
@@ -38,8 +39,8 @@ core::MessageBody body_of(const mime::ParsedMail& mail, const MappingContext& ct
     if (part.data.size() > ctx.max_attachment_bytes) {
       if (!body.text.empty() && body.text.back() != '\n') body.text += '\n';
       body.text += "[attachment \"" + part.filename + "\" (" + std::to_string(part.data.size()) +
-                   " bytes) left out: over the bridge's limit of " + std::to_string(ctx.max_attachment_bytes) +
-                   " bytes]\n";
+                   " bytes) left out: over the bridge's limit of " +
+                   std::to_string(ctx.max_attachment_bytes) + " bytes]\n";
       continue;
     }
     body.attachments.push_back(core::Attachment{part.filename, part.content_type, part.data.size(),
@@ -55,7 +56,8 @@ core::MessageBody body_of(const mime::ParsedMail& mail, const MappingContext& ct
 
 std::optional<std::size_t> mail_part_index(std::string_view location) {
   constexpr std::string_view kPrefix = "part:";
-  if (!location.starts_with(kPrefix) || location.size() == kPrefix.size() || location.size() > kPrefix.size() + 6) {
+  if (!location.starts_with(kPrefix) || location.size() == kPrefix.size() ||
+      location.size() > kPrefix.size() + 6) {
     return std::nullopt;
   }
   std::size_t n = 0;
@@ -66,7 +68,8 @@ std::optional<std::size_t> mail_part_index(std::string_view location) {
   return n;
 }
 
-std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, const MappingContext& ctx) {
+std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail,
+                                                const MappingContext& ctx) {
   if (mail.message_id.empty()) return Skip{"no Message-ID"};
   if (ctx.addresses.is_ours(mail.from.address)) return Skip{"sent by the bridge"};
   // A read receipt counts from any mail client (RFC 8098; Delta Chat's carry no Chat-Version
@@ -77,7 +80,8 @@ std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, co
   core::Event event;
   event.where = {ctx.connector, conversation_of(mail, ctx)};
   event.who = {ctx.connector, lower_ascii(mail.from.address), mail.from.name};
-  if (mail.avatar && mail.avatar->size() <= ctx.max_attachment_bytes) event.who.avatar = std::string(kAvatarPart);
+  if (mail.avatar && mail.avatar->size() <= ctx.max_attachment_bytes)
+    event.who.avatar = std::string(kAvatarPart);
   event.origin = ref(ctx, mail.message_id);
   if (mail.date_unix > 0) event.at = core::Timestamp{std::chrono::seconds(mail.date_unix)};
 
@@ -111,11 +115,13 @@ std::variant<core::Event, Skip> event_from_mail(const mime::ParsedMail& mail, co
       break;
     case ChatKind::kMemberAdded:
       if (!mail.member_added) return Skip{"member change without a member"};
-      event.payload = core::MemberJoined{{ctx.connector, lower_ascii(mail.member_added->address), mail.member_added->name}};
+      event.payload = core::MemberJoined{
+          {ctx.connector, lower_ascii(mail.member_added->address), mail.member_added->name}};
       break;
     case ChatKind::kMemberRemoved:
       if (!mail.member_removed) return Skip{"member change without a member"};
-      event.payload = core::MemberLeft{{ctx.connector, lower_ascii(mail.member_removed->address), mail.member_removed->name}};
+      event.payload = core::MemberLeft{
+          {ctx.connector, lower_ascii(mail.member_removed->address), mail.member_removed->name}};
       break;
     case ChatKind::kGroupRenamed:
       event.payload = core::ConversationRenamed{mail.group_name.value_or("")};
@@ -134,8 +140,10 @@ std::string message_id_for(const core::Delivery& delivery, const AddressBook& ad
   return "chat$" + delivery.event_id.value + "." + tag + addresses.bridge_address().substr(at);
 }
 
-core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::Delivery& delivery, const MappingContext& ctx,
-                                                   const IdentityOptions& identity, const GroupState* group) {
+core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::Delivery& delivery,
+                                                                  const MappingContext& ctx,
+                                                                  const IdentityOptions& identity,
+                                                                  const GroupState* group) {
   const auto& event = delivery.event;
   mime::OutgoingMail mail;
   const std::string& conversation = delivery.target.remote_id;
@@ -143,12 +151,15 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     mail.to = {mime::Mailbox{*peer, ""}};
   } else if (is_group_conversation(conversation)) {
     if (group == nullptr || group->members.empty()) {
-      return core::Error::permanent("group '" + conversation + "': no member list yet (no mail from the group was read)");
+      return core::Error::permanent("group '" + conversation +
+                                    "': no member list yet (no mail from the group was read)");
     }
   } else {
-    return core::Error::permanent("conversation '" + conversation + "' is neither a 1:1 chat nor a group");
+    return core::Error::permanent("conversation '" + conversation +
+                                  "' is neither a 1:1 chat nor a group");
   }
-  const std::string name = event.who.display_name.empty() ? event.who.remote_id : event.who.display_name;
+  const std::string name =
+      event.who.display_name.empty() ? event.who.remote_id : event.who.display_name;
   if (identity.relay) {
     // Delta Chat shows the From name for this message only when Sender is present
     // (coi-protocol.md §4.7).
@@ -162,12 +173,14 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     // (RFC 5322 §3.6.2): the bridge transmits on the person's behalf.
     const auto plus = mail.from.address.find('+');
     const auto at = mail.from.address.rfind('@');
-    if (plus != std::string::npos && at != std::string::npos && at - plus - 1 > kLongestNamedSubaddress) {
+    if (plus != std::string::npos && at != std::string::npos &&
+        at - plus - 1 > kLongestNamedSubaddress) {
       mail.sender = mime::Mailbox{ctx.addresses.bridge_address(), identity.display_name};
     }
   }
   mail.message_id = message_id_for(delivery, ctx.addresses);
-  mail.date_unix = std::chrono::duration_cast<std::chrono::seconds>(event.at.time_since_epoch()).count();
+  mail.date_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(event.at.time_since_epoch()).count();
   mail.subject = "Message from " + name;
   if (group != nullptr && is_group_conversation(conversation)) {
     // Every member but the sender, ours included: Delta Chat and COI clients take the
@@ -175,7 +188,8 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     for (const auto& member : group->members) {
       if (member != lower_ascii(mail.from.address)) mail.to.push_back(mime::Mailbox{member, ""});
     }
-    if (mail.to.empty()) return core::Error::permanent("group '" + conversation + "' has no other member");
+    if (mail.to.empty())
+      return core::Error::permanent("group '" + conversation + "' has no other member");
     mail.group_id = group_id_of(conversation);
     if (!group->name.empty()) mail.group_name = group->name;
     mail.subject.clear();  // the group name (mime_compose)
@@ -202,7 +216,8 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     if (auto id = mail_ref(*r)) {
       mail.in_reply_to = {*id};
       if (adhoc) {
-        if (std::find(mail.references.begin(), mail.references.end(), *id) == mail.references.end()) {
+        if (std::find(mail.references.begin(), mail.references.end(), *id) ==
+            mail.references.end()) {
           mail.references.push_back(*id);
         }
       } else {
@@ -267,6 +282,5 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
   if (!send) return std::optional<mime::OutgoingMail>{};
   return std::optional<mime::OutgoingMail>(std::move(mail));
 }
-
 
 }  // namespace coibridge::connectors::coi

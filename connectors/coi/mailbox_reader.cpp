@@ -90,15 +90,15 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
   } else if (*saved) {
     // RFC 3501 §2.3.1.1: UIDs of the old UIDVALIDITY mean nothing now. Re-read everything;
     // Message-ID dedupe keeps what was relayed from being relayed again.
-    spdlog::warn("coi {}: UIDVALIDITY of {} changed ({} -> {}); resynchronising", config_.name, mailbox,
-                 (*saved)->uidvalidity, state->uidvalidity);
+    spdlog::warn("coi {}: UIDVALIDITY of {} changed ({} -> {}); resynchronising", config_.name,
+                 mailbox, (*saved)->uidvalidity, state->uidvalidity);
   }
   spdlog::info("coi {}: watching {} from UID {}", config_.name, mailbox, last + 1);
 
   auto next_uid = static_cast<std::uint32_t>(last + 1);
-  bool more = true;                  // the last fetch filled a whole batch: there may be more
-  std::optional<Batch> fetched;      // waiting to be prepared
-  std::optional<Batch> prepared;     // waiting to be committed
+  bool more = true;               // the last fetch filled a whole batch: there may be more
+  std::optional<Batch> fetched;   // waiting to be prepared
+  std::optional<Batch> prepared;  // waiting to be committed
   Holding holding;
   for (;;) {
     if (!more && !fetched && !prepared) {
@@ -161,7 +161,8 @@ awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch
     std::vector<PreparedMail> out;
     out.reserve(to - from);
     const auto context = mapping();
-    for (std::size_t i = from; i < to; ++i) out.push_back(prepare_mail(batch.fetched[i], context, max_bytes));
+    for (std::size_t i = from; i < to; ++i)
+      out.push_back(prepare_mail(batch.fetched[i], context, max_bytes));
     return out;
   };
   const std::size_t n = batch.fetched.size();
@@ -209,7 +210,9 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
     }
     if (const auto* skip = std::get_if<Skip>(&item.result)) {
       spdlog::debug("coi {}: UID {} not relayed: {}", config_.name, item.uid, skip->reason);
-      metrics_.counter("coibridge_coi_skipped_total", "Mails read but not relayed", {{"connector", config_.name}})
+      metrics_
+          .counter("coibridge_coi_skipped_total", "Mails read but not relayed",
+                   {{"connector", config_.name}})
           .inc();
       continue;
     }
@@ -232,7 +235,8 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
       const core::RemoteMessageRef target = read->target;  // named: g++ 12 and co_await
       auto known = co_await ctx.messages.conversation_of(target);
       if (!known) co_return known.error();
-      if (*known && (*known)->connector == config_.name) event.where.remote_id = (*known)->remote_id;
+      if (*known && (*known)->connector == config_.name)
+        event.where.remote_id = (*known)->remote_id;
     }
     if (adhoc_root_of(event.where.remote_id)) {
       auto group = co_await adhoc_group_of(pending, mail, false);
@@ -491,15 +495,18 @@ awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ct
     const auto rest = std::span<const core::BatchEvent>(pending.events).subspan(next);
     auto outcomes = co_await ctx.sink.publish_batch(rest);
     if (!outcomes) co_return outcomes.error();
-    if (outcomes->empty()) co_return core::Error::internal("the router answered a batch with no outcome");
+    if (outcomes->empty())
+      co_return core::Error::internal("the router answered a batch with no outcome");
     for (std::size_t k = 0; k < outcomes->size(); ++k) {
       const auto& outcome = (*outcomes)[k];
       const auto index = next + k;
       const auto& message = *pending.source[index];
       if (!outcome) {
         if (auto st = co_await refused(ctx, outcome.error(), message); !st) co_return st;
-      } else if (outcome->status == core::PublishStatus::kUnlinked && pending.events[index].stop_if_unlinked) {
-        if (auto st = co_await publish_direct(ctx, pending.events[index].event, message); !st) co_return st;
+      } else if (outcome->status == core::PublishStatus::kUnlinked &&
+                 pending.events[index].stop_if_unlinked) {
+        if (auto st = co_await publish_direct(ctx, pending.events[index].event, message); !st)
+          co_return st;
       }
     }
     next += outcomes->size();
@@ -515,10 +522,13 @@ awaitable<core::Status> CoiConnector::publish_direct(core::ConnectorContext& ctx
   const auto puppet = addresses_.parse_puppet(*dm_puppet(event.where.remote_id));
   bool opened = false;
   if (puppet && ctx.direct_chats != nullptr && puppet->connector != config_.name) {
-    auto linked = co_await ctx.direct_chats->link(event.where, event.who, puppet->connector, puppet->remote_id);
+    auto linked = co_await ctx.direct_chats->link(event.where, event.who, puppet->connector,
+                                                  puppet->remote_id);
     opened = linked.ok() || linked.error().kind == core::ErrorKind::kConflict;
     if (!linked && linked.error().kind == core::ErrorKind::kUnavailable) co_return linked.error();
-    if (!linked) spdlog::debug("coi {}: no direct chat with {}: {}", config_.name, puppet->remote_id, linked.error().message);
+    if (!linked)
+      spdlog::debug("coi {}: no direct chat with {}: {}", config_.name, puppet->remote_id,
+                    linked.error().message);
   }
   if (!opened) event.where.remote_id = dm_conversation(*dm_peer(event.where.remote_id));
   auto outcome = co_await ctx.sink.publish(std::move(event));
@@ -526,7 +536,8 @@ awaitable<core::Status> CoiConnector::publish_direct(core::ConnectorContext& ctx
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::store_attachments(core::Event& event, const mime::ParsedMail& mail) {
+awaitable<core::Status> CoiConnector::store_attachments(core::Event& event,
+                                                        const mime::ParsedMail& mail) {
   if (event.who.avatar == kAvatarPart && mail.avatar) {
     auto location = co_await blobs_.put(core::sniff_image_type(*mail.avatar), *mail.avatar);
     if (!location) co_return location.error();

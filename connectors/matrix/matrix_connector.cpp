@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
-#include <array>
 #include <chrono>
 #include <deque>
 
@@ -53,7 +53,8 @@ std::string decode_segment(std::string_view segment) {
       if (c >= 'A' && c <= 'F') return c - 'A' + 10;
       return -1;
     };
-    if (segment[i] == '%' && i + 2 < segment.size() && hex(segment[i + 1]) >= 0 && hex(segment[i + 2]) >= 0) {
+    if (segment[i] == '%' && i + 2 < segment.size() && hex(segment[i + 1]) >= 0 &&
+        hex(segment[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex(segment[i + 1]) * 16 + hex(segment[i + 2])));
       i += 2;
     } else {
@@ -65,9 +66,12 @@ std::string decode_segment(std::string_view segment) {
 
 }  // namespace
 
-MatrixConnector::MatrixConnector(asio::any_io_executor executor, core::MatrixConnectorConfig config, Stores stores,
-                                 core::MetricsRegistry& metrics)
-    : config_(std::move(config)), stores_(stores), metrics_(metrics), executor_(std::move(executor)) {
+MatrixConnector::MatrixConnector(asio::any_io_executor executor, core::MatrixConnectorConfig config,
+                                 Stores stores, core::MetricsRegistry& metrics)
+    : config_(std::move(config)),
+      stores_(stores),
+      metrics_(metrics),
+      executor_(std::move(executor)) {
   mapping_.connector = config_.name;
   mapping_.naming = GhostNaming{config_.server_name, config_.ghost_prefix};
   mapping_.bot_localpart = config_.bot_localpart;
@@ -83,12 +87,16 @@ awaitable<void> MatrixConnector::learn_display_name(const json& event) {
   // The newest name from a member event; else, for a sender not seen yet, their profile.
   constexpr std::size_t kMaxNames = 100000;
   const std::string sender = text_field(event, "sender");
-  if (text_field(event, "type") == "m.room.member" && event.contains("content") && event["content"].is_object()) {
+  if (text_field(event, "type") == "m.room.member" && event.contains("content") &&
+      event["content"].is_object()) {
     const auto& content = event["content"];
-    if (text_field(content, "membership") == "join" && content.contains("displayname") && content["displayname"].is_string()) {
+    if (text_field(content, "membership") == "join" && content.contains("displayname") &&
+        content["displayname"].is_string()) {
       std::lock_guard lock(mu_);
       const std::string member = text_field(event, "state_key");
-      if (display_names_.size() < kMaxNames) display_names_[member.empty() ? sender : member] = content["displayname"].get<std::string>();
+      if (display_names_.size() < kMaxNames)
+        display_names_[member.empty() ? sender : member] =
+            content["displayname"].get<std::string>();
     }
   }
   if (!is_valid_user_id(sender) || in_ghost_namespace(sender, mapping_.naming)) co_return;
@@ -96,8 +104,8 @@ awaitable<void> MatrixConnector::learn_display_name(const json& event) {
     std::lock_guard lock(mu_);
     if (display_names_.contains(sender) || display_names_.size() >= kMaxNames) co_return;
   }
-  auto profile = co_await api_->call("GET", "/_matrix/client/v3/profile/" + core::url_encode(sender) + "/displayname", "",
-                                     json());
+  auto profile = co_await api_->call(
+      "GET", "/_matrix/client/v3/profile/" + core::url_encode(sender) + "/displayname", "", json());
   std::string name;
   if (profile && profile->contains("displayname") && (*profile)["displayname"].is_string()) {
     name = (*profile)["displayname"].get<std::string>();
@@ -113,7 +121,9 @@ core::Capabilities MatrixConnector::capabilities() const {
       core::Capability::kAttachments, core::Capability::kMembership, core::Capability::kRename};
 }
 
-std::string MatrixConnector::bot_user_id() const { return "@" + config_.bot_localpart + ":" + config_.server_name; }
+std::string MatrixConnector::bot_user_id() const {
+  return "@" + config_.bot_localpart + ":" + config_.server_name;
+}
 
 bool MatrixConnector::is_own_actor(const core::ActorRef& actor) const {
   return actor.connector == config_.name &&
@@ -128,7 +138,8 @@ awaitable<core::Status> MatrixConnector::preflight() {
   core::HttpClientOptions options;
   options.ca_file = config_.ca_file;
   options.verify_peer = config_.verify_certificate;
-  api_ = std::make_unique<ClientApi>(executor_, config_.homeserver_url, registration_.as_token, options);
+  api_ = std::make_unique<ClientApi>(executor_, config_.homeserver_url, registration_.as_token,
+                                     options);
 
   // The homeserver calls our /ping with the hs_token it holds (v1.7, "Pinging"), so one
   // round trip proves both tokens and the URL each side uses to reach the other.
@@ -137,42 +148,52 @@ awaitable<core::Status> MatrixConnector::preflight() {
   int unreachable = 0;
   for (int attempt = 1;; ++attempt) {
     json body{{"transaction_id", "coi-bridge-preflight"}};
-    auto r = co_await api_->call("POST", "/_matrix/client/v1/appservice/" + core::url_encode(registration_.id) + "/ping",
-                                 "", body);
+    auto r = co_await api_->call(
+        "POST", "/_matrix/client/v1/appservice/" + core::url_encode(registration_.id) + "/ping", "",
+        body);
     if (r) {
       spdlog::info("matrix {}: homeserver {} accepted the registration (ping {} ms)", config_.name,
-                   config_.homeserver_url, (r->contains("duration_ms") && (*r)["duration_ms"].is_number() ? (*r)["duration_ms"].get<double>() : 0.0));
+                   config_.homeserver_url,
+                   (r->contains("duration_ms") && (*r)["duration_ms"].is_number()
+                        ? (*r)["duration_ms"].get<double>()
+                        : 0.0));
       break;
     }
     const auto code = ClientApi::errcode_of(r.error()).value_or("");
     if (code == "M_UNKNOWN_TOKEN" || code == "M_FORBIDDEN" || code == "M_MISSING_TOKEN") {
       co_return core::Error::invalid(
-          "registration", "the homeserver does not accept the as_token of " + config_.registration +
-                              ": load this file in the homeserver's app_service_config_files and restart it (" +
-                              r.error().message + ")");
+          "registration",
+          "the homeserver does not accept the as_token of " + config_.registration +
+              ": load this file in the homeserver's app_service_config_files and restart it (" +
+              r.error().message + ")");
     }
     if (code == "M_BAD_STATUS") {
-      co_return core::Error::invalid(
-          "registration", "the homeserver reached " + registration_.url + " but the bridge refused its hs_token: the "
-                          "homeserver holds a different hs_token than " + config_.registration + " (" +
-                              r.error().message + ")");
+      co_return core::Error::invalid("registration",
+                                     "the homeserver reached " + registration_.url +
+                                         " but the bridge refused its hs_token: the "
+                                         "homeserver holds a different hs_token than " +
+                                         config_.registration + " (" + r.error().message + ")");
     }
     // A wrong URL fails every time; right after this bridge was killed, Synapse may fail the
     // first pings to its new listener too (502 "AlreadyCalled" from its old connection).
     if (code == "M_CONNECTION_FAILED" && ++unreachable >= kUnreachablePings) {
-      co_return core::Error::invalid("url", "the homeserver cannot reach the bridge at " + registration_.url + " (" +
-                                                r.error().message + ")");
+      co_return core::Error::invalid("url", "the homeserver cannot reach the bridge at " +
+                                                registration_.url + " (" + r.error().message + ")");
     }
     if (code == "M_UNRECOGNIZED") {
-      spdlog::warn("matrix {}: the homeserver has no appservice ping; tokens are checked on first use", config_.name);
+      spdlog::warn(
+          "matrix {}: the homeserver has no appservice ping; tokens are checked on first use",
+          config_.name);
       break;
     }
     if (code != "M_CONNECTION_FAILED" && (r.error().kind != core::ErrorKind::kUnavailable ||
                                           std::chrono::steady_clock::now() > deadline)) {
       co_return core::Error::unavailable("matrix " + config_.name + ": " + r.error().message);
     }
-    spdlog::warn("matrix {}: homeserver not reachable yet ({}); retrying", config_.name, r.error().message);
-    timer.expires_after(core::backoff_delay({std::chrono::milliseconds(500), std::chrono::seconds(5)}, attempt, 0.2));
+    spdlog::warn("matrix {}: homeserver not reachable yet ({}); retrying", config_.name,
+                 r.error().message);
+    timer.expires_after(core::backoff_delay(
+        {std::chrono::milliseconds(500), std::chrono::seconds(5)}, attempt, 0.2));
     co_await timer.async_wait(asio::use_awaitable);
   }
   if (auto st = co_await api_->ensure_user(config_.bot_localpart); !st) co_return st;
@@ -199,8 +220,8 @@ awaitable<void> MatrixConnector::run(core::ConnectorContext& ctx) {
 }
 
 bool MatrixConnector::handles_http(std::string_view path) const {
-  return path.starts_with("/_matrix/app/") || path.starts_with("/transactions/") || path.starts_with("/users/") ||
-         path.starts_with("/rooms/");
+  return path.starts_with("/_matrix/app/") || path.starts_with("/transactions/") ||
+         path.starts_with("/users/") || path.starts_with("/rooms/");
 }
 
 awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpRequest& request) {
@@ -214,20 +235,24 @@ awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpReque
   }
   if (!token) co_return matrix_error(401, "M_UNAUTHORIZED", "missing hs_token");
   if (registration_.hs_token.empty() || !tokens_equal(*token, registration_.hs_token)) {
-    metrics_.counter("coibridge_matrix_rejected_requests_total", "Homeserver requests refused for a wrong hs_token",
-                     {{"connector", config_.name}})
+    metrics_
+        .counter("coibridge_matrix_rejected_requests_total",
+                 "Homeserver requests refused for a wrong hs_token", {{"connector", config_.name}})
         .inc();
     co_return matrix_error(403, "M_FORBIDDEN", "wrong hs_token");
   }
   std::string_view rest = request.path;
-  if (rest.starts_with("/_matrix/app/v1")) rest.remove_prefix(std::string_view("/_matrix/app/v1").size());
+  if (rest.starts_with("/_matrix/app/v1"))
+    rest.remove_prefix(std::string_view("/_matrix/app/v1").size());
   const auto segment_after = [&](std::string_view prefix) -> std::optional<std::string> {
     if (!rest.starts_with(prefix) || rest.size() == prefix.size()) return std::nullopt;
     const auto tail = rest.substr(prefix.size());
     if (tail.find('/') != std::string_view::npos) return std::nullopt;
     return decode_segment(tail);
   };
-  const auto wrong_method = [] { return matrix_error(405, "M_UNRECOGNIZED", "method not allowed"); };
+  const auto wrong_method = [] {
+    return matrix_error(405, "M_UNRECOGNIZED", "method not allowed");
+  };
   if (auto txn = segment_after("/transactions/")) {
     if (request.method != "PUT") co_return wrong_method();
     co_return co_await on_transaction(request, *txn);
@@ -249,7 +274,8 @@ awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpReque
 
 awaitable<core::HttpResponse> MatrixConnector::on_user_query(std::string user_id) {
   // Only ids this bridge could have made exist; creating them answers the query.
-  if (!remote_id_of_ghost(user_id, mapping_.naming)) co_return matrix_error(404, "M_NOT_FOUND", "not a ghost of this bridge");
+  if (!remote_id_of_ghost(user_id, mapping_.naming))
+    co_return matrix_error(404, "M_NOT_FOUND", "not a ghost of this bridge");
   const auto localpart = split_id(user_id);
   if (!localpart) co_return matrix_error(404, "M_NOT_FOUND", "malformed user id");
   if (auto st = co_await api_->ensure_user(localpart->localpart); !st) {
@@ -267,7 +293,8 @@ awaitable<core::HttpResponse> MatrixConnector::on_room_query(std::string alias) 
     co_return not_found();
   }
   const auto conversation = group_id_of_portal_alias(alias, mapping_.naming);
-  if (!conversation || !(conversation->starts_with("group:") || conversation->starts_with("adhoc:"))) {
+  if (!conversation ||
+      !(conversation->starts_with("group:") || conversation->starts_with("adhoc:"))) {
     co_return not_found();
   }
   // Only groups the mail side has seen: an alias must not conjure up conversations.
@@ -283,16 +310,20 @@ awaitable<core::HttpResponse> MatrixConnector::on_room_query(std::string alias) 
             {"visibility", "private"},  // not listed in the room directory
             {"room_alias_name", parts->localpart},
             {"name", *conversation},
-            {"topic", "Bridged with the mail group " + *conversation + " (" + config_.dm_connector + ")"}};
+            {"topic",
+             "Bridged with the mail group " + *conversation + " (" + config_.dm_connector + ")"}};
   auto created = co_await api_->call("POST", "/_matrix/client/v3/createRoom", "", body);
   if (!created) {
     // Another query made it a moment ago: the alias exists, which is all the answer says.
-    if (ClientApi::errcode_of(created.error()) == "M_ROOM_IN_USE") co_return core::HttpResponse::json(200, "{}");
-    spdlog::warn("matrix {}: portal {} not created: {}", config_.name, alias, created.error().message);
+    if (ClientApi::errcode_of(created.error()) == "M_ROOM_IN_USE")
+      co_return core::HttpResponse::json(200, "{}");
+    spdlog::warn("matrix {}: portal {} not created: {}", config_.name, alias,
+                 created.error().message);
     co_return matrix_error(500, "M_UNKNOWN", created.error().message);
   }
   const std::string room = text_field(*created, "room_id");
-  if (!is_valid_room_id(room)) co_return matrix_error(500, "M_UNKNOWN", "createRoom answered without a room id");
+  if (!is_valid_room_id(room))
+    co_return matrix_error(500, "M_UNKNOWN", "createRoom answered without a room id");
   {
     std::lock_guard lock(mu_);
     bot_rooms_.insert(room);
@@ -306,14 +337,16 @@ awaitable<core::HttpResponse> MatrixConnector::on_room_query(std::string alias) 
     // keep the alias, or it would name a room that relays nothing.
     spdlog::warn("matrix {}: portal {} not linked with {}: {}", config_.name, alias, *conversation,
                  linked_bridge.error().message);
-    (void)co_await api_->call("DELETE", "/_matrix/client/v3/directory/room/" + core::url_encode(alias), "", json());
+    (void)co_await api_->call(
+        "DELETE", "/_matrix/client/v3/directory/room/" + core::url_encode(alias), "", json());
     (void)co_await api_->leave(room, "");
     if (linked_bridge.error().kind == core::ErrorKind::kUnavailable) {
       co_return matrix_error(500, "M_UNKNOWN", linked_bridge.error().message);
     }
     co_return not_found();
   }
-  spdlog::info("matrix {}: portal {} ({}) for {}:{}", config_.name, alias, room, config_.dm_connector, *conversation);
+  spdlog::info("matrix {}: portal {} ({}) for {}:{}", config_.name, alias, room,
+               config_.dm_connector, *conversation);
   co_return core::HttpResponse::json(200, "{}");
 }
 
@@ -321,7 +354,8 @@ void MatrixConnector::queue(Inbound& inbound, core::Event event, const json& raw
   // A text to the bot in a room no bridge links is a command (the management room): the
   // batch ends there when the room is unlinked, so the command runs in its place.
   std::optional<std::string> command;
-  if (const auto* posted = std::get_if<core::MessagePosted>(&event.payload); posted != nullptr && is_bot_room(event.where.remote_id)) {
+  if (const auto* posted = std::get_if<core::MessagePosted>(&event.payload);
+      posted != nullptr && is_bot_room(event.where.remote_id)) {
     command = posted->body.text;
   }
   const bool stop = command.has_value();
@@ -343,7 +377,8 @@ awaitable<bool> MatrixConnector::flush(Inbound& inbound) {
       const std::size_t index = next + k;
       if (!outcome) {
         if (outcome.error().kind != core::ErrorKind::kInvalidArgument) co_return false;
-        auto st = co_await sink_->reject(config_.name, outcome.error().message, inbound.raw[index]->dump());
+        auto st = co_await sink_->reject(config_.name, outcome.error().message,
+                                         inbound.raw[index]->dump());
         if (!st) co_return false;
       } else if (outcome->status == core::PublishStatus::kUnlinked && inbound.commands[index]) {
         const std::string room = text_field(*inbound.raw[index], "room_id");
@@ -375,13 +410,14 @@ awaitable<bool> MatrixConnector::take_room_event(const json& raw, Inbound& inbou
   if (raw.is_object()) co_await learn_display_name(raw);
   auto mapped = map_room_event(raw, mapping_);
   if (!mapped) {
-    if (!(co_await sink_->reject(config_.name, mapped.error().message, raw.dump()))) co_return false;
+    if (!(co_await sink_->reject(config_.name, mapped.error().message, raw.dump())))
+      co_return false;
     co_return true;
   }
   if (mapped->echo) co_return true;
   if (auto* ignored = std::get_if<Ignored>(&mapped->result)) {
-    if (text_field(raw, "type") == "m.room.member" && raw.contains("content") && raw["content"].is_object() &&
-        text_field(raw["content"], "membership") == "invite") {
+    if (text_field(raw, "type") == "m.room.member" && raw.contains("content") &&
+        raw["content"].is_object() && text_field(raw["content"], "membership") == "invite") {
       // What came before the invite is committed first: the invite may link the room.
       if (!(co_await flush(inbound))) co_return false;
       if (auto st = co_await on_invite(raw); !st) {
@@ -441,18 +477,21 @@ awaitable<bool> MatrixConnector::backfill() {
     for (const auto& key : joined_) {
       const auto nl = key.find('\n');
       const std::string room = key.substr(nl + 1);
-      if (std::none_of(rooms.begin(), rooms.end(), [&](const auto& r) { return r.first == room; })) {
+      if (std::none_of(rooms.begin(), rooms.end(),
+                       [&](const auto& r) { return r.first == room; })) {
         rooms.emplace_back(room, key.substr(0, nl));
       }
     }
   }
   for (const auto& [room, as_user] : rooms) {
-    auto page = co_await api_->call("GET", "/_matrix/client/v3/rooms/" + core::url_encode(room) +
-                                               "/messages?dir=b&limit=" + std::to_string(kBackfillEvents),
+    auto page = co_await api_->call("GET",
+                                    "/_matrix/client/v3/rooms/" + core::url_encode(room) +
+                                        "/messages?dir=b&limit=" + std::to_string(kBackfillEvents),
                                     as_user, json());
     if (!page) {
       if (page.error().kind == core::ErrorKind::kUnavailable) co_return false;
-      spdlog::warn("matrix {}: cannot read the history of {}: {}", config_.name, room, page.error().message);
+      spdlog::warn("matrix {}: cannot read the history of {}: {}", config_.name, room,
+                   page.error().message);
       continue;
     }
     if (!page->contains("chunk") || !(*page)["chunk"].is_array()) continue;
@@ -474,13 +513,15 @@ awaitable<bool> MatrixConnector::backfill() {
   co_return true;
 }
 
-awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRequest& request, std::string txn_id) {
+awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRequest& request,
+                                                              std::string txn_id) {
   if (sink_ == nullptr || !api_) co_return matrix_error(503, "M_UNKNOWN", "the bridge is starting");
   auto seen = co_await stores_.ledger.seen(config_.name, txn_id);
   if (!seen) co_return matrix_error(500, "M_UNKNOWN", seen.error().message);
   if (*seen) co_return core::HttpResponse::json(200, "{}");  // a retransmission: done before
   auto body = json::parse(request.body, nullptr, false);
-  if (!body.is_object()) co_return matrix_error(400, "M_NOT_JSON", "the transaction is not a JSON object");
+  if (!body.is_object())
+    co_return matrix_error(400, "M_NOT_JSON", "the transaction is not a JSON object");
   if (spdlog::should_log(spdlog::level::debug)) {
     std::string ids;
     if (auto events = body.find("events"); events != body.end() && events->is_array()) {
@@ -492,9 +533,12 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
     spdlog::debug("matrix {}: transaction {}:{}", config_.name, txn_id, ids);
   }
 
-  const auto retry_later = [] { return matrix_error(500, "M_UNKNOWN", "not committed; send the transaction again"); };
-  auto& counter = metrics_.counter("coibridge_matrix_events_total", "Room and ephemeral events received",
-                                   {{"connector", config_.name}});
+  const auto retry_later = [] {
+    return matrix_error(500, "M_UNKNOWN", "not committed; send the transaction again");
+  };
+  auto& counter =
+      metrics_.counter("coibridge_matrix_events_total", "Room and ephemeral events received",
+                       {{"connector", config_.name}});
   // Synapse numbers transactions 1, 2, 3, ... per application service. A number skipped
   // means a transaction the homeserver will never send (seen with Synapse 1.163 when an
   // appservice recovers while new events queue up): what it carried is fetched from the
@@ -503,8 +547,9 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
     const auto last = last_transaction_;
     last_transaction_ = std::max(last_transaction_, *number);
     if (last != 0 && *number > last + 1) {
-      spdlog::warn("matrix {}: transactions {}..{} never arrived; reading the rooms' recent history", config_.name,
-                   last + 1, *number - 1);
+      spdlog::warn(
+          "matrix {}: transactions {}..{} never arrived; reading the rooms' recent history",
+          config_.name, last + 1, *number - 1);
       if (!(co_await backfill())) co_return retry_later();
     }
   }
@@ -539,7 +584,8 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
           typing = now;
           if (typing.empty()) typing_.erase(room.remote_id);
         }
-        for (auto& stopped : typing_stopped(before, now, room, mapping_, info)) mapped->push_back(std::move(stopped));
+        for (auto& stopped : typing_stopped(before, now, room, mapping_, info))
+          mapped->push_back(std::move(stopped));
       }
       for (auto& event : *mapped) {
         queue(inbound, std::move(event), raw);
@@ -549,7 +595,8 @@ awaitable<core::HttpResponse> MatrixConnector::on_transaction(const core::HttpRe
   if (!(co_await flush(inbound))) co_return retry_later();
   if (auto st = co_await stores_.ledger.remember(config_.name, txn_id, kTransactionMemory); !st) {
     // Everything is committed; a retransmission would only meet the router's dedupe.
-    spdlog::warn("matrix {}: transaction {} not recorded: {}", config_.name, txn_id, st.error().message);
+    spdlog::warn("matrix {}: transaction {} not recorded: {}", config_.name, txn_id,
+                 st.error().message);
   }
   co_return core::HttpResponse::json(200, "{}");
 }
@@ -573,14 +620,16 @@ awaitable<core::Result<std::string>> MatrixConnector::ready_ghost(const core::Ac
     // A picture that cannot be read (purged) leaves the ghost as it was; the message still goes.
     auto blob = co_await stores_.blobs.get(who.avatar);
     if (blob) {
-      const std::string type = blob->content_type.empty() ? core::sniff_image_type(blob->data) : blob->content_type;
+      const std::string type =
+          blob->content_type.empty() ? core::sniff_image_type(blob->data) : blob->content_type;
       auto mxc = co_await api_->upload(type, "avatar", std::move(blob->data), ghost);
       if (!mxc) co_return mxc.error();
       if (auto st = co_await api_->set_avatar_url(ghost, *mxc); !st) co_return st.error();
     } else if (blob.error().kind == core::ErrorKind::kUnavailable) {
       co_return blob.error();
     } else {
-      spdlog::info("matrix {}: avatar of {} not set: {}", config_.name, ghost, blob.error().message);
+      spdlog::info("matrix {}: avatar of {} not set: {}", config_.name, ghost,
+                   blob.error().message);
     }
   }
   std::lock_guard lock(mu_);
@@ -588,19 +637,24 @@ awaitable<core::Result<std::string>> MatrixConnector::ready_ghost(const core::Ac
   co_return ghost;
 }
 
-awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::string person, core::ActorRef other) {
+awaitable<core::Result<std::string>> MatrixConnector::open_direct_chat(std::string person,
+                                                                       core::ActorRef other) {
   if (!api_) co_return core::Error::unavailable("matrix connector not started");
-  if (!is_valid_user_id(person)) co_return core::Error::invalid("person", "not a Matrix user id: " + person);
+  if (!is_valid_user_id(person))
+    co_return core::Error::invalid("person", "not a Matrix user id: " + person);
   auto ghost = co_await ready_ghost(other);
   if (!ghost) co_return ghost.error();
   // Client-server API, "Direct Messaging": a room created with is_direct and the person
   // invited shows as a direct chat on their side.
   // MSC2346 bridge info (m.bridge, and the unstable name clients still read): clients show
   // which network the room reaches and through which bot.
-  const json info = bridge_info(*ghost, other.remote_id, other.display_name.empty() ? other.remote_id : other.display_name);
+  const json info = bridge_info(*ghost, other.remote_id,
+                                other.display_name.empty() ? other.remote_id : other.display_name);
   json initial_state = json::array();
   for (const char* type : kBridgeInfoTypes) {
-    initial_state.push_back({{"type", type}, {"state_key", "coi:" + config_.name + ":" + other.remote_id}, {"content", info}});
+    initial_state.push_back({{"type", type},
+                             {"state_key", "coi:" + config_.name + ":" + other.remote_id},
+                             {"content", info}});
   }
   json body{{"preset", "trusted_private_chat"},
             {"is_direct", true},
@@ -626,12 +680,14 @@ awaitable<void> MatrixConnector::bot_says(const std::string& room, const std::st
   // m.notice: bots answer with notices so that other bots do not answer them (spec, m.notice).
   json content{{"msgtype", "m.notice"}, {"body", text}};
   const std::string txn = "coi.cmd." + core::new_event_id().value;
-  auto r = co_await api_->call("PUT", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/send/m.room.message/" + txn, "",
-                               content);
+  auto r = co_await api_->call(
+      "PUT", "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/send/m.room.message/" + txn,
+      "", content);
   if (!r) spdlog::warn("matrix {}: cannot answer in {}: {}", config_.name, room, r.error().message);
 }
 
-awaitable<void> MatrixConnector::run_command(const std::string& room, const core::ActorRef& who, const std::string& text) {
+awaitable<void> MatrixConnector::run_command(const std::string& room, const core::ActorRef& who,
+                                             const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
   const auto space = line.find(' ');
@@ -642,29 +698,37 @@ awaitable<void> MatrixConnector::run_command(const std::string& room, const core
   // conditional expressions) inside a co_await expression.
   std::string answer;
   if (word == "help") {
-    answer = "coi-bridge commands (in this room, which is linked to nothing):\n"
-             "  dm <address>   open a direct chat with a mail (COI, Delta Chat) contact\n"
-             "  link <room id or #alias> <connector>:<conversation>\n"
-             "                 bridge a room with another network's conversation (admins), for example\n"
-             "                 link #team:" + config_.server_name + " " +
-             (config_.dm_connector.empty() ? std::string("mail") : config_.dm_connector) +
-             ":group:<group id>; invite the bot to the room first\n"
-             "  unlink <room id or #alias>\n"
-             "                 end that room's bridge (admins)\n"
-             "  status         what this bridge serves\n"
-             "  help           this text\n"
-             "Rooms can also be linked through the bridge's REST API (POST /api/v1/bridges/{id}/links); "
-             "inviting a contact's ghost @" +
-             config_.ghost_prefix + "<address>:" + config_.server_name + " opens a direct chat too.\n"
-             "You may use commands up to level \"" + std::string(to_string(permission_of(who.remote_id))) + "\".";
+    answer =
+        "coi-bridge commands (in this room, which is linked to nothing):\n"
+        "  dm <address>   open a direct chat with a mail (COI, Delta Chat) contact\n"
+        "  link <room id or #alias> <connector>:<conversation>\n"
+        "                 bridge a room with another network's conversation (admins), for example\n"
+        "                 link #team:" +
+        config_.server_name + " " +
+        (config_.dm_connector.empty() ? std::string("mail") : config_.dm_connector) +
+        ":group:<group id>; invite the bot to the room first\n"
+        "  unlink <room id or #alias>\n"
+        "                 end that room's bridge (admins)\n"
+        "  status         what this bridge serves\n"
+        "  help           this text\n"
+        "Rooms can also be linked through the bridge's REST API (POST /api/v1/bridges/{id}/links); "
+        "inviting a contact's ghost @" +
+        config_.ghost_prefix + "<address>:" + config_.server_name +
+        " opens a direct chat too.\n"
+        "You may use commands up to level \"" +
+        std::string(to_string(permission_of(who.remote_id))) + "\".";
   } else if (word == "status" || word == "dm" || word == "link" || word == "unlink") {
     // connectors.matrix[].permissions: dm and status need "user", link and unlink "admin".
-    const PermissionLevel needed = word == "link" || word == "unlink" ? PermissionLevel::kAdmin : PermissionLevel::kUser;
+    const PermissionLevel needed =
+        word == "link" || word == "unlink" ? PermissionLevel::kAdmin : PermissionLevel::kUser;
     const PermissionLevel has = permission_of(who.remote_id);
     if (has < needed) {
-      answer = "sorry, " + who.remote_id + ": \"" + word + "\" needs the " + std::string(to_string(needed)) +
+      answer = "sorry, " + who.remote_id + ": \"" + word + "\" needs the " +
+               std::string(to_string(needed)) +
                " level on this bridge (connectors.matrix[].permissions), and you have " +
-               (has == PermissionLevel::kNone ? std::string("none") : "\"" + std::string(to_string(has)) + "\"") + ".";
+               (has == PermissionLevel::kNone ? std::string("none")
+                                              : "\"" + std::string(to_string(has)) + "\"") +
+               ".";
     } else if (word == "link") {
       answer = co_await link_command(who, arg);
     } else if (word == "unlink") {
@@ -672,9 +736,11 @@ awaitable<void> MatrixConnector::run_command(const std::string& room, const core
     } else if (word == "dm") {
       answer = co_await open_dm_command(who, arg);
     } else {
-      const std::string target = config_.dm_connector.empty() ? std::string("(no mail connector)") : config_.dm_connector;
-      answer = "coi-bridge is running. Homeserver " + config_.homeserver_url + ", direct chats go to " + target +
-               ", ghosts are @" + config_.ghost_prefix + "…:" + config_.server_name + ".";
+      const std::string target =
+          config_.dm_connector.empty() ? std::string("(no mail connector)") : config_.dm_connector;
+      answer = "coi-bridge is running. Homeserver " + config_.homeserver_url +
+               ", direct chats go to " + target + ", ghosts are @" + config_.ghost_prefix +
+               "…:" + config_.server_name + ".";
     }
   } else if (text.starts_with("!")) {
     answer = "unknown command \"" + word.substr(0, 40) + "\"; say help";
@@ -683,8 +749,10 @@ awaitable<void> MatrixConnector::run_command(const std::string& room, const core
   if (!answer.empty()) co_await bot_says(room, answer);
 }
 
-awaitable<std::string> MatrixConnector::open_dm_command(const core::ActorRef& who, const std::string& address) {
-  if (address.empty() || address.find('@') == std::string::npos || address.find(' ') != std::string::npos) {
+awaitable<std::string> MatrixConnector::open_dm_command(const core::ActorRef& who,
+                                                        const std::string& address) {
+  if (address.empty() || address.find('@') == std::string::npos ||
+      address.find(' ') != std::string::npos) {
     co_return std::string("usage: dm <address>, for example: dm bob@example.org");
   }
   if (direct_chats_ == nullptr || config_.dm_connector.empty()) {
@@ -695,11 +763,13 @@ awaitable<std::string> MatrixConnector::open_dm_command(const core::ActorRef& wh
   const core::ActorRef contact{config_.dm_connector, address, address};
   const std::string person = who.remote_id;
   auto opened = co_await open_direct_chat(person, contact);
-  if (!opened) co_return "cannot open a direct chat with " + address + ": " + opened.error().message;
+  if (!opened)
+    co_return "cannot open a direct chat with " + address + ": " + opened.error().message;
   const core::ConversationRef here{config_.name, *opened};
   const std::string target = config_.dm_connector;
   auto linked = co_await direct_chats_->link(here, who, target, address);
-  if (!linked) co_return "cannot link the direct chat with " + address + ": " + linked.error().message;
+  if (!linked)
+    co_return "cannot link the direct chat with " + address + ": " + linked.error().message;
   co_return "invited you to a direct chat with " + address;
 }
 
@@ -716,11 +786,13 @@ json MatrixConnector::bridge_info(const std::string& creator, const std::string&
               {"channel", {{"id", channel_id}, {"displayname", channel_name}}}};
 }
 
-awaitable<core::Status> MatrixConnector::put_bridge_info(const std::string& room, const std::string& state_key,
-                                                         const json& content, const std::string& as_user) {
+awaitable<core::Status> MatrixConnector::put_bridge_info(const std::string& room,
+                                                         const std::string& state_key,
+                                                         const json& content,
+                                                         const std::string& as_user) {
   for (const char* type : kBridgeInfoTypes) {
-    const std::string path = "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/state/" + type + "/" +
-                             core::url_encode(state_key);
+    const std::string path = "/_matrix/client/v3/rooms/" + core::url_encode(room) + "/state/" +
+                             type + "/" + core::url_encode(state_key);
     auto r = co_await api_->call("PUT", path, as_user, content);
     if (!r) co_return r.error();
   }
@@ -736,15 +808,17 @@ std::string bridge_state_key(std::int64_t id) { return "coi:bridge:" + std::to_s
 awaitable<core::Status> MatrixConnector::linked(core::PortalLink link) {
   if (!api_) co_return core::Error::unavailable("matrix connector not started");
   if (!is_valid_room_id(link.conversation)) co_return core::Status{};
-  const json info = bridge_info(bot_user_id(), "bridge:" + std::to_string(link.bridge_id),
-                                link.bridge_name.empty() ? "bridge " + std::to_string(link.bridge_id) : link.bridge_name);
+  const json info = bridge_info(
+      bot_user_id(), "bridge:" + std::to_string(link.bridge_id),
+      link.bridge_name.empty() ? "bridge " + std::to_string(link.bridge_id) : link.bridge_name);
   const std::string key = bridge_state_key(link.bridge_id);
   auto st = co_await put_bridge_info(link.conversation, key, info, "");
   if (!st && ClientApi::errcode_of(st.error()) == "M_FORBIDDEN") {
     // The bot lacks the power level for state events (50 by default): say so where the
     // room's admins see it. The link itself stands.
-    const std::string note = "This room is now bridged, but I may not show it (m.bridge state): give " + bot_user_id() +
-                             " power level 50 or more, then link it again to refresh.";
+    const std::string note =
+        "This room is now bridged, but I may not show it (m.bridge state): give " + bot_user_id() +
+        " power level 50 or more, then link it again to refresh.";
     co_await bot_says(link.conversation, note);
   }
   co_return st;
@@ -762,43 +836,50 @@ awaitable<core::Status> MatrixConnector::unlinked(core::PortalLink link) {
 awaitable<core::Result<std::string>> MatrixConnector::resolve_room(const std::string& id_or_alias) {
   if (is_valid_room_id(id_or_alias)) co_return id_or_alias;
   if (!is_valid_room_alias(id_or_alias)) {
-    co_return core::Error::invalid("room", "\"" + id_or_alias.substr(0, 80) + "\" is neither a room id (!…) nor an alias (#…)");
+    co_return core::Error::invalid("room", "\"" + id_or_alias.substr(0, 80) +
+                                               "\" is neither a room id (!…) nor an alias (#…)");
   }
   // Client-server API, "GET /_matrix/client/v3/directory/room/{roomAlias}".
-  auto found = co_await api_->call("GET", "/_matrix/client/v3/directory/room/" + core::url_encode(id_or_alias), "",
-                                   json());
+  auto found = co_await api_->call(
+      "GET", "/_matrix/client/v3/directory/room/" + core::url_encode(id_or_alias), "", json());
   if (!found) {
-    if (ClientApi::errcode_of(found.error()) == "M_NOT_FOUND") co_return core::Error::not_found("no room has the alias " + id_or_alias);
+    if (ClientApi::errcode_of(found.error()) == "M_NOT_FOUND")
+      co_return core::Error::not_found("no room has the alias " + id_or_alias);
     co_return found.error();
   }
   const std::string room = text_field(*found, "room_id");
-  if (!is_valid_room_id(room)) co_return core::Error::unavailable("the directory answered without a room id");
+  if (!is_valid_room_id(room))
+    co_return core::Error::unavailable("the directory answered without a room id");
   co_return room;
 }
 
-awaitable<std::string> MatrixConnector::link_command(const core::ActorRef& who, const std::string& args) {
-  const std::string usage = "usage: link <room id or #alias> <connector>:<conversation>, for example: link #team:" +
-                            config_.server_name + " mail:group:1234";
+awaitable<std::string> MatrixConnector::link_command(const core::ActorRef& who,
+                                                     const std::string& args) {
+  const std::string usage =
+      "usage: link <room id or #alias> <connector>:<conversation>, for example: link #team:" +
+      config_.server_name + " mail:group:1234";
   const auto space = args.find(' ');
   if (space == std::string::npos) co_return usage;
   const std::string target = args.substr(0, space);
   std::string conversation = args.substr(space + 1);
   while (!conversation.empty() && conversation.front() == ' ') conversation.erase(0, 1);
   const auto colon = conversation.find(':');
-  if (conversation.empty() || conversation.find(' ') != std::string::npos || colon == std::string::npos || colon == 0 ||
-      colon + 1 == conversation.size()) {
+  if (conversation.empty() || conversation.find(' ') != std::string::npos ||
+      colon == std::string::npos || colon == 0 || colon + 1 == conversation.size()) {
     co_return usage;
   }
   const std::string connector = conversation.substr(0, colon);
   const std::string remote_id = conversation.substr(colon + 1);
-  if (connector == config_.name) co_return "a room is linked with another network's conversation, not with " + connector;
-  if (portal_links_ == nullptr) co_return std::string("this bridge cannot link rooms from Matrix (no portal links)");
+  if (connector == config_.name)
+    co_return "a room is linked with another network's conversation, not with " + connector;
+  if (portal_links_ == nullptr)
+    co_return std::string("this bridge cannot link rooms from Matrix (no portal links)");
   auto room = co_await resolve_room(target);
   if (!room) co_return "cannot link " + target + ": " + room.error().message;
   // The bot must be in the room to relay it: a member stays, an invited bot joins now.
   if (auto joined = co_await api_->join(*room, ""); !joined) {
-    co_return "cannot link " + target + ": the bot cannot join it (" + joined.error().message + "); invite " +
-              bot_user_id() + " first";
+    co_return "cannot link " + target + ": the bot cannot join it (" + joined.error().message +
+        "); invite " + bot_user_id() + " first";
   }
   {
     std::lock_guard lock(mu_);
@@ -811,18 +892,23 @@ awaitable<std::string> MatrixConnector::link_command(const core::ActorRef& who, 
   if (!bridge) {
     const auto& e = bridge.error();
     if (e.kind == core::ErrorKind::kConflict) {
-      co_return "cannot link " + target + " with " + conversation + ": one of them is linked already (unlink it first)";
+      co_return "cannot link " + target + " with " + conversation +
+          ": one of them is linked already (unlink it first)";
     }
     if (e.kind == core::ErrorKind::kNotFound) co_return "cannot link " + target + ": " + e.message;
     co_return "cannot link " + target + " with " + conversation + ": " + e.message;
   }
   const std::string shown = target == *room ? *room : target + " (" + *room + ")";
-  co_return "linked " + shown + " with " + conversation + " (bridge " + std::to_string(*bridge) + ")";
+  co_return "linked " + shown + " with " + conversation + " (bridge " + std::to_string(*bridge) +
+      ")";
 }
 
-awaitable<std::string> MatrixConnector::unlink_command(const core::ActorRef& who, const std::string& args) {
-  if (args.empty() || args.find(' ') != std::string::npos) co_return std::string("usage: unlink <room id or #alias>");
-  if (portal_links_ == nullptr) co_return std::string("this bridge cannot unlink rooms from Matrix (no portal links)");
+awaitable<std::string> MatrixConnector::unlink_command(const core::ActorRef& who,
+                                                       const std::string& args) {
+  if (args.empty() || args.find(' ') != std::string::npos)
+    co_return std::string("usage: unlink <room id or #alias>");
+  if (portal_links_ == nullptr)
+    co_return std::string("this bridge cannot unlink rooms from Matrix (no portal links)");
   auto room = co_await resolve_room(args);
   if (!room) co_return "cannot unlink " + args + ": " + room.error().message;
   const core::ConversationRef here{config_.name, *room};
@@ -833,7 +919,8 @@ awaitable<std::string> MatrixConnector::unlink_command(const core::ActorRef& who
     co_return "cannot unlink " + args + ": " + others.error().message;
   }
   std::string names;
-  for (const auto& other : *others) names += (names.empty() ? "" : ", ") + other.connector + ":" + other.remote_id;
+  for (const auto& other : *others)
+    names += (names.empty() ? "" : ", ") + other.connector + ":" + other.remote_id;
   co_return "unlinked " + args + (names.empty() ? std::string() : " from " + names);
 }
 
@@ -841,7 +928,8 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   const std::string room = text_field(event, "room_id");
   const std::string invitee = text_field(event, "state_key");
   const std::string inviter = text_field(event, "sender");
-  if (!is_valid_room_id(room)) co_return core::Error::invalid("room_id", "invite without a valid room id");
+  if (!is_valid_room_id(room))
+    co_return core::Error::invalid("room_id", "invite without a valid room id");
   if (invitee == bot_user_id()) {
     // The bot joins rooms it is invited to: that is how a room gets bridged (then linked),
     // and where no bridge links the room, it takes commands there.
@@ -857,8 +945,9 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   if (permission_of(inviter) < PermissionLevel::kUser) {
     // A direct chat is a room the bridge opens on request: that needs the "user" level. The
     // ghost declines (leaving an invited room rejects the invite).
-    spdlog::info("matrix {}: {} may not open direct chats (connectors.matrix[].permissions); declined", config_.name,
-                 inviter);
+    spdlog::info(
+        "matrix {}: {} may not open direct chats (connectors.matrix[].permissions); declined",
+        config_.name, inviter);
     co_return co_await api_->leave(room, invitee);
   }
   if (auto st = co_await api_->join(room, invitee); !st) co_return st;
@@ -869,7 +958,8 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   if (direct_chats_ == nullptr || config_.dm_connector.empty()) {
     co_return core::Error::permanent("no connector for direct chats (set dm_connector)");
   }
-  const core::ActorRef requester{config_.name, inviter, mapping_.display_name(inviter).value_or(inviter)};
+  const core::ActorRef requester{config_.name, inviter,
+                                 mapping_.display_name(inviter).value_or(inviter)};
   // Named, not braced in the call: g++ 12 destroys such a temporary twice in a co_await.
   const core::ConversationRef here{config_.name, room};
   const std::string target = config_.dm_connector;
@@ -878,7 +968,8 @@ awaitable<core::Status> MatrixConnector::on_invite(const json& event) {
   co_return core::Status{};
 }
 
-awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
+awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorRef& who,
+                                                              const std::string& room_id,
                                                               std::string& ghost) {
   auto ready = co_await ready_ghost(who);
   if (!ready) co_return ready.error();
@@ -900,15 +991,15 @@ awaitable<core::Status> MatrixConnector::ensure_ghost_in_room(const core::ActorR
   co_return core::Status{};
 }
 
-awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::manage_room(const core::Event& event,
-                                                                             const std::string& room,
-                                                                             const std::string& ghost) {
+awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::manage_room(
+    const core::Event& event, const std::string& room, const std::string& ghost) {
   const core::RemoteMessageRef nothing{config_.name, ""};
   const std::string room_path = "/_matrix/client/v3/rooms/" + core::url_encode(room);
   if (const auto* joined = std::get_if<core::MemberJoined>(&event.payload)) {
     // The new member's ghost joins (the bot invites it where the room needs an invite).
     std::string member;
-    if (auto st = co_await ensure_ghost_in_room(joined->member, room, member); !st) co_return st.error();
+    if (auto st = co_await ensure_ghost_in_room(joined->member, room, member); !st)
+      co_return st.error();
     co_return nothing;
   }
   if (const auto* left = std::get_if<core::MemberLeft>(&event.payload)) {
@@ -929,14 +1020,16 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::manage_room(con
   auto r = co_await api_->call("PUT", room_path + "/state/m.room.name/", "", name);
   if (r) co_return core::RemoteMessageRef{config_.name, text_field(*r, "event_id")};
   if (ClientApi::errcode_of(r.error()) != "M_FORBIDDEN") co_return r.error();
-  json notice{{"msgtype", "m.emote"}, {"body", "renamed the chat to \u201c" + renamed.name + "\u201d"}};
+  json notice{{"msgtype", "m.emote"},
+              {"body", "renamed the chat to \u201c" + renamed.name + "\u201d"}};
   const std::string txn = "coi.rename." + event.id.value;
   auto said = co_await api_->call("PUT", room_path + "/send/m.room.message/" + txn, ghost, notice);
   if (!said) co_return said.error();
   co_return core::RemoteMessageRef{config_.name, text_field(*said, "event_id")};
 }
 
-awaitable<core::Status> MatrixConnector::upload_attachments(core::Event& event, const std::string& ghost) {
+awaitable<core::Status> MatrixConnector::upload_attachments(core::Event& event,
+                                                            const std::string& ghost) {
   auto* posted = std::get_if<core::MessagePosted>(&event.payload);
   if (posted == nullptr) co_return core::Status{};
   for (auto& file : posted->body.attachments) {
@@ -954,11 +1047,13 @@ awaitable<core::Status> MatrixConnector::upload_attachments(core::Event& event, 
   co_return core::Status{};
 }
 
-awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const core::Delivery& delivery) {
+awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(
+    const core::Delivery& delivery) {
   if (!api_) co_return core::Error::unavailable("matrix connector not started");
   const std::string& room = delivery.target.remote_id;
   std::string ghost;
-  if (auto st = co_await ensure_ghost_in_room(delivery.event.who, room, ghost); !st) co_return st.error();
+  if (auto st = co_await ensure_ghost_in_room(delivery.event.who, room, ghost); !st)
+    co_return st.error();
   core::Event event = delivery.event;
   if (std::holds_alternative<core::MemberJoined>(event.payload) ||
       std::holds_alternative<core::MemberLeft>(event.payload) ||
@@ -966,17 +1061,21 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const c
     co_return co_await manage_room(event, room, ghost);
   }
   if (auto st = co_await upload_attachments(event, ghost); !st) co_return st.error();
-  if (auto* reaction = std::get_if<core::ReactionChanged>(&event.payload); reaction != nullptr && !reaction->added) {
+  if (auto* reaction = std::get_if<core::ReactionChanged>(&event.payload);
+      reaction != nullptr && !reaction->added) {
     // Withdrawing a reaction redacts the event that carried it here (client-server API,
     // "Reactions"): find it by the reaction's origin, in the source network's terms.
     if (messages_ == nullptr) co_return core::Error::unavailable("matrix connector not running");
     auto original = co_await messages_->event_by_origin(event.origin);
     if (!original) co_return original.error();
-    const auto* source = *original ? std::get_if<core::ReactionChanged>(&(*original)->payload) : nullptr;
+    const auto* source =
+        *original ? std::get_if<core::ReactionChanged>(&(*original)->payload) : nullptr;
     if (source == nullptr) co_return core::RemoteMessageRef{config_.name, ""};
-    auto part = co_await messages_->reaction_delivered(event.where, event.who.remote_id, source->target, config_.name);
+    auto part = co_await messages_->reaction_delivered(event.where, event.who.remote_id,
+                                                       source->target, config_.name);
     if (!part) co_return part.error();
-    if (!*part) co_return core::RemoteMessageRef{config_.name, ""};  // never shown here: nothing to withdraw
+    if (!*part)
+      co_return core::RemoteMessageRef{config_.name, ""};  // never shown here: nothing to withdraw
     reaction->target = core::RemoteMessageRef{config_.name, **part};
   }
   auto sends = sends_for_event(event, room, mapping_);
@@ -987,12 +1086,15 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const c
     core::Result<json> r;
     switch (send.kind) {
       case MatrixSend::Kind::kSend:
-        r = co_await api_->call("PUT", room_path + "/send/" + core::url_encode(send.event_type) + "/" + send.txn_id, ghost,
-                                send.content);
+        r = co_await api_->call(
+            "PUT", room_path + "/send/" + core::url_encode(send.event_type) + "/" + send.txn_id,
+            ghost, send.content);
         break;
       case MatrixSend::Kind::kRedact:
-        r = co_await api_->call("PUT", room_path + "/redact/" + core::url_encode(send.target_event_id) + "/" + send.txn_id,
-                                ghost, send.content);
+        r = co_await api_->call(
+            "PUT",
+            room_path + "/redact/" + core::url_encode(send.target_event_id) + "/" + send.txn_id,
+            ghost, send.content);
         break;
       case MatrixSend::Kind::kReceipt:
         r = co_await api_->call("POST",
@@ -1001,11 +1103,13 @@ awaitable<core::Result<core::RemoteMessageRef>> MatrixConnector::deliver(const c
                                 ghost, send.content);
         break;
       case MatrixSend::Kind::kTyping:
-        r = co_await api_->call("PUT", room_path + "/typing/" + core::url_encode(ghost), ghost, send.content);
+        r = co_await api_->call("PUT", room_path + "/typing/" + core::url_encode(ghost), ghost,
+                                send.content);
         break;
     }
     if (!r) co_return r.error();
-    if (first_event_id.empty() && r->is_object() && r->contains("event_id") && (*r)["event_id"].is_string()) {
+    if (first_event_id.empty() && r->is_object() && r->contains("event_id") &&
+        (*r)["event_id"].is_string()) {
       first_event_id = (*r)["event_id"].get<std::string>();
     }
   }

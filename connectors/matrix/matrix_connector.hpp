@@ -6,9 +6,9 @@
 // transaction id derived from the event id so a retried delivery cannot post twice.
 
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <map>
 #include <set>
 #include <string>
 
@@ -33,23 +33,26 @@ class MatrixConnector final : public core::Connector {
     // The mail groups the dm_connector knows (portal rooms by alias are made for those only).
     core::ConversationStateStore* conversations = nullptr;
   };
-  MatrixConnector(boost::asio::any_io_executor executor, core::MatrixConnectorConfig config, Stores stores,
-                  core::MetricsRegistry& metrics);
+  MatrixConnector(boost::asio::any_io_executor executor, core::MatrixConnectorConfig config,
+                  Stores stores, core::MetricsRegistry& metrics);
 
   std::string_view name() const override { return config_.name; }
   core::Capabilities capabilities() const override;
   boost::asio::awaitable<core::Status> preflight() override;
   boost::asio::awaitable<void> run(core::ConnectorContext& ctx) override;
-  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(const core::Delivery& delivery) override;
+  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> deliver(
+      const core::Delivery& delivery) override;
   bool is_own_actor(const core::ActorRef& actor) const override;
-  boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person, core::ActorRef other) override;
+  boost::asio::awaitable<core::Result<std::string>> open_direct_chat(std::string person,
+                                                                     core::ActorRef other) override;
   boost::asio::awaitable<core::Status> linked(core::PortalLink link) override;
   boost::asio::awaitable<core::Status> unlinked(core::PortalLink link) override;
   bool handles_http(std::string_view path) const override;
   boost::asio::awaitable<core::HttpResponse> handle_http(const core::HttpRequest& request) override;
 
  private:
-  boost::asio::awaitable<core::HttpResponse> on_transaction(const core::HttpRequest& request, std::string txn_id);
+  boost::asio::awaitable<core::HttpResponse> on_transaction(const core::HttpRequest& request,
+                                                            std::string txn_id);
   boost::asio::awaitable<core::HttpResponse> on_user_query(std::string user_id);
   // A room alias in our namespace was asked for: the portal room of a known mail group is
   // made on the spot (connectors.matrix[].public_portals).
@@ -72,18 +75,19 @@ class MatrixConnector final : public core::Connector {
   // parks refused events as dead letters; false when the transaction must be retried.
   boost::asio::awaitable<bool> flush(Inbound& inbound);
   boost::asio::awaitable<core::Status> fetch_media(core::Event& event);
-  boost::asio::awaitable<core::Status> ensure_ghost_in_room(const core::ActorRef& who, const std::string& room_id,
+  boost::asio::awaitable<core::Status> ensure_ghost_in_room(const core::ActorRef& who,
+                                                            const std::string& room_id,
                                                             std::string& ghost);
   // The ghost exists and shows the person's name; its user id.
   boost::asio::awaitable<core::Result<std::string>> ready_ghost(const core::ActorRef& who);
   // A user of ours was invited: the bot joins (a room to bridge), a ghost joins and links
   // the room as a direct chat with the person it stands for.
   boost::asio::awaitable<core::Status> on_invite(const nlohmann::json& event);
-  boost::asio::awaitable<core::Status> upload_attachments(core::Event& event, const std::string& ghost);
+  boost::asio::awaitable<core::Status> upload_attachments(core::Event& event,
+                                                          const std::string& ghost);
   // Member changes and renames of the mail side: ghosts join and leave, the room is renamed.
-  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> manage_room(const core::Event& event,
-                                                                          const std::string& room,
-                                                                          const std::string& ghost);
+  boost::asio::awaitable<core::Result<core::RemoteMessageRef>> manage_room(
+      const core::Event& event, const std::string& room, const std::string& ghost);
   std::string bot_user_id() const;
 
   core::MatrixConnectorConfig config_;
@@ -93,27 +97,33 @@ class MatrixConnector final : public core::Connector {
   MappingContext mapping_;
   std::unique_ptr<ClientApi> api_;
   boost::asio::any_io_executor executor_;
-  core::EventSink* sink_ = nullptr;          // set while run() is active
-  core::MessageMap* messages_ = nullptr;     // likewise
+  core::EventSink* sink_ = nullptr;       // set while run() is active
+  core::MessageMap* messages_ = nullptr;  // likewise
   core::DirectChats* direct_chats_ = nullptr;
   core::PortalLinks* portal_links_ = nullptr;
   std::uint64_t last_transaction_ = 0;  // the highest numeric transaction id seen since start
   std::set<std::string> bot_rooms_;     // rooms the bot joined since start
   bool is_bot_room(const std::string& room);
-  boost::asio::awaitable<void> run_command(const std::string& room, const core::ActorRef& who, const std::string& text);
+  boost::asio::awaitable<void> run_command(const std::string& room, const core::ActorRef& who,
+                                           const std::string& text);
   boost::asio::awaitable<void> bot_says(const std::string& room, const std::string& text);
   // `dm <address>` of the management room; the answer to post.
-  boost::asio::awaitable<std::string> open_dm_command(const core::ActorRef& who, const std::string& address);
+  boost::asio::awaitable<std::string> open_dm_command(const core::ActorRef& who,
+                                                      const std::string& address);
   // `link <room> <connector>:<conversation>` and `unlink <room>`; the answer to post.
-  boost::asio::awaitable<std::string> link_command(const core::ActorRef& who, const std::string& args);
-  boost::asio::awaitable<std::string> unlink_command(const core::ActorRef& who, const std::string& args);
+  boost::asio::awaitable<std::string> link_command(const core::ActorRef& who,
+                                                   const std::string& args);
+  boost::asio::awaitable<std::string> unlink_command(const core::ActorRef& who,
+                                                     const std::string& args);
   // A room id, or the room an alias names (client-server API, "Room aliases").
   boost::asio::awaitable<core::Result<std::string>> resolve_room(const std::string& id_or_alias);
   PermissionLevel permission_of(const std::string& user_id) const;
   // MSC2346 bridge info (m.bridge and the unstable uk.half-shot.bridge, which clients still
   // read) as `as_user` in `room`; empty content withdraws it.
-  boost::asio::awaitable<core::Status> put_bridge_info(const std::string& room, const std::string& state_key,
-                                                       const nlohmann::json& content, const std::string& as_user);
+  boost::asio::awaitable<core::Status> put_bridge_info(const std::string& room,
+                                                       const std::string& state_key,
+                                                       const nlohmann::json& content,
+                                                       const std::string& as_user);
   nlohmann::json bridge_info(const std::string& creator, const std::string& channel_id,
                              const std::string& channel_name) const;
 

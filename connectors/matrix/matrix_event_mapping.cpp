@@ -391,9 +391,10 @@ core::Result<std::vector<core::Event>> map_ephemeral_event(const nlohmann::json&
   }
 }
 
-std::vector<core::Event> typing_stopped(const std::set<std::string>& before, const std::set<std::string>& now,
-                                        const core::ConversationRef& room, const MappingContext& ctx,
-                                        const TransactionInfo& txn) {
+std::vector<core::Event> typing_stopped(const std::set<std::string>& before,
+                                        const std::set<std::string>& now,
+                                        const core::ConversationRef& room,
+                                        const MappingContext& ctx, const TransactionInfo& txn) {
   std::vector<core::Event> out;
   for (const auto& id : before) {
     if (!now.contains(id)) out.push_back(typing_event(id, false, room, ctx, txn));

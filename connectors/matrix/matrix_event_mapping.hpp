@@ -108,9 +108,10 @@ core::Result<std::vector<core::Event>> map_ephemeral_event(const nlohmann::json&
 
 // One Typing{active = false} per user of `before` (who were typing in `room`) that is not in
 // `now` (who are typing according to the room's latest m.typing), origin as above.
-std::vector<core::Event> typing_stopped(const std::set<std::string>& before, const std::set<std::string>& now,
-                                        const core::ConversationRef& room, const MappingContext& ctx,
-                                        const TransactionInfo& txn);
+std::vector<core::Event> typing_stopped(const std::set<std::string>& before,
+                                        const std::set<std::string>& now,
+                                        const core::ConversationRef& room,
+                                        const MappingContext& ctx, const TransactionInfo& txn);
 
 // ---- Outbound: one core event as requests to one room ----
 

@@ -1,6 +1,5 @@
 // Outbound mapping: a core event as the client-server API requests that put it in a room.
 
-
 #include "connectors/matrix/matrix_event_mapping.hpp"
 #include "connectors/matrix/matrix_html.hpp"
 #include "connectors/matrix/utf8.hpp"
@@ -19,7 +18,6 @@ constexpr int kTypingTimeoutMs = 30000;
 std::string utf8(std::string_view text) {
   return is_valid_utf8(text) ? std::string(text) : repair_utf8(text);
 }
-
 
 bool is_plain_token(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -215,9 +213,11 @@ std::string transaction_id(const core::EventId& event_id, std::string_view room_
   // Event ids are UUIDs and go in as they are, which keeps logs readable; anything else is
   // hashed so that the id stays URL-safe. The room is hashed: it is part of the request path
   // already, but one event goes to several rooms as the same ghost.
-  const std::string event_part =
-      is_plain_token(event_id.value) ? "e" + event_id.value : "h" + core::hex64(core::fnv1a64(event_id.value));
-  return "coi." + event_part + "." + core::hex64(core::fnv1a64(room_id)) + "." + std::to_string(part);
+  const std::string event_part = is_plain_token(event_id.value)
+                                     ? "e" + event_id.value
+                                     : "h" + core::hex64(core::fnv1a64(event_id.value));
+  return "coi." + event_part + "." + core::hex64(core::fnv1a64(room_id)) + "." +
+         std::to_string(part);
 }
 
 core::Result<std::vector<MatrixSend>> sends_for_event(const core::Event& event,

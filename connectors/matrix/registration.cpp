@@ -13,13 +13,16 @@ namespace coibridge::connectors::matrix {
 namespace {
 
 std::string random_token(std::size_t length) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   std::string out;
   while (out.size() < length) {
     unsigned char buf[64];
-    if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("no randomness for the appservice tokens");
+    if (RAND_bytes(buf, sizeof buf) != 1)
+      throw std::runtime_error("no randomness for the appservice tokens");
     for (unsigned char b : buf) {
-      if (b < 248 && out.size() < length) out.push_back(kAlphabet[b % 62]);  // 248 = 4 * 62: no modulo bias
+      if (b < 248 && out.size() < length)
+        out.push_back(kAlphabet[b % 62]);  // 248 = 4 * 62: no modulo bias
     }
   }
   return out;
@@ -44,7 +47,12 @@ std::string alias_regex_for(const core::MatrixConnectorConfig& c) {
 }  // namespace
 
 Registration new_registration(const core::MatrixConnectorConfig& config) {
-  return {config.name, config.url, random_token(64), random_token(64), config.bot_localpart, user_regex_for(config),
+  return {config.name,
+          config.url,
+          random_token(64),
+          random_token(64),
+          config.bot_localpart,
+          user_regex_for(config),
           alias_regex_for(config)};
 }
 
@@ -61,12 +69,12 @@ std::string registration_yaml(const Registration& r) {
   out << YAML::Key << "receive_ephemeral" << YAML::Value << true;
   out << YAML::Key << "de.sorunome.msc2409.push_ephemeral" << YAML::Value << true;
   out << YAML::Key << "namespaces" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "exclusive"
-      << YAML::Value << true << YAML::Key << "regex" << YAML::Value << YAML::SingleQuoted << r.user_regex
-      << YAML::EndMap << YAML::EndSeq;
-  out << YAML::Key << "aliases" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "exclusive"
-      << YAML::Value << true << YAML::Key << "regex" << YAML::Value << YAML::SingleQuoted << r.alias_regex
-      << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key
+      << "exclusive" << YAML::Value << true << YAML::Key << "regex" << YAML::Value
+      << YAML::SingleQuoted << r.user_regex << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "aliases" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key
+      << "exclusive" << YAML::Value << true << YAML::Key << "regex" << YAML::Value
+      << YAML::SingleQuoted << r.alias_regex << YAML::EndMap << YAML::EndSeq;
   out << YAML::Key << "rooms" << YAML::Value << YAML::BeginSeq << YAML::EndSeq;
   out << YAML::EndMap << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
@@ -76,8 +84,10 @@ core::Status write_registration(const std::string& path, const Registration& reg
   const std::string text = registration_yaml(registration);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return core::Error::conflict(path + " exists; remove it first to make new tokens");
-    return core::Error::invalid("registration", "cannot create " + path + ": " + std::strerror(errno));
+    if (errno == EEXIST)
+      return core::Error::conflict(path + " exists; remove it first to make new tokens");
+    return core::Error::invalid("registration",
+                                "cannot create " + path + ": " + std::strerror(errno));
   }
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   const bool closed = ::close(fd) == 0;
@@ -97,8 +107,9 @@ core::Result<Registration> load_registration(const std::string& path) {
   Registration r;
   try {
     if (!root.IsMap()) return core::Error::invalid("registration", path + ": expected a mapping");
-    for (auto [field, out] : {std::pair{"id", &r.id}, std::pair{"url", &r.url}, std::pair{"as_token", &r.as_token},
-                              std::pair{"hs_token", &r.hs_token}, std::pair{"sender_localpart", &r.sender_localpart}}) {
+    for (auto [field, out] :
+         {std::pair{"id", &r.id}, std::pair{"url", &r.url}, std::pair{"as_token", &r.as_token},
+          std::pair{"hs_token", &r.hs_token}, std::pair{"sender_localpart", &r.sender_localpart}}) {
       if (!root[field] || !root[field].IsScalar() || root[field].as<std::string>().empty()) {
         return core::Error::invalid("registration", path + ": `" + field + "` is missing or empty");
       }
@@ -118,22 +129,27 @@ core::Result<Registration> load_registration(const std::string& path) {
 }
 
 core::Status check_registration(const Registration& r, const core::MatrixConnectorConfig& c) {
-  const auto differs = [&](const char* field, const std::string& in_file, const std::string& in_config,
-                           const char* config_key) {
-    return core::Error::invalid("registration", "registration " + c.registration + ": `" + field + "` is \"" + in_file +
-                                                    "\" but the config's " + config_key + " says \"" + in_config + "\"");
+  const auto differs = [&](const char* field, const std::string& in_file,
+                           const std::string& in_config, const char* config_key) {
+    return core::Error::invalid("registration", "registration " + c.registration + ": `" + field +
+                                                    "` is \"" + in_file + "\" but the config's " +
+                                                    config_key + " says \"" + in_config + "\"");
   };
   if (r.id != c.name) return differs("id", r.id, c.name, "name");
   if (r.url != c.url) return differs("url", r.url, c.url, "url");
-  if (r.sender_localpart != c.bot_localpart) return differs("sender_localpart", r.sender_localpart, c.bot_localpart, "bot_localpart");
+  if (r.sender_localpart != c.bot_localpart)
+    return differs("sender_localpart", r.sender_localpart, c.bot_localpart, "bot_localpart");
   if (r.user_regex != user_regex_for(c)) {
-    return differs("namespaces.users[0].regex", r.user_regex, user_regex_for(c), "ghost_prefix and server_name");
+    return differs("namespaces.users[0].regex", r.user_regex, user_regex_for(c),
+                   "ghost_prefix and server_name");
   }
   if (r.as_token.size() < 32 || r.hs_token.size() < 32) {
-    return core::Error::invalid("registration", "registration " + c.registration + ": tokens shorter than 32 characters");
+    return core::Error::invalid(
+        "registration", "registration " + c.registration + ": tokens shorter than 32 characters");
   }
   if (tokens_equal(r.as_token, r.hs_token)) {
-    return core::Error::invalid("registration", "registration " + c.registration + ": as_token and hs_token must differ");
+    return core::Error::invalid(
+        "registration", "registration " + c.registration + ": as_token and hs_token must differ");
   }
   return {};
 }

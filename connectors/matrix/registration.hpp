@@ -30,7 +30,8 @@ core::Result<Registration> load_registration(const std::string& path);
 
 // What the registration must agree with in the config: the id, url, bot and namespaces.
 // The error names the field that differs and both values.
-core::Status check_registration(const Registration& registration, const core::MatrixConnectorConfig& config);
+core::Status check_registration(const Registration& registration,
+                                const core::MatrixConnectorConfig& config);
 
 // Constant-time equality, for tokens presented by the homeserver.
 bool tokens_equal(std::string_view a, std::string_view b);

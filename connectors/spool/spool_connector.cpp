@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -81,18 +81,20 @@ SpoolConnector::SpoolConnector(core::SpoolConnectorConfig config, core::BlobStor
                                std::chrono::milliseconds poll_interval)
     : config_(std::move(config)), blobs_(blobs), poll_interval_(poll_interval) {}
 
-awaitable<core::Result<SpoolConnector::StoredFile>> SpoolConnector::store_file(std::string_view location,
-                                                                               std::string content_type) {
+awaitable<core::Result<SpoolConnector::StoredFile>> SpoolConnector::store_file(
+    std::string_view location, std::string content_type) {
   const std::string name(location.substr(5));
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-    co_return core::Error::invalid("location", std::string(location) + " must name a file in the inbox directory");
+    co_return core::Error::invalid(
+        "location", std::string(location) + " must name a file in the inbox directory");
   }
   const fs::path path = fs::path(config_.inbox_dir) / name;
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   if (ec) co_return core::Error::invalid("location", name + ": " + ec.message());
   if (size > kMaxAttachmentFile) {
-    co_return core::Error::invalid("location", name + " is larger than " + std::to_string(kMaxAttachmentFile) + " bytes");
+    co_return core::Error::invalid(
+        "location", name + " is larger than " + std::to_string(kMaxAttachmentFile) + " bytes");
   }
   std::ifstream in(path, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -122,7 +124,8 @@ awaitable<core::Status> SpoolConnector::store_files(core::Event& event) {
   co_return core::Status{};
 }
 
-awaitable<core::Result<nlohmann::json>> SpoolConnector::export_attachments(const core::Event& event) {
+awaitable<core::Result<nlohmann::json>> SpoolConnector::export_attachments(
+    const core::Event& event) {
   nlohmann::json files = nlohmann::json::array();
   const auto* posted = std::get_if<core::MessagePosted>(&event.payload);
   if (posted == nullptr) co_return files;
@@ -139,7 +142,8 @@ awaitable<core::Result<nlohmann::json>> SpoolConnector::export_attachments(const
     const std::string name = file.location.substr(core::kBlobLocationPrefix.size());
     bool created = false;
     if (!write_once(dir / name, blob->data, &created)) {
-      co_return core::Error::unavailable("cannot write " + (dir / name).string() + ": " + std::strerror(errno));
+      co_return core::Error::unavailable("cannot write " + (dir / name).string() + ": " +
+                                         std::strerror(errno));
     }
     files.push_back({{"location", file.location}, {"path", "files/" + name}});
   }
@@ -152,7 +156,8 @@ awaitable<void> SpoolConnector::run(core::ConnectorContext& ctx) {
     std::vector<fs::path> files;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(config_.inbox_dir, ec)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+      if (entry.is_regular_file() && entry.path().extension() == ".json")
+        files.push_back(entry.path());
     }
     // Names order the files, so a script can sequence what it drops in.
     std::sort(files.begin(), files.end());
@@ -185,9 +190,12 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
     } else {
       // The spool owns these fields; a file need not repeat them.
       if (!json.contains("id")) json["id"] = core::new_event_id().value;
-      if (!json.contains("at")) json["at"] = core::format_timestamp(std::chrono::system_clock::now());
-      if (json.contains("where") && json["where"].is_object()) json["where"]["connector"] = config_.name;
-      if (json.contains("origin") && json["origin"].is_object()) json["origin"]["connector"] = config_.name;
+      if (!json.contains("at"))
+        json["at"] = core::format_timestamp(std::chrono::system_clock::now());
+      if (json.contains("where") && json["where"].is_object())
+        json["where"]["connector"] = config_.name;
+      if (json.contains("origin") && json["origin"].is_object())
+        json["origin"]["connector"] = config_.name;
       auto parsed = core::event_from_json(json);
       if (parsed) {
         event = std::move(parsed).value();
@@ -208,7 +216,8 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
     }
   }
   if (!event) {
-    auto st = co_await ctx.sink.reject(config_.name, file.filename().string() + ": " + problem, text);
+    auto st =
+        co_await ctx.sink.reject(config_.name, file.filename().string() + ": " + problem, text);
     if (st) fs::remove(file, ec);
     co_return;
   }
@@ -226,29 +235,31 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
                 core::to_string(outcome->status));
 }
 
-awaitable<core::Result<core::RemoteMessageRef>> SpoolConnector::deliver(const core::Delivery& delivery) {
+awaitable<core::Result<core::RemoteMessageRef>> SpoolConnector::deliver(
+    const core::Delivery& delivery) {
   const fs::path dir(config_.outbox_dir);
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     co_return core::Error::unavailable("spool outbox " + dir.string() + " is not a directory");
   }
-  nlohmann::json out{{"event_id", delivery.event_id.value},
-                     {"target", {{"connector", delivery.target.connector},
-                                 {"remote_id", delivery.target.remote_id}}},
-                     {"attempt", delivery.attempt},
-                     {"event", core::to_json(delivery.event)}};
+  nlohmann::json out{
+      {"event_id", delivery.event_id.value},
+      {"target",
+       {{"connector", delivery.target.connector}, {"remote_id", delivery.target.remote_id}}},
+      {"attempt", delivery.attempt},
+      {"event", core::to_json(delivery.event)}};
   auto files = co_await export_attachments(delivery.event);
   if (!files) co_return files.error();
   if (!files->empty()) out["files"] = std::move(*files);
-  const std::string file_name = delivery.event_id.value + "--" +
-                                stable_digest(delivery.target.remote_id) + ".json";
+  const std::string file_name =
+      delivery.event_id.value + "--" + stable_digest(delivery.target.remote_id) + ".json";
   bool created = false;
   if (!write_once(dir / file_name, out.dump(2) + "\n", &created)) {
     co_return core::Error::unavailable("cannot write to spool outbox " + dir.string() + ": " +
                                        std::strerror(errno));
   }
-  append_line(dir / "deliveries.log",
-              delivery.event_id.value + " " + delivery.target.remote_id + (created ? " written" : " already-present"));
+  append_line(dir / "deliveries.log", delivery.event_id.value + " " + delivery.target.remote_id +
+                                          (created ? " written" : " already-present"));
   co_return core::RemoteMessageRef{config_.name, file_name};
 }
 

@@ -50,7 +50,8 @@ class SpoolConnector final : public core::Connector {
     std::string location;
     std::size_t size = 0;
   };
-  boost::asio::awaitable<core::Result<StoredFile>> store_file(std::string_view location, std::string content_type);
+  boost::asio::awaitable<core::Result<StoredFile>> store_file(std::string_view location,
+                                                              std::string content_type);
   // Writes the event's attachments to outbox_dir/files; the JSON list of what was written.
   boost::asio::awaitable<core::Result<nlohmann::json>> export_attachments(const core::Event& event);
 

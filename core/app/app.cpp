@@ -1,11 +1,8 @@
 #include "core/app/app.hpp"
 
-#include <algorithm>
-#include <cstdio>
-#include <thread>
-
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -18,7 +15,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <list>
+#include <thread>
 
 #include "connectors/coi/coi_connector.hpp"
 #include "connectors/matrix/matrix_connector.hpp"
@@ -82,9 +81,11 @@ awaitable<void> purge_expired(core::BlobStore& blobs, core::EventStore& events,
 core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry,
                                  asio::any_io_executor executor, core::CheckpointStore& checkpoints,
                                  core::BlobStore& blobs, core::InboundLedger& ledger,
-                                 core::ConversationStateStore& conversations, core::MetricsRegistry& metrics) {
+                                 core::ConversationStateStore& conversations,
+                                 core::MetricsRegistry& metrics) {
   for (const auto& spool : config.connectors.spool) {
-    if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool, blobs)); !st) {
+    if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool, blobs));
+        !st) {
       return st.error();
     }
   }
@@ -95,21 +96,25 @@ core::Status register_connectors(const core::Config& config, core::ConnectorRegi
   }
   for (auto matrix : config.connectors.matrix) {
     // Direct chats with ghosts go to the one mail account when there is just one.
-    if (matrix.dm_connector.empty() && config.connectors.coi.size() == 1) matrix.dm_connector = config.connectors.coi[0].name;
+    if (matrix.dm_connector.empty() && config.connectors.coi.size() == 1)
+      matrix.dm_connector = config.connectors.coi[0].name;
     auto connector = std::make_shared<connectors::matrix::MatrixConnector>(
-        executor, matrix, connectors::matrix::MatrixConnector::Stores{blobs, ledger, &conversations}, metrics);
+        executor, matrix,
+        connectors::matrix::MatrixConnector::Stores{blobs, ledger, &conversations}, metrics);
     if (auto st = registry.add(std::move(connector)); !st) return st.error();
   }
   return {};
 }
 
 // Runs one connector until shutdown, restarting it with backoff when it fails.
-awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink, core::MessageMap& messages,
-                          core::DirectChats& direct_chats,
-                          core::PortalLinks& portal_links, asio::any_io_executor compute, const bool& stopping) {
+awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink,
+                          core::MessageMap& messages, core::DirectChats& direct_chats,
+                          core::PortalLinks& portal_links, asio::any_io_executor compute,
+                          const bool& stopping) {
   auto ex = co_await asio::this_coro::executor;
   core::ConnectorContext ctx{ex, sink, messages, &direct_chats, compute, &portal_links};
-  const core::BackoffPolicy backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60000)};
+  const core::BackoffPolicy backoff{std::chrono::milliseconds(1000),
+                                    std::chrono::milliseconds(60000)};
   int failures = 0;
   asio::steady_timer timer(ex);
   while (!stopping) {
@@ -160,9 +165,11 @@ int run_generate_registration(const core::Config& config) {
       std::fprintf(stderr, "coi-bridge: %s\n", st.error().message.c_str());
       return kExitFailure;
     }
-    std::printf("wrote %s (connector %s)\n\nAdd to the homeserver's configuration (Synapse homeserver.yaml) and restart it:\n\n"
-                "app_service_config_files:\n  - %s\n\n",
-                matrix.registration.c_str(), matrix.name.c_str(), matrix.registration.c_str());
+    std::printf(
+        "wrote %s (connector %s)\n\nAdd to the homeserver's configuration (Synapse "
+        "homeserver.yaml) and restart it:\n\n"
+        "app_service_config_files:\n  - %s\n\n",
+        matrix.registration.c_str(), matrix.name.c_str(), matrix.registration.c_str());
   }
   return kExitOk;
 }
@@ -193,8 +200,8 @@ int run_bridge(const core::Config& config) {
   core::pg::PgBlobStore blobs(db);
   core::pg::PgInboundLedger ledger(db);
   core::pg::PgConversationStateStore conversations(db);
-  if (auto st = register_connectors(config, registry, io.get_executor(), checkpoints, blobs, ledger, conversations,
-                                    metrics);
+  if (auto st = register_connectors(config, registry, io.get_executor(), checkpoints, blobs, ledger,
+                                    conversations, metrics);
       !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;
@@ -218,7 +225,7 @@ int run_bridge(const core::Config& config) {
          auto current = co_await db.run([](pqxx::connection& c) {
            return core::pg::migrations_current(c, core::pg::builtin_migrations());
          });
-         co_return current && *current;
+         co_return current&&* current;
        },
        [&scheduler] { scheduler.notify(); },
        [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
@@ -226,20 +233,21 @@ int run_bridge(const core::Config& config) {
        [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
   // Connector webhooks (a homeserver's transactions, ...) by the paths they claim; the rest
   // is the admin API.
-  core::HttpServer http(io.get_executor(),
-                        {config.http.host, config.http.port, config.http.max_body_bytes},
-                        [&admin, &registry](const core::HttpRequest& req) -> awaitable<core::HttpResponse> {
-                          for (const auto& connector : registry.all()) {
-                            if (connector->handles_http(req.path)) co_return co_await connector->handle_http(req);
-                          }
-                          co_return co_await admin.handle(req);
-                        });
+  core::HttpServer http(
+      io.get_executor(), {config.http.host, config.http.port, config.http.max_body_bytes},
+      [&admin, &registry](const core::HttpRequest& req) -> awaitable<core::HttpResponse> {
+        for (const auto& connector : registry.all()) {
+          if (connector->handles_http(req.path)) co_return co_await connector->handle_http(req);
+        }
+        co_return co_await admin.handle(req);
+      });
   auto port = http.listen();
   if (!port) {
     spdlog::error("http: {}", port.error().message);
     return kExitFailure;
   }
-  spdlog::info("coi-bridge {} listening on http://{}:{}", COIBRIDGE_VERSION, config.http.host, *port);
+  spdlog::info("coi-bridge {} listening on http://{}:{}", COIBRIDGE_VERSION, config.http.host,
+               *port);
 
   bool stopping = false;
   bool scheduler_done = false;
@@ -256,7 +264,8 @@ int run_bridge(const core::Config& config) {
         for (const auto& connector : registry.all()) {
           auto st = co_await connector->preflight();
           if (!st) {
-            preflight_error = "connector " + std::string(connector->name()) + ": " + st.error().message;
+            preflight_error =
+                "connector " + std::string(connector->name()) + ": " + st.error().message;
             break;
           }
         }
@@ -277,7 +286,8 @@ int run_bridge(const core::Config& config) {
   for (const auto& connector : registry.all()) {
     auto& signal = connector_cancel.emplace_back();
     asio::co_spawn(asio::make_strand(io),
-                   supervise(connector, router, router, direct_chats, portal_links, compute.get_executor(), stopping),
+                   supervise(connector, router, router, direct_chats, portal_links,
+                             compute.get_executor(), stopping),
                    asio::bind_cancellation_slot(signal.slot(), asio::detached));
     spdlog::info("connector {} started", connector->name());
   }

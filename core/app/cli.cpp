@@ -27,7 +27,8 @@ std::string usage_text() {
 
 CliParse parse_cli(const std::vector<std::string>& args, const char* env_config) {
   CliParse out;
-  out.options.config_path = env_config != nullptr && *env_config != '\0' ? env_config : kDefaultConfigPath;
+  out.options.config_path =
+      env_config != nullptr && *env_config != '\0' ? env_config : kDefaultConfigPath;
   bool have_command = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -12,8 +12,8 @@ core::Result<Database> open_database(const core::Config& config) {
     db.conninfo = config.database.url;
     return db;
   }
-  auto embedded = core::pg::EmbeddedPostgres::start(
-      {config.database.data_dir, config.database.pg_bin_dir});
+  auto embedded =
+      core::pg::EmbeddedPostgres::start({config.database.data_dir, config.database.pg_bin_dir});
   if (!embedded) return embedded.error();
   db.embedded = std::move(embedded).value();
   db.conninfo = db.embedded->conninfo();
@@ -24,9 +24,8 @@ core::Result<core::pg::MigrationReport> apply_migrations(core::pg::DbExecutor& d
                                                          std::chrono::seconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    auto report = db.run_sync([](pqxx::connection& c) {
-      return core::pg::migrate(c, core::pg::builtin_migrations());
-    });
+    auto report = db.run_sync(
+        [](pqxx::connection& c) { return core::pg::migrate(c, core::pg::builtin_migrations()); });
     if (report || report.error().kind != core::ErrorKind::kUnavailable ||
         std::chrono::steady_clock::now() >= deadline) {
       return report;

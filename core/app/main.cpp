@@ -38,7 +38,8 @@ int main_impl(int argc, char** argv) {
     for (const auto& e : load.errors) {
       std::fprintf(stderr, "%s\n", core::format_config_error(path, e).c_str());
     }
-    std::fprintf(stderr, "coi-bridge: %zu configuration error(s) in %s\n", load.errors.size(), path.c_str());
+    std::fprintf(stderr, "coi-bridge: %zu configuration error(s) in %s\n", load.errors.size(),
+                 path.c_str());
     return app::kExitUsage;
   }
   const core::Config& config = *load.config;
@@ -46,7 +47,8 @@ int main_impl(int argc, char** argv) {
     std::printf("%s: configuration is valid\n", path.c_str());
     return app::kExitOk;
   }
-  if (cli.options.command == app::Command::kGenerateRegistration) return app::run_generate_registration(config);
+  if (cli.options.command == app::Command::kGenerateRegistration)
+    return app::run_generate_registration(config);
 
   core::init_logging(config.logging.level, config.logging.format == core::LogOutput::kJson
                                                ? core::LogFormat::kJson

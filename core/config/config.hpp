@@ -42,7 +42,7 @@ struct MailServerConfig {
   std::string host;
   std::uint16_t port = 0;
   MailTls tls = MailTls::kImplicit;
-  std::string ca_file;           // empty: the system's CA store
+  std::string ca_file;  // empty: the system's CA store
   bool verify_certificate = true;
   std::string username;
   std::string password;
@@ -50,8 +50,8 @@ struct MailServerConfig {
 
 // A chat-over-email account the bridge owns (COI and Delta Chat peers reach it by mail).
 struct CoiConnectorConfig {
-  std::string name;          // connector instance name
-  std::string address;       // the bridge account's address, e.g. bridge@example.org
+  std::string name;     // connector instance name
+  std::string address;  // the bridge account's address, e.g. bridge@example.org
   std::string display_name = "coi-bridge";
   MailServerConfig imap;
   MailServerConfig smtp;
@@ -69,35 +69,35 @@ struct CoiConnectorConfig {
 // registration file (coi-bridge generate-registration writes it; the homeserver loads it):
 // one source of truth, so the two sides cannot drift apart unnoticed.
 struct MatrixConnectorConfig {
-  std::string name;              // connector instance name
-  std::string homeserver_url;    // client-server API base, e.g. https://matrix.example.org
-  std::string server_name;       // the homeserver's name, the part after ':' in user ids
-  std::string registration;      // path of the appservice registration YAML
-  std::string url;               // where the homeserver reaches the bridge (registration `url`)
+  std::string name;            // connector instance name
+  std::string homeserver_url;  // client-server API base, e.g. https://matrix.example.org
+  std::string server_name;     // the homeserver's name, the part after ':' in user ids
+  std::string registration;    // path of the appservice registration YAML
+  std::string url;             // where the homeserver reaches the bridge (registration `url`)
   std::string ghost_prefix = "_coi_";  // ghosts are @<prefix><escaped id>:<server_name>
   std::string bot_localpart = "coibridge";
-  std::string dm_connector;      // COI connector that direct chats with ghosts go to
+  std::string dm_connector;  // COI connector that direct chats with ghosts go to
   // Who may use the bot's management commands: a Matrix user id ("@alice:example.org"), a
   // server name ("example.org") or "*" to "user" or "admin"; the most specific entry wins.
   // Unset: users of server_name are "user", nobody is "admin".
   std::optional<std::map<std::string, std::string>> permissions;
-  bool public_portals = false;   // rooms for groups on alias query (#<prefix><group>:<server>)
-  std::string ca_file;           // empty: the system's CA certificates
+  bool public_portals = false;  // rooms for groups on alias query (#<prefix><group>:<server>)
+  std::string ca_file;          // empty: the system's CA certificates
   bool verify_certificate = true;
 };
 
 struct Config {
   struct Database {
-    std::string url;                        // empty: embedded PostgreSQL in data_dir
+    std::string url;                         // empty: embedded PostgreSQL in data_dir
     std::string data_dir = "data/postgres";  // embedded cluster directory (relative to cwd)
-    std::string pg_bin_dir;                 // empty: the newest /usr/lib/postgresql/*/bin
-    int pool_size = 4;                      // database threads and connections, 1..64
+    std::string pg_bin_dir;                  // empty: the newest /usr/lib/postgresql/*/bin
+    int pool_size = 4;                       // database threads and connections, 1..64
   } database;
 
   struct Http {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 8480;                  // from `listen: host:port`; 0 = any free port
-    std::size_t max_body_bytes = 1024 * 1024;   // larger bodies get 413
+    std::uint16_t port = 8480;                 // from `listen: host:port`; 0 = any free port
+    std::size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413
   } http;
 
   struct Admin {
@@ -105,7 +105,7 @@ struct Config {
   } admin;
 
   struct Logging {
-    std::string level = "info";   // trace|debug|info|warn|error|critical|off
+    std::string level = "info";  // trace|debug|info|warn|error|critical|off
     LogOutput format = LogOutput::kText;
   } logging;
 

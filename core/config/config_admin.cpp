@@ -108,9 +108,9 @@ void report_duplicates(const std::vector<TokenEntry>& entries, Errors& errors) {
     if (!entry.token.name.empty()) {
       const auto [first, inserted] = by_name.emplace(entry.token.name, &entry);
       if (!inserted) {
-        add_error(errors, join_path(entry.path, "name"), entry.name_line,
-                  "duplicate token name \"" + entry.token.name + "\" (also " + first->second->path +
-                      ")");
+        add_error(
+            errors, join_path(entry.path, "name"), entry.name_line,
+            "duplicate token name \"" + entry.token.name + "\" (also " + first->second->path + ")");
       }
     }
     if (!entry.token.token.empty()) {

@@ -103,9 +103,9 @@ void report_duplicate_names(const std::vector<InstanceName>& names, Errors& erro
   for (const auto& name : names) {
     const auto [first, inserted] = first_by_name.emplace(name.name, &name);
     if (!inserted) {
-      add_error(errors, name.path, name.line,
-                "duplicate connector name \"" + name.name + "\" (also " + first->second->path +
-                    ")");
+      add_error(
+          errors, name.path, name.line,
+          "duplicate connector name \"" + name.name + "\" (also " + first->second->path + ")");
     }
   }
 }
@@ -115,8 +115,8 @@ void report_duplicate_names(const std::vector<InstanceName>& names, Errors& erro
 bool is_valid_instance_name(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -146,7 +146,8 @@ void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& 
   }
   for (std::size_t i = 0; i < config.connectors.matrix.size(); ++i) {
     const auto& m = config.connectors.matrix[i];
-    if (!m.name.empty()) names.push_back(InstanceName{m.name, index_path("connectors.matrix", i) + ".name", line});
+    if (!m.name.empty())
+      names.push_back(InstanceName{m.name, index_path("connectors.matrix", i) + ".name", line});
   }
   report_duplicate_names(names, errors);
 }

@@ -48,8 +48,8 @@ struct Origin {
 using Origins = std::map<std::string, Origin, std::less<>>;  // by key path
 
 // Value parsers shared by the key table. Each returns the reason for rejecting the text.
-std::optional<std::string> parse_integer(std::string_view text, std::int64_t min,
-                                         std::int64_t max, std::int64_t& out);
+std::optional<std::string> parse_integer(std::string_view text, std::int64_t min, std::int64_t max,
+                                         std::int64_t& out);
 std::optional<std::string> parse_listen(std::string_view text, std::string& host,
                                         std::uint16_t& port);
 std::optional<std::string> parse_one_of(std::string_view text,

@@ -9,7 +9,9 @@
 namespace coibridge::core::config_internal {
 namespace {
 
-bool http_url(const std::string& url) { return url.starts_with("http://") || url.starts_with("https://"); }
+bool http_url(const std::string& url) {
+  return url.starts_with("http://") || url.starts_with("https://");
+}
 
 // A permissions subject: "*", a user id "@localpart:server" or a server name. The checks are
 // the coarse ones a typo trips over; the connector matches subjects by exact text.
@@ -20,38 +22,45 @@ bool valid_subject(const std::string& subject) {
   };
   if (subject.starts_with("@")) {
     const auto colon = subject.find(':');
-    return colon != std::string::npos && colon > 1 && !bad_server(std::string_view(subject).substr(colon + 1));
+    return colon != std::string::npos && colon > 1 &&
+           !bad_server(std::string_view(subject).substr(colon + 1));
   }
   return !bad_server(subject) && !subject.starts_with(":");
 }
 
-std::map<std::string, std::string> parse_permissions(const YAML::Node& node, const std::string& path, int line,
+std::map<std::string, std::string> parse_permissions(const YAML::Node& node,
+                                                     const std::string& path, int line,
                                                      Errors& errors) {
   std::map<std::string, std::string> out;
   if (node.IsNull()) return out;  // "permissions:" with nothing: nobody may use commands
   if (!node.IsMap()) {
-    add_error(errors, path, line, "expected a mapping from user id, server name or * to user or admin");
+    add_error(errors, path, line,
+              "expected a mapping from user id, server name or * to user or admin");
     return out;
   }
-  for_each_entry(node, path, errors, [&](const std::string& subject, const YAML::Node& value, int l) {
-    const std::string p = join_path(path, subject);
-    auto level = scalar_string(value, p, l, errors);
-    if (!level) return;
-    if (!valid_subject(subject)) {
-      add_error(errors, p, l, "expected a Matrix user id (@alice:example.org), a server name or *");
-    } else if (*level != "user" && *level != "admin") {
-      add_error(errors, p, l, "expected user or admin");
-    } else {
-      out[subject] = *level;
-    }
-  });
+  for_each_entry(
+      node, path, errors, [&](const std::string& subject, const YAML::Node& value, int l) {
+        const std::string p = join_path(path, subject);
+        auto level = scalar_string(value, p, l, errors);
+        if (!level) return;
+        if (!valid_subject(subject)) {
+          add_error(errors, p, l,
+                    "expected a Matrix user id (@alice:example.org), a server name or *");
+        } else if (*level != "user" && *level != "admin") {
+          add_error(errors, p, l, "expected user or admin");
+        } else {
+          out[subject] = *level;
+        }
+      });
   return out;
 }
 
-MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& path, int line, Errors& errors) {
+MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& path, int line,
+                                   Errors& errors) {
   MatrixConnectorConfig m;
   if (!node.IsMap()) {
-    add_error(errors, path, line, "expected a mapping with name, homeserver_url, server_name, registration and url");
+    add_error(errors, path, line,
+              "expected a mapping with name, homeserver_url, server_name, registration and url");
     return m;
   }
   std::set<std::string> present;
@@ -71,7 +80,8 @@ MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& pa
       if (!http_url(*text)) add_error(errors, p, l, "expected an http:// or https:// URL");
       (key == "url" ? m.url : m.homeserver_url) = *text;
     } else if (key == "server_name") {
-      if (text->empty() || text->find_first_of(" /@") != std::string::npos) add_error(errors, p, l, "expected a server name");
+      if (text->empty() || text->find_first_of(" /@") != std::string::npos)
+        add_error(errors, p, l, "expected a server name");
       m.server_name = *text;
     } else if (key == "registration") {
       m.registration = *text;
@@ -102,7 +112,8 @@ MatrixConnectorConfig parse_matrix(const YAML::Node& node, const std::string& pa
 }  // namespace
 
 void parse_matrix_list(const YAML::Node& node, int line, Config& config, Errors& errors) {
-  parse_instance_list(node, line, "connectors.matrix", config.connectors.matrix, errors, parse_matrix);
+  parse_instance_list(node, line, "connectors.matrix", config.connectors.matrix, errors,
+                      parse_matrix);
 }
 
 }  // namespace coibridge::core::config_internal

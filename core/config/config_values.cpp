@@ -46,8 +46,8 @@ std::optional<std::string> parse_port(std::string_view text, std::uint16_t& port
 
 }  // namespace
 
-std::optional<std::string> parse_integer(std::string_view text, std::int64_t min,
-                                         std::int64_t max, std::int64_t& out) {
+std::optional<std::string> parse_integer(std::string_view text, std::int64_t min, std::int64_t max,
+                                         std::int64_t& out) {
   std::int64_t value = 0;
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);

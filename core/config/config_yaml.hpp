@@ -42,8 +42,8 @@ std::optional<std::string> scalar_string(const YAML::Node& node, std::string_vie
 // A list of connector instances under `path`: each item parsed by parse_one(item, item path,
 // item line, errors) and appended to out. A null node is an empty list.
 template <class T, class ParseOne>
-void parse_instance_list(const YAML::Node& node, int line, const std::string& path, std::vector<T>& out,
-                         Errors& errors, ParseOne parse_one) {
+void parse_instance_list(const YAML::Node& node, int line, const std::string& path,
+                         std::vector<T>& out, Errors& errors, ParseOne parse_one) {
   if (node.IsNull()) return;
   if (!node.IsSequence()) {
     add_error(errors, path, line, "expected a list");

@@ -47,18 +47,22 @@ class MessageMap {
   virtual ~MessageMap() = default;
   // The conversation a message of this network belongs to, when the message map knows it: for
   // networks whose messages do not name their conversation (a mail answering into a group).
-  virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(
+      RemoteMessageRef ref) = 0;
   // The same for many messages of one network in one round trip: message id -> conversation
   // id, for the messages the map knows.
   virtual boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
       std::string connector, std::vector<std::string> ids) = 0;
   // The event an earlier message of this network became (its origin is `ref`), if any.
-  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(
+      RemoteMessageRef ref) = 0;
   // See EventStore::newest_of.
-  virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
+      std::vector<RemoteMessageRef> refs) = 0;
   // See EventStore::reaction_delivered.
   virtual boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
-      ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) = 0;
+      ConversationRef where, std::string who, RemoteMessageRef target,
+      std::string target_connector) = 0;
 };
 
 // One delivery of one event to one target conversation.
@@ -79,7 +83,8 @@ class DirectChats {
   // started it; `target_person` is the id of the person on `target_connector`. Asks that
   // connector for its side of the chat (Connector::open_direct_chat) and links both in a new
   // bridge. Returns the target's conversation. kConflict when `here` is linked already.
-  virtual boost::asio::awaitable<Result<ConversationRef>> link(ConversationRef here, ActorRef requester,
+  virtual boost::asio::awaitable<Result<ConversationRef>> link(ConversationRef here,
+                                                               ActorRef requester,
                                                                std::string target_connector,
                                                                std::string target_person) = 0;
 };
@@ -107,8 +112,8 @@ class PortalLinks {
   // Removes the link of `conversation` (kNotFound when it has none); the bridge goes too when
   // fewer than two links would remain. Returns the conversations it was linked with. The
   // connector of `conversation` is told (Connector::unlinked) before this returns.
-  virtual boost::asio::awaitable<Result<std::vector<ConversationRef>>> unlink(ConversationRef conversation,
-                                                                             std::string actor) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<ConversationRef>>> unlink(
+      ConversationRef conversation, std::string actor) = 0;
 };
 
 struct ConnectorContext {
@@ -149,7 +154,8 @@ class Connector {
   // `other`, a person of another network who appears here as a puppet or ghost: an existing
   // conversation id, or a new one this call created. kPermanent when the connector has no
   // direct chats.
-  virtual boost::asio::awaitable<Result<std::string>> open_direct_chat(std::string /*person*/, ActorRef /*other*/) {
+  virtual boost::asio::awaitable<Result<std::string>> open_direct_chat(std::string /*person*/,
+                                                                       ActorRef /*other*/) {
     co_return Error::permanent("connector " + std::string(name()) + " has no direct chats");
   }
 

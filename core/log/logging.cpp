@@ -151,15 +151,14 @@ void init_logging(const std::string& level, LogFormat format) {
   if (!parsed) throw std::invalid_argument("unknown log level: " + level);
   // The plain (not colour) sink: the formatters mark no colour ranges, and journald or a log
   // collector reads stderr in production anyway. It flushes after every line.
-  auto logger = std::make_shared<spdlog::logger>(
-      "coi-bridge", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("coi-bridge",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_formatter(make_formatter(format));
   logger->set_level(*parsed);
   spdlog::set_default_logger(std::move(logger));
 }
 
-std::shared_ptr<spdlog::logger> make_logger(std::string name, std::ostream& out,
-                                            LogFormat format) {
+std::shared_ptr<spdlog::logger> make_logger(std::string name, std::ostream& out, LogFormat format) {
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out, /*force_flush=*/true);
   auto logger = std::make_shared<spdlog::logger>(std::move(name), std::move(sink));
   logger->set_formatter(make_formatter(format));

@@ -34,7 +34,6 @@ void init_logging(const std::string& level, LogFormat format);
 
 // For tests: a logger at level trace writing (and flushing) every line to `out`, which must
 // outlive it. Not registered with spdlog.
-std::shared_ptr<spdlog::logger> make_logger(std::string name, std::ostream& out,
-                                            LogFormat format);
+std::shared_ptr<spdlog::logger> make_logger(std::string name, std::ostream& out, LogFormat format);
 
 }  // namespace coibridge::core

@@ -101,7 +101,8 @@ MessageBody body_from(const json& j, const std::string& path) {
       Attachment att{get_string(a, p, "filename"), get_string(a, p, "content_type"), 0,
                      get_string(a, p, "location")};
       const json& size = member(a, p, "size");
-      if (!size.is_number_unsigned()) throw FieldError(p + ".size", "must be a non-negative integer");
+      if (!size.is_number_unsigned())
+        throw FieldError(p + ".size", "must be a non-negative integer");
       att.size = size.get<std::uint64_t>();
       b.attachments.push_back(std::move(att));
     }
@@ -143,7 +144,8 @@ json payload_json(const Payload& p) {
 Payload payload_from(const json& j) {
   const std::string path = "payload";
   const std::string kind = get_string(j, path, "kind");
-  if (kind == "message.posted") return MessagePosted{body_from(member(j, path, "body"), "payload.body")};
+  if (kind == "message.posted")
+    return MessagePosted{body_from(member(j, path, "body"), "payload.body")};
   if (kind == "message.edited") {
     return MessageEdited{message_ref_from(member(j, path, "target"), "payload.target"),
                          body_from(member(j, path, "body"), "payload.body")};
@@ -155,10 +157,13 @@ Payload payload_from(const json& j) {
     return ReactionChanged{message_ref_from(member(j, path, "target"), "payload.target"),
                            get_string(j, path, "reaction"), get_bool(j, path, "added")};
   }
-  if (kind == "read.up_to") return ReadUpTo{message_ref_from(member(j, path, "target"), "payload.target")};
+  if (kind == "read.up_to")
+    return ReadUpTo{message_ref_from(member(j, path, "target"), "payload.target")};
   if (kind == "typing") return Typing{get_bool(j, path, "active")};
-  if (kind == "member.joined") return MemberJoined{actor_from(member(j, path, "member"), "payload.member")};
-  if (kind == "member.left") return MemberLeft{actor_from(member(j, path, "member"), "payload.member")};
+  if (kind == "member.joined")
+    return MemberJoined{actor_from(member(j, path, "member"), "payload.member")};
+  if (kind == "member.left")
+    return MemberLeft{actor_from(member(j, path, "member"), "payload.member")};
   if (kind == "conversation.renamed") return ConversationRenamed{get_string(j, path, "name")};
   throw FieldError("payload.kind", "unknown kind '" + kind + "'");
 }
@@ -167,12 +172,18 @@ Payload payload_from(const json& j) {
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalidArgument: return "invalid_argument";
-    case ErrorKind::kNotFound: return "not_found";
-    case ErrorKind::kConflict: return "conflict";
-    case ErrorKind::kUnavailable: return "unavailable";
-    case ErrorKind::kPermanent: return "permanent";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorKind::kNotFound:
+      return "not_found";
+    case ErrorKind::kConflict:
+      return "conflict";
+    case ErrorKind::kUnavailable:
+      return "unavailable";
+    case ErrorKind::kPermanent:
+      return "permanent";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -205,7 +216,8 @@ std::string format_timestamp(Timestamp at) {
 Result<Timestamp> parse_timestamp(const std::string& text) {
   // Accepts what format_timestamp writes: YYYY-MM-DDTHH:MM:SS[.mmm]Z
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) != 6) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
+      6) {
     return Error::invalid("at", "not an RFC 3339 UTC timestamp");
   }
   long ms = 0;

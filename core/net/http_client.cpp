@@ -52,14 +52,16 @@ Result<ParsedUrl> parse_http_url(std::string_view url) {
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (out.target.front() == '?') out.target.insert(0, "/");
   if (authority.empty() || authority.find('@') != std::string_view::npos) {
-    return Error::invalid("url", "URL needs a host and no user info: " + std::string(url.substr(0, 80)));
+    return Error::invalid("url",
+                          "URL needs a host and no user info: " + std::string(url.substr(0, 80)));
   }
   if (authority.front() == '[') {  // RFC 3986 §3.2.2: an IPv6 literal
     const auto close = authority.find(']');
     if (close == std::string_view::npos) return Error::invalid("url", "unterminated IPv6 literal");
     out.host = std::string(authority.substr(1, close - 1));
     authority = authority.substr(close + 1);
-    if (!authority.empty() && authority.front() != ':') return Error::invalid("url", "junk after IPv6 literal");
+    if (!authority.empty() && authority.front() != ':')
+      return Error::invalid("url", "junk after IPv6 literal");
     if (!authority.empty()) out.port = std::string(authority.substr(1));
   } else {
     const auto colon = authority.rfind(':');
@@ -72,7 +74,8 @@ Result<ParsedUrl> parse_http_url(std::string_view url) {
     if (c < '0' || c > '9' || out.port.size() > 5) return Error::invalid("url", "bad port in URL");
   }
   for (char c : out.target) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Error::invalid("url", "URL contains spaces or controls");
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return Error::invalid("url", "URL contains spaces or controls");
   }
   return out;
 }
@@ -82,8 +85,8 @@ std::string url_encode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -148,7 +151,8 @@ struct HttpClient::Impl {
     auto& tcp_stream = conn->lowest();
     tcp_stream.expires_after(options.timeout);
     auto [cec, ep] = co_await tcp_stream.async_connect(endpoints, kAwait);
-    if (cec) co_return Error::unavailable("cannot connect to " + origin_of(u) + ": " + cec.message());
+    if (cec)
+      co_return Error::unavailable("cannot connect to " + origin_of(u) + ": " + cec.message());
     if (u.tls) {
       auto& s = *conn->secure;
       SSL_set_min_proto_version(s.native_handle(), TLS1_2_VERSION);
@@ -164,10 +168,11 @@ struct HttpClient::Impl {
       if (hec) {
         const long verify = SSL_get_verify_result(s.native_handle());
         if (options.verify_peer && verify != X509_V_OK) {
-          co_return Error::permanent("TLS certificate of " + u.host + " not accepted: " +
-                                     X509_verify_cert_error_string(verify));
+          co_return Error::permanent("TLS certificate of " + u.host +
+                                     " not accepted: " + X509_verify_cert_error_string(verify));
         }
-        co_return Error::unavailable("TLS handshake with " + origin_of(u) + " failed: " + hec.message());
+        co_return Error::unavailable("TLS handshake with " + origin_of(u) +
+                                     " failed: " + hec.message());
       }
     }
     co_return conn;
@@ -175,8 +180,8 @@ struct HttpClient::Impl {
 
   template <class Stream>
   asio::awaitable<Result<HttpClientResponse>> exchange(Stream& stream, Conn& conn,
-                                                       const http::request<http::string_body>& req, bool& reusable,
-                                                       bool& sent_nothing) {
+                                                       const http::request<http::string_body>& req,
+                                                       bool& reusable, bool& sent_nothing) {
     conn.lowest().expires_after(options.timeout);
     auto [wec, written] = co_await http::async_write(stream, req, kAwait);
     if (wec) co_return Error::unavailable("HTTP write failed: " + wec.message());
@@ -186,11 +191,13 @@ struct HttpClient::Impl {
     parser.header_limit(64 * 1024);
     auto [rec, read] = co_await http::async_read(stream, conn.buffer, parser, kAwait);
     if (rec == http::error::body_limit) {
-      co_return Error::invalid("response", "HTTP response larger than " + std::to_string(options.max_response_bytes));
+      co_return Error::invalid(
+          "response", "HTTP response larger than " + std::to_string(options.max_response_bytes));
     }
     if (rec) {
       // A kept-alive connection the server had closed: the request never reached it.
-      if (read == 0 && (rec == http::error::end_of_stream || rec == asio::error::connection_reset)) sent_nothing = true;
+      if (read == 0 && (rec == http::error::end_of_stream || rec == asio::error::connection_reset))
+        sent_nothing = true;
       co_return Error::unavailable("HTTP read failed: " + rec.message());
     }
     auto res = parser.release();
@@ -211,7 +218,8 @@ struct HttpClient::Impl {
     if (!url) co_return url.error();
     http::request<http::string_body> req;
     const auto verb = http::string_to_verb(in.method);
-    if (verb == http::verb::unknown) co_return Error::invalid("method", "unknown HTTP method " + in.method);
+    if (verb == http::verb::unknown)
+      co_return Error::invalid("method", "unknown HTTP method " + in.method);
     req.method(verb);
     req.target(url->target);
     req.version(11);

@@ -17,11 +17,11 @@
 namespace coibridge::core {
 
 struct HttpClientOptions {
-  std::string ca_file;       // empty: the system's CA certificates
-  bool verify_peer = true;   // false only for tests; logged loudly once
-  std::chrono::milliseconds timeout{30000};      // connect + write + read of one request
-  std::size_t max_response_bytes = 64 << 20;     // larger bodies fail the request
-  std::size_t max_idle_per_origin = 8;           // kept-alive connections per scheme://host:port
+  std::string ca_file;                        // empty: the system's CA certificates
+  bool verify_peer = true;                    // false only for tests; logged loudly once
+  std::chrono::milliseconds timeout{30000};   // connect + write + read of one request
+  std::size_t max_response_bytes = 64 << 20;  // larger bodies fail the request
+  std::size_t max_idle_per_origin = 8;        // kept-alive connections per scheme://host:port
   std::string user_agent = "coi-bridge";
 };
 

@@ -17,7 +17,6 @@ int hex_value(char c) {
   return -1;
 }
 
-
 }  // namespace
 
 bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const {

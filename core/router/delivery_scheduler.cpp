@@ -40,7 +40,8 @@ DeliveryScheduler::DeliveryScheduler(boost::asio::any_io_executor executor, Even
       wake_(strand_) {}
 
 Counter& DeliveryScheduler::deliveries(const std::string& connector, const char* result) {
-  return metrics_.counter("coibridge_deliveries_total", "Delivery attempts by target connector and result",
+  return metrics_.counter("coibridge_deliveries_total",
+                          "Delivery attempts by target connector and result",
                           {{"connector", connector}, {"result", result}});
 }
 
@@ -119,7 +120,8 @@ awaitable<void> DeliveryScheduler::worker(ConversationRef target) {
   workers_.erase(target);
 }
 
-awaitable<void> DeliveryScheduler::translate_refs(Event& event, const std::string& target_connector) {
+awaitable<void> DeliveryScheduler::translate_refs(Event& event,
+                                                  const std::string& target_connector) {
   auto translate = [&](RemoteMessageRef& ref) -> awaitable<void> {
     if (ref.connector == target_connector) co_return;
     auto mapped = co_await store_.translate(ref, target_connector);
@@ -144,8 +146,8 @@ awaitable<bool> DeliveryScheduler::deliver_one(const OutboxItem& item) {
   Delivery delivery{item.event.id, target, item.event, item.attempts + 1};
   co_await translate_refs(delivery.event, target.connector);
 
-  Result<RemoteMessageRef> result = Error::unavailable("no connector named '" + target.connector +
-                                                       "' runs in this instance");
+  Result<RemoteMessageRef> result =
+      Error::unavailable("no connector named '" + target.connector + "' runs in this instance");
   if (Connector* connector = registry_.find(target.connector)) {
     try {
       result = co_await connector->deliver(delivery);
@@ -160,17 +162,19 @@ awaitable<bool> DeliveryScheduler::deliver_one(const OutboxItem& item) {
   if (result) {
     recorded = co_await store_.mark_delivered(item.id, item.event.id, target, *result);
     deliveries(target.connector, "ok").inc();
-  } else if (result.error().kind == ErrorKind::kUnavailable && delivery.attempt < policy_.max_attempts) {
+  } else if (result.error().kind == ErrorKind::kUnavailable &&
+             delivery.attempt < policy_.max_attempts) {
     const auto delay = backoff_delay(policy_.backoff, delivery.attempt, random_());
-    spdlog::info("delivery of {} to {}:{} failed (attempt {}), retrying in {} ms: {}", item.event.id.value,
-                 target.connector, target.remote_id, delivery.attempt, delay.count(),
-                 result.error().message);
+    spdlog::info("delivery of {} to {}:{} failed (attempt {}), retrying in {} ms: {}",
+                 item.event.id.value, target.connector, target.remote_id, delivery.attempt,
+                 delay.count(), result.error().message);
     recorded = co_await store_.mark_failed(item.id, result.error().message,
                                            std::chrono::system_clock::now() + delay);
     left_queue = false;
     deliveries(target.connector, "failed").inc();
   } else {
-    const std::string reason = result.error().message + " (after " + std::to_string(delivery.attempt) +
+    const std::string reason = result.error().message + " (after " +
+                               std::to_string(delivery.attempt) +
                                (delivery.attempt == 1 ? " attempt)" : " attempts)");
     spdlog::warn("delivery of {} to {}:{} dead-lettered: {}", item.event.id.value, target.connector,
                  target.remote_id, reason);

@@ -32,8 +32,8 @@ class DeliveryScheduler {
  public:
   // random: a source of uniform numbers in [0, 1) for backoff jitter (injectable for tests).
   DeliveryScheduler(boost::asio::any_io_executor executor, EventStore& store,
-                    const ConnectorRegistry& registry, MetricsRegistry& metrics, DeliveryPolicy policy,
-                    std::function<double()> random = {});
+                    const ConnectorRegistry& registry, MetricsRegistry& metrics,
+                    DeliveryPolicy policy, std::function<double()> random = {});
 
   // New outbox rows may exist. Thread-safe; cheap.
   void notify();

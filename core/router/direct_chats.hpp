@@ -10,9 +10,11 @@ namespace coibridge::core {
 
 class DirectChatLinker final : public DirectChats {
  public:
-  DirectChatLinker(BridgeStore& bridges, ConnectorRegistry& registry) : bridges_(bridges), registry_(registry) {}
+  DirectChatLinker(BridgeStore& bridges, ConnectorRegistry& registry)
+      : bridges_(bridges), registry_(registry) {}
   boost::asio::awaitable<Result<ConversationRef>> link(ConversationRef here, ActorRef requester,
-                                                       std::string target_connector, std::string target_person) override;
+                                                       std::string target_connector,
+                                                       std::string target_person) override;
 
  private:
   BridgeStore& bridges_;

@@ -60,7 +60,8 @@ boost::asio::awaitable<Result<std::vector<ConversationRef>>> PortalLinker::unlin
   auto bridge_id = co_await bridges_.bridge_of(conversation.connector, conversation.remote_id);
   if (!bridge_id) co_return bridge_id.error();
   if (!*bridge_id) {
-    co_return Error::not_found(conversation.connector + ":" + conversation.remote_id + " is not linked");
+    co_return Error::not_found(conversation.connector + ":" + conversation.remote_id +
+                               " is not linked");
   }
   const std::int64_t bridge = **bridge_id;
   auto links = co_await bridges_.list_links(bridge);
@@ -69,7 +70,8 @@ boost::asio::awaitable<Result<std::vector<ConversationRef>>> PortalLinker::unlin
     return l.connector == conversation.connector && l.remote_id == conversation.remote_id;
   });
   if (mine == links->end()) {  // unlinked meanwhile
-    co_return Error::not_found(conversation.connector + ":" + conversation.remote_id + " is not linked");
+    co_return Error::not_found(conversation.connector + ":" + conversation.remote_id +
+                               " is not linked");
   }
   std::vector<ConversationRef> others;
   for (const auto& l : *links) {
@@ -85,8 +87,8 @@ boost::asio::awaitable<Result<std::vector<ConversationRef>>> PortalLinker::unlin
     removed = co_await bridges_.remove_link(bridge, mine->id, actor);
   }
   if (!removed) co_return removed.error();
-  spdlog::info("portal: {}:{} unlinked from bridge {}{} (by {})", conversation.connector, conversation.remote_id,
-               bridge, others.size() < 2 ? ", which is gone" : "", actor);
+  spdlog::info("portal: {}:{} unlinked from bridge {}{} (by {})", conversation.connector,
+               conversation.remote_id, bridge, others.size() < 2 ? ", which is gone" : "", actor);
   Link gone = *mine;
   co_await tell(std::move(gone), false);
   co_return others;

@@ -11,7 +11,10 @@ constexpr std::size_t kMaxRejectedExcerpt = 64 * 1024;
 
 Router::Router(EventStore& store, const ConnectorRegistry& registry, MetricsRegistry& metrics,
                std::function<void()> on_committed)
-    : store_(store), registry_(registry), metrics_(metrics), on_committed_(std::move(on_committed)) {}
+    : store_(store),
+      registry_(registry),
+      metrics_(metrics),
+      on_committed_(std::move(on_committed)) {}
 
 Counter& Router::published(const std::string& connector, PublishStatus status) {
   return metrics_.counter("coibridge_events_published_total",
@@ -69,7 +72,8 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
   };
   auto written = co_await store_.publish_batch(stored, planner);
   if (!written) {
-    spdlog::warn("publish from {} failed: {}", stored.front().event.where.connector, written.error().message);
+    spdlog::warn("publish from {} failed: {}", stored.front().event.where.connector,
+                 written.error().message);
     co_return written.error();
   }
   bool wake = false;
@@ -81,7 +85,8 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
   }
   // The store stopped early: what it did not reach is not part of the answer.
   if (!written->empty() && written->size() < stored.size()) {
-    outcomes.erase(outcomes.begin() + static_cast<std::ptrdiff_t>(slot[written->size() - 1] + 1), outcomes.end());
+    outcomes.erase(outcomes.begin() + static_cast<std::ptrdiff_t>(slot[written->size() - 1] + 1),
+                   outcomes.end());
   }
   if (wake && on_committed_) on_committed_();
   co_return outcomes;
@@ -91,10 +96,12 @@ boost::asio::awaitable<Status> Router::reject(std::string connector, std::string
                                               std::string raw) {
   if (raw.size() > kMaxRejectedExcerpt) raw.resize(kMaxRejectedExcerpt);
   spdlog::warn("rejected inbound item from {}: {}", connector, reason);
-  metrics_.counter("coibridge_inbound_rejected_total", "Inbound items that could not be mapped",
-                   {{"connector", connector}})
+  metrics_
+      .counter("coibridge_inbound_rejected_total", "Inbound items that could not be mapped",
+               {{"connector", connector}})
       .inc();
-  co_return co_await store_.dead_letter_inbound(std::move(connector), std::move(reason), std::move(raw));
+  co_return co_await store_.dead_letter_inbound(std::move(connector), std::move(reason),
+                                                std::move(raw));
 }
 
 }  // namespace coibridge::core

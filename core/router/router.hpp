@@ -23,24 +23,27 @@ class Router final : public EventSink, public MessageMap {
       std::span<const BatchEvent> events) override;
   boost::asio::awaitable<Status> reject(std::string connector, std::string reason,
                                         std::string raw) override;
-  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) override {
+  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(
+      RemoteMessageRef ref) override {
     co_return co_await store_.conversation_of(std::move(ref));
   }
   boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
       std::string connector, std::vector<std::string> ids) override {
     co_return co_await store_.conversations_of(std::move(connector), std::move(ids));
   }
-  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef> refs) override {
+  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
+      std::vector<RemoteMessageRef> refs) override {
     co_return co_await store_.newest_of(std::move(refs));
   }
-  boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) override {
+  boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(
+      RemoteMessageRef ref) override {
     co_return co_await store_.event_by_origin(std::move(ref));
   }
-  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef where, std::string who,
-                                                                              RemoteMessageRef target,
-                                                                              std::string target_connector) override {
-    co_return co_await store_.reaction_delivered(std::move(where), std::move(who), std::move(target),
-                                                 std::move(target_connector));
+  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
+      ConversationRef where, std::string who, RemoteMessageRef target,
+      std::string target_connector) override {
+    co_return co_await store_.reaction_delivered(std::move(where), std::move(who),
+                                                 std::move(target), std::move(target_connector));
   }
 
  private:

@@ -35,7 +35,8 @@ class BlobStore {
  public:
   virtual ~BlobStore() = default;
   // Returns the location. Content-addressed: storing the same bytes twice stores them once.
-  virtual boost::asio::awaitable<Result<std::string>> put(std::string content_type, std::string data) = 0;
+  virtual boost::asio::awaitable<Result<std::string>> put(std::string content_type,
+                                                          std::string data) = 0;
   // kNotFound for an unknown or purged location, kInvalidArgument for one not of this store.
   virtual boost::asio::awaitable<Result<Blob>> get(std::string location) = 0;
   // Removes blobs older than `age` that no pending or dead-lettered delivery names; returns

@@ -68,9 +68,11 @@ struct BridgePage {
 class BridgeStore {
  public:
   virtual ~BridgeStore() = default;
-  virtual boost::asio::awaitable<Result<Bridge>> create_bridge(std::string name, std::string actor) = 0;
+  virtual boost::asio::awaitable<Result<Bridge>> create_bridge(std::string name,
+                                                               std::string actor) = 0;
   // Bridges with id > after, ascending by id, at most limit of them.
-  virtual boost::asio::awaitable<Result<BridgePage>> list_bridges(std::int64_t after, int limit) = 0;
+  virtual boost::asio::awaitable<Result<BridgePage>> list_bridges(std::int64_t after,
+                                                                  int limit) = 0;
   virtual boost::asio::awaitable<Result<Bridge>> get_bridge(std::int64_t id) = 0;
   virtual boost::asio::awaitable<Result<Bridge>> rename_bridge(std::int64_t id, std::string name,
                                                                std::string actor) = 0;
@@ -78,13 +80,15 @@ class BridgeStore {
   virtual boost::asio::awaitable<Status> delete_bridge(std::int64_t id, std::string actor) = 0;
 
   // A conversation merged into another is linked as its survivor (Link::remote_id says which).
-  virtual boost::asio::awaitable<Result<Link>> add_link(std::int64_t bridge_id, std::string connector,
-                                                        std::string remote_id, nlohmann::json options,
+  virtual boost::asio::awaitable<Result<Link>> add_link(std::int64_t bridge_id,
+                                                        std::string connector,
+                                                        std::string remote_id,
+                                                        nlohmann::json options,
                                                         std::string actor) = 0;
   virtual boost::asio::awaitable<Result<std::vector<Link>>> list_links(std::int64_t bridge_id) = 0;
   // The bridge a conversation is linked into, if any.
-  virtual boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(std::string connector,
-                                                                                std::string remote_id) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(
+      std::string connector, std::string remote_id) = 0;
   virtual boost::asio::awaitable<Status> remove_link(std::int64_t bridge_id, std::int64_t link_id,
                                                      std::string actor) = 0;
   // Conversations with id > filter.after that match the filter, ascending by id; merged ones

@@ -26,8 +26,8 @@ struct ConversationInfo {
 class ConversationStateStore {
  public:
   virtual ~ConversationStateStore() = default;
-  virtual boost::asio::awaitable<Result<std::optional<nlohmann::json>>> load(std::string connector,
-                                                                             std::string conversation) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<nlohmann::json>>> load(
+      std::string connector, std::string conversation) = 0;
   // Saves the state and, when given, the description, in one transaction. The core stores
   // the state and never reads it.
   virtual boost::asio::awaitable<Status> save(

@@ -20,7 +20,8 @@ namespace coibridge::core {
 
 // Given the links of the bridge the event's conversation belongs to, the conversations that
 // must receive it. Pure and cheap: it runs inside the publish transaction.
-using FanoutPlanner = std::function<std::vector<ConversationRef>(const Event&, const std::vector<Link>&)>;
+using FanoutPlanner =
+    std::function<std::vector<ConversationRef>(const Event&, const std::vector<Link>&)>;
 
 struct OutboxItem {
   std::int64_t id = 0;
@@ -50,7 +51,8 @@ class EventStore {
   // event is kept (without outbox rows) so that its origin deduplicates and maps to its
   // conversation, except a stop_if_unlinked event's and typing. Counts each conversation's
   // messages and unlinked events in the directory (conversations).
-  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event, const FanoutPlanner& planner);
+  boost::asio::awaitable<Result<PublishOutcome>> publish(const Event& event,
+                                                         const FanoutPlanner& planner);
   // The same for several events in one transaction, in order; see EventSink::publish_batch
   // for where it stops. One outcome per event processed.
   virtual boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(
@@ -64,7 +66,8 @@ class EventStore {
   virtual boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() = 0;
   // The oldest outbox rows of one target conversation (its queue from the head), at most
   // `limit`, in queue order.
-  virtual boost::asio::awaitable<Result<std::vector<OutboxItem>>> queue_of(ConversationRef target, int limit) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<OutboxItem>>> queue_of(ConversationRef target,
+                                                                           int limit) = 0;
   // The queue's head, if any.
   boost::asio::awaitable<Result<std::optional<OutboxItem>>> head_of(ConversationRef target);
   // Delivered: the row leaves the outbox and the remote id joins the message map, atomically.
@@ -74,18 +77,21 @@ class EventStore {
   virtual boost::asio::awaitable<Status> mark_failed(std::int64_t outbox_id, std::string error,
                                                      Timestamp next_attempt_at) = 0;
   // The row moves to dead_letters with the reason, atomically.
-  virtual boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id, std::string reason) = 0;
+  virtual boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id,
+                                                     std::string reason) = 0;
 
   // An inbound item that could not be parsed or mapped: parked with the reason (raw is an
   // excerpt of the input, stored as a JSON string) so the source can move on.
-  virtual boost::asio::awaitable<Status> dead_letter_inbound(std::string connector, std::string reason,
+  virtual boost::asio::awaitable<Status> dead_letter_inbound(std::string connector,
+                                                             std::string reason,
                                                              std::string raw) = 0;
 
   // The conversation a message belongs to on its own network, when the message map knows it
   // (published from there, or delivered there by us).
   // Also for events of conversations linked to nothing (kept for a while, see
   // prune_unlinked); a conversation merged into another resolves to the survivor.
-  virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef ref) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(
+      RemoteMessageRef ref) = 0;
   // conversation_of for many messages of one network: message id -> conversation id.
   virtual boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
       std::string connector, std::vector<std::string> ids) = 0;
@@ -97,12 +103,14 @@ class EventStore {
   virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
       std::vector<RemoteMessageRef> refs) = 0;
   // The event published from this origin, if any.
-  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef ref) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(
+      RemoteMessageRef ref) = 0;
   // The id on target_connector of the newest reaction `who` added (in conversation `where`,
   // to `target`, all in the source network's terms) that was delivered there: what to
   // withdraw when that person withdraws their reaction.
   virtual boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
-      ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) = 0;
+      ConversationRef where, std::string who, RemoteMessageRef target,
+      std::string target_connector) = 0;
 
   // The id the target network gave to a message we know by another network's id, if any.
   virtual boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(
@@ -118,15 +126,16 @@ class EventStore {
                                                                                int limit) = 0;
 };
 
-inline boost::asio::awaitable<Result<std::optional<OutboxItem>>> EventStore::head_of(ConversationRef target) {
+inline boost::asio::awaitable<Result<std::optional<OutboxItem>>> EventStore::head_of(
+    ConversationRef target) {
   auto items = co_await queue_of(std::move(target), 1);
   if (!items) co_return items.error();
   if (items->empty()) co_return std::optional<OutboxItem>{};
   co_return std::optional<OutboxItem>(std::move(items->front()));
 }
 
-inline boost::asio::awaitable<Result<PublishOutcome>> EventStore::publish(const Event& event,
-                                                                         const FanoutPlanner& planner) {
+inline boost::asio::awaitable<Result<PublishOutcome>> EventStore::publish(
+    const Event& event, const FanoutPlanner& planner) {
   const std::vector<BatchEvent> one{BatchEvent{event, false}};
   auto outcomes = co_await publish_batch(one, planner);
   if (!outcomes) co_return outcomes.error();

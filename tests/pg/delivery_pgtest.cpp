@@ -27,13 +27,18 @@ using testing::TestConnector;
 class DeliveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto r = db_.run_sync([](pqxx::connection& c) { return pg::migrate(c, pg::builtin_migrations()); });
+    auto r =
+        db_.run_sync([](pqxx::connection& c) { return pg::migrate(c, pg::builtin_migrations()); });
     ASSERT_TRUE(r.ok()) << r.error().message;
     ASSERT_TRUE(registry_.add(source_).ok());
     ASSERT_TRUE(registry_.add(target_).ok());
     auto b = testing::run_awaitable(bridges_.create_bridge("b", "t"));
-    ASSERT_TRUE(testing::run_awaitable(bridges_.add_link(b->id, "src", "room", nlohmann::json::object(), "t")).ok());
-    ASSERT_TRUE(testing::run_awaitable(bridges_.add_link(b->id, "dst", "chan", nlohmann::json::object(), "t")).ok());
+    ASSERT_TRUE(testing::run_awaitable(
+                    bridges_.add_link(b->id, "src", "room", nlohmann::json::object(), "t"))
+                    .ok());
+    ASSERT_TRUE(testing::run_awaitable(
+                    bridges_.add_link(b->id, "dst", "chan", nlohmann::json::object(), "t"))
+                    .ok());
   }
 
   void start() {
@@ -41,9 +46,10 @@ class DeliveryTest : public ::testing::Test {
     policy.max_attempts = max_attempts_;
     policy.backoff = {10ms, 40ms};
     policy.poll_interval = 200ms;
-    scheduler_ = std::make_unique<DeliveryScheduler>(io_.get_executor(), events_, registry_, metrics_, policy,
-                                                     [] { return 0.5; });
-    router_ = std::make_unique<Router>(events_, registry_, metrics_, [this] { scheduler_->notify(); });
+    scheduler_ = std::make_unique<DeliveryScheduler>(io_.get_executor(), events_, registry_,
+                                                     metrics_, policy, [] { return 0.5; });
+    router_ =
+        std::make_unique<Router>(events_, registry_, metrics_, [this] { scheduler_->notify(); });
     boost::asio::co_spawn(io_, scheduler_->run(), [this](std::exception_ptr) { stopped_ = true; });
   }
 
@@ -59,9 +65,9 @@ class DeliveryTest : public ::testing::Test {
     e.origin = {"src", origin};
     e.payload = MessagePosted{{text, std::nullopt, {}, std::nullopt}};
     std::optional<Result<PublishOutcome>> out;
-    boost::asio::co_spawn(io_, router_->publish(e), [&](std::exception_ptr, Result<PublishOutcome> r) {
-      out.emplace(std::move(r));
-    });
+    boost::asio::co_spawn(
+        io_, router_->publish(e),
+        [&](std::exception_ptr, Result<PublishOutcome> r) { out.emplace(std::move(r)); });
     EXPECT_TRUE(run_until(io_, [&] { return out.has_value(); }));
     EXPECT_TRUE(out->ok());
     return out->value();
@@ -120,7 +126,8 @@ TEST_F(DeliveryTest, FailingTargetGetsItAfterRecoveryExactlyOnce) {
   EXPECT_EQ(count("SELECT count(*) FROM outbox"), 2);
   EXPECT_GE(count("SELECT attempts FROM outbox ORDER BY id LIMIT 1"), 2);
   for (const auto& call : target_->calls) {
-    EXPECT_EQ(std::get<MessagePosted>(call.event.payload).body.text, "first");  // head blocks the queue
+    EXPECT_EQ(std::get<MessagePosted>(call.event.payload).body.text,
+              "first");  // head blocks the queue
   }
 
   target_->fail_always.reset();
@@ -129,8 +136,11 @@ TEST_F(DeliveryTest, FailingTargetGetsItAfterRecoveryExactlyOnce) {
   EXPECT_EQ(delivered_texts(), (std::vector<std::string>{"first", "second"}));
   EXPECT_EQ(target_->delivered.size(), 2u);
   EXPECT_EQ(count("SELECT count(*) FROM dead_letters"), 0);
-  EXPECT_GE(metrics_.counter("coibridge_deliveries_total", "", {{"connector", "dst"}, {"result", "failed"}}).value(),
-            2.0);
+  EXPECT_GE(
+      metrics_
+          .counter("coibridge_deliveries_total", "", {{"connector", "dst"}, {"result", "failed"}})
+          .value(),
+      2.0);
 }
 
 TEST_F(DeliveryTest, DeadLetterAfterMaxAttemptsThenQueueMovesOn) {
@@ -143,8 +153,13 @@ TEST_F(DeliveryTest, DeadLetterAfterMaxAttemptsThenQueueMovesOn) {
   ASSERT_TRUE(run_until(io_, [&] { return count("SELECT count(*) FROM outbox") == 0; }));
   stop();
   EXPECT_EQ(delivered_texts(), (std::vector<std::string>{"fine"}));
-  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE attempts = 3 AND reason LIKE 'timeout 3%'"), 1);
-  EXPECT_EQ(metrics_.counter("coibridge_deliveries_total", "", {{"connector", "dst"}, {"result", "dead"}}).value(), 1.0);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM dead_letters WHERE attempts = 3 AND reason LIKE 'timeout 3%'"),
+      1);
+  EXPECT_EQ(
+      metrics_.counter("coibridge_deliveries_total", "", {{"connector", "dst"}, {"result", "dead"}})
+          .value(),
+      1.0);
 }
 
 TEST_F(DeliveryTest, PermanentErrorIsDeadLetteredAtOnce) {
@@ -154,7 +169,9 @@ TEST_F(DeliveryTest, PermanentErrorIsDeadLetteredAtOnce) {
   ASSERT_TRUE(run_until(io_, [&] { return count("SELECT count(*) FROM dead_letters") == 1; }));
   stop();
   EXPECT_EQ(target_->calls.size(), 1u);
-  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE reason LIKE '550 mailbox unavailable%' AND attempts = 1"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE reason LIKE '550 mailbox unavailable%' "
+                  "AND attempts = 1"),
+            1);
 }
 
 TEST_F(DeliveryTest, PendingRowsFromBeforeAStartAreDelivered) {
@@ -189,9 +206,9 @@ TEST_F(DeliveryTest, EchoOfOurOwnPuppetIsDropped) {
   e.origin = {"src", "m-echo"};
   e.payload = MessagePosted{{"echo", std::nullopt, {}, std::nullopt}};
   std::optional<Result<PublishOutcome>> out;
-  boost::asio::co_spawn(io_, router_->publish(e), [&](std::exception_ptr, Result<PublishOutcome> r) {
-    out.emplace(std::move(r));
-  });
+  boost::asio::co_spawn(
+      io_, router_->publish(e),
+      [&](std::exception_ptr, Result<PublishOutcome> r) { out.emplace(std::move(r)); });
   ASSERT_TRUE(run_until(io_, [&] { return out.has_value(); }));
   stop();
   EXPECT_EQ((*out)->status, PublishStatus::kEcho);
@@ -208,9 +225,9 @@ TEST_F(DeliveryTest, RepliesAreTranslatedToTheTargetsIds) {
   reply.origin = {"src", "m2"};
   reply.payload = MessagePosted{{"answer", std::nullopt, {}, RemoteMessageRef{"src", "m1"}}};
   std::optional<Result<PublishOutcome>> out;
-  boost::asio::co_spawn(io_, router_->publish(reply), [&](std::exception_ptr, Result<PublishOutcome> r) {
-    out.emplace(std::move(r));
-  });
+  boost::asio::co_spawn(
+      io_, router_->publish(reply),
+      [&](std::exception_ptr, Result<PublishOutcome> r) { out.emplace(std::move(r)); });
   ASSERT_TRUE(run_until(io_, [&] { return target_->delivered.size() == 2; }));
   stop();
   const auto& body = std::get<MessagePosted>(target_->delivered_order[1].event.payload).body;

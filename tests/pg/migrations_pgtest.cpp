@@ -11,9 +11,9 @@ namespace {
 
 using testing::PgDatabase;
 
-const char* const kTables[] = {"bridges",       "links",   "identities",   "puppets",
-                               "messages",      "message_parts", "outbox", "dead_letters",
-                               "checkpoints",   "seen_inbound",  "audit_log", "schema_migrations"};
+const char* const kTables[] = {"bridges",     "links",         "identities", "puppets",
+                               "messages",    "message_parts", "outbox",     "dead_letters",
+                               "checkpoints", "seen_inbound",  "audit_log",  "schema_migrations"};
 
 TEST(Migrations, ApplyOnEmptyDatabaseCreatesEveryTable) {
   PgDatabase db;
@@ -24,7 +24,8 @@ TEST(Migrations, ApplyOnEmptyDatabaseCreatesEveryTable) {
   EXPECT_EQ(report->current_version, builtin_migrations().back().version);
   pqxx::read_transaction tx(c);
   for (const char* table : kTables) {
-    EXPECT_TRUE(tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", std::string(table))[0].as<bool>())
+    EXPECT_TRUE(
+        tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", std::string(table))[0].as<bool>())
         << table;
   }
 }
@@ -72,7 +73,9 @@ TEST(Migrations, UnknownAppliedMigrationIsFatal) {
   ASSERT_TRUE(migrate(c, builtin_migrations()).ok());
   {
     pqxx::work tx(c);
-    tx.exec("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, '9999_future.sql', 'x')");
+    tx.exec(
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, '9999_future.sql', "
+        "'x')");
     tx.commit();
   }
   auto report = migrate(c, builtin_migrations());
@@ -84,7 +87,8 @@ TEST(Migrations, FailingMigrationLeavesNothingBehind) {
   PgDatabase db;
   pqxx::connection c(db.conninfo());
   auto broken = builtin_migrations();
-  broken.push_back({9000, "9000_broken.sql", "CREATE TABLE good_one (id int); SELECT no_such_function();"});
+  broken.push_back(
+      {9000, "9000_broken.sql", "CREATE TABLE good_one (id int); SELECT no_such_function();"});
   auto report = migrate(c, broken);
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.error().message.find("9000_broken.sql"), std::string::npos);

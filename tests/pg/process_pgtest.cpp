@@ -11,8 +11,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "core/admin/routes.hpp"
 #include "core/admin/admin_api.hpp"
+#include "core/admin/routes.hpp"
 #include "tests/pg/bridge_process.hpp"
 #include "tests/pg/pg_database.hpp"
 #include "tests/support/http_test_client.hpp"
@@ -48,7 +48,7 @@ class TempDir {
 
 struct ConfigOptions {
   std::string database_url;  // empty: embedded
-  std::string extra;          // appended YAML
+  std::string extra;         // appended YAML
 };
 
 class ProcessTest : public ::testing::Test {
@@ -62,22 +62,23 @@ class ProcessTest : public ::testing::Test {
         << "    - {name: reader, token: \"" << kReadToken << "\", scopes: [read]}\n"
         << "logging:\n  level: debug\n"
         << "delivery:\n  max_attempts: 1000\n  backoff_initial_ms: 20\n  backoff_max_ms: 200\n"
-        << "connectors:\n  spool:\n    - {name: spool, inbox_dir: " << dir_.path() << "/in, outbox_dir: "
-        << dir_.path() << "/out}\n"
+        << "connectors:\n  spool:\n    - {name: spool, inbox_dir: " << dir_.path()
+        << "/in, outbox_dir: " << dir_.path() << "/out}\n"
         << o.extra;
   }
   std::string config_path() const { return dir_.path() + "/config.yaml"; }
   std::string log_path() const { return dir_.path() + "/bridge.log"; }
 
   std::unique_ptr<BridgeProcess> start() {
-    auto p = std::make_unique<BridgeProcess>(std::vector<std::string>{"run", "--config", config_path()}, log_path());
+    auto p = std::make_unique<BridgeProcess>(
+        std::vector<std::string>{"run", "--config", config_path()}, log_path());
     p->start();
     EXPECT_TRUE(p->wait_ready(port_)) << p->log();
     return p;
   }
 
-  TestResponse call(const std::string& method, const std::string& target, const std::string& body = "",
-                    const std::string& token = kWriteToken) {
+  TestResponse call(const std::string& method, const std::string& target,
+                    const std::string& body = "", const std::string& token = kWriteToken) {
     test::TestHeaders headers;
     if (!token.empty()) headers.push_back({"Authorization", "Bearer " + token});
     if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
@@ -107,12 +108,15 @@ TEST_F(ExternalDbTest, RestCrudPersistsAcrossRestart) {
   ASSERT_EQ(created.status, 201) << created.body;
   const auto id = json::parse(created.body)["id"].get<std::int64_t>();
   const auto base = "/api/v1/bridges/" + std::to_string(id);
-  auto link = call("POST", base + "/links", R"({"connector":"spool","remote_id":"general","options":{"direction":"both"}})");
+  auto link = call("POST", base + "/links",
+                   R"({"connector":"spool","remote_id":"general","options":{"direction":"both"}})");
   ASSERT_EQ(link.status, 201) << link.body;
-  ASSERT_EQ(call("POST", base + "/links", R"({"connector":"spool","remote_id":"random"})").status, 201);
+  ASSERT_EQ(call("POST", base + "/links", R"({"connector":"spool","remote_id":"random"})").status,
+            201);
 
   // The same conversation cannot sit in two bridges.
-  auto other = json::parse(call("POST", "/api/v1/bridges", R"({"name":"other"})").body)["id"].get<std::int64_t>();
+  auto other = json::parse(call("POST", "/api/v1/bridges", R"({"name":"other"})").body)["id"]
+                   .get<std::int64_t>();
   auto dup = call("POST", "/api/v1/bridges/" + std::to_string(other) + "/links",
                   R"({"connector":"spool","remote_id":"general"})");
   EXPECT_EQ(dup.status, 409) << dup.body;
@@ -140,7 +144,9 @@ TEST_F(ExternalDbTest, RestCrudPersistsAcrossRestart) {
   EXPECT_FALSE(page["next_after"].is_null());
 
   ASSERT_EQ(call("PATCH", base, R"({"name":"crew"})").status, 200);
-  ASSERT_EQ(call("DELETE", base + "/links/" + std::to_string(links[1]["id"].get<std::int64_t>())).status, 204);
+  ASSERT_EQ(
+      call("DELETE", base + "/links/" + std::to_string(links[1]["id"].get<std::int64_t>())).status,
+      204);
   ASSERT_EQ(call("DELETE", "/api/v1/bridges/" + std::to_string(other)).status, 204);
 
   EXPECT_EQ(bridge->stop(SIGTERM), 0);
@@ -154,20 +160,23 @@ TEST_F(ExternalDbTest, RestCrudPersistsAcrossRestart) {
 
 TEST_F(ExternalDbTest, EveryApiRouteRefusesMissingWrongAndUnderScopedTokens) {
   auto bridge = start();
-  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"auth"})").body)["id"].get<std::int64_t>();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"auth"})").body)["id"]
+                .get<std::int64_t>();
   auto link_id = json::parse(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
                                   R"({"connector":"spool","remote_id":"x"})")
                                  .body)["id"]
                      .get<std::int64_t>();
   int api_routes = 0;
   for (const auto& route : core::AdminApi::routes()) {
-    const auto path = core::fill_pattern(route.pattern, {{"id", std::to_string(id)}, {"link_id", std::to_string(link_id)}});
+    const auto path = core::fill_pattern(
+        route.pattern, {{"id", std::to_string(id)}, {"link_id", std::to_string(link_id)}});
     if (route.pattern.rfind("/api/", 0) != 0) {
       EXPECT_EQ(route.scope, core::Scope::kNone) << route.pattern;
       continue;
     }
     ++api_routes;
-    const std::string body = route.method == "GET" || route.method == "DELETE" ? "" : R"({"name":"n"})";
+    const std::string body =
+        route.method == "GET" || route.method == "DELETE" ? "" : R"({"name":"n"})";
     const auto what = route.method + " " + path;
     auto none = call(route.method, path, body, "");
     EXPECT_EQ(none.status, 401) << what;
@@ -190,7 +199,8 @@ TEST_F(ExternalDbTest, EveryApiRouteRefusesMissingWrongAndUnderScopedTokens) {
 
 TEST_F(ExternalDbTest, EventCommittedBeforeSigkillIsDeliveredAfterRestartExactlyOnce) {
   auto bridge = start();
-  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"kill"})").body)["id"].get<std::int64_t>();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"kill"})").body)["id"]
+                .get<std::int64_t>();
   for (const char* conv : {"room-a", "room-b"}) {
     ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
                    json{{"connector", "spool"}, {"remote_id", conv}}.dump())
@@ -211,7 +221,8 @@ TEST_F(ExternalDbTest, EventCommittedBeforeSigkillIsDeliveredAfterRestartExactly
 
   // Wait until the publish committed and a delivery attempt failed.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (count("SELECT count(*) FROM outbox WHERE attempts > 0") == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (count("SELECT count(*) FROM outbox WHERE attempts > 0") == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(count("SELECT count(*) FROM outbox WHERE attempts > 0"), 1) << bridge->log();
@@ -222,7 +233,8 @@ TEST_F(ExternalDbTest, EventCommittedBeforeSigkillIsDeliveredAfterRestartExactly
   bridge = start();
 
   const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (count("SELECT count(*) FROM outbox") != 0 && std::chrono::steady_clock::now() < deadline2) {
+  while (count("SELECT count(*) FROM outbox") != 0 &&
+         std::chrono::steady_clock::now() < deadline2) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(count("SELECT count(*) FROM outbox"), 0) << bridge->log();
@@ -251,20 +263,25 @@ TEST_F(ExternalDbTest, MalformedInboundFileBecomesADeadLetterAndTheSpoolMovesOn)
   auto bridge = start();
   fs::create_directories(dir_.path() + "/in");
   std::ofstream(dir_.path() + "/in/001.json") << "{ this is not json";
-  std::ofstream(dir_.path() + "/in/002.json") << R"({"where":{"remote_id":"nowhere"},"who":{"connector":"spool","remote_id":"a"},"origin":{"remote_id":"x"},"payload":{"kind":"typing","active":true}})";
+  std::ofstream(dir_.path() + "/in/002.json")
+      << R"({"where":{"remote_id":"nowhere"},"who":{"connector":"spool","remote_id":"a"},"origin":{"remote_id":"x"},"payload":{"kind":"typing","active":true}})";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while ((fs::exists(dir_.path() + "/in/001.json") || fs::exists(dir_.path() + "/in/002.json")) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_FALSE(fs::exists(dir_.path() + "/in/002.json"));
-  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason LIKE '001.json:%'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason LIKE "
+                  "'001.json:%'"),
+            1);
   auto dead = json::parse(call("GET", "/api/v1/dead-letters", "", kReadToken).body);
   ASSERT_EQ(dead["items"].size(), 1u);
   auto metrics = http_request("127.0.0.1", port_, "GET", "/metrics");
-  EXPECT_NE(metrics.body.find("coibridge_inbound_rejected_total{connector=\"spool\"} 1"), std::string::npos)
+  EXPECT_NE(metrics.body.find("coibridge_inbound_rejected_total{connector=\"spool\"} 1"),
+            std::string::npos)
       << metrics.body;
-  EXPECT_NE(metrics.body.find("coibridge_events_published_total{connector=\"spool\",status=\"unlinked\"} 1"),
+  EXPECT_NE(metrics.body.find(
+                "coibridge_events_published_total{connector=\"spool\",status=\"unlinked\"} 1"),
             std::string::npos);
   EXPECT_NE(metrics.body.find("coibridge_outbox_depth 0"), std::string::npos);
   EXPECT_NE(metrics.body.find("coibridge_http_requests_total"), std::string::npos);
@@ -283,7 +300,8 @@ TEST_F(ExternalDbTest, SecretsNeverReachTheLog) {
   EXPECT_EQ(bridge->stop(SIGTERM), 0);
   const auto log = bridge->log();
   ASSERT_FALSE(log.empty());
-  for (const auto& secret : {kWriteToken, kReadToken, db_password, std::string("wrong-token-5be1d0c2e7")}) {
+  for (const auto& secret :
+       {kWriteToken, kReadToken, db_password, std::string("wrong-token-5be1d0c2e7")}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "secret in log: " << secret;
   }
 }
@@ -291,7 +309,9 @@ TEST_F(ExternalDbTest, SecretsNeverReachTheLog) {
 TEST_F(ProcessTest, EmbeddedDatabaseComesUpAndIsAdoptedAfterACrash) {
   write_config({"", ""});
   auto bridge = start();
-  EXPECT_EQ(http_request("127.0.0.1", port_, "GET", "/ready").body.find("ready") != std::string::npos, true);
+  EXPECT_EQ(
+      http_request("127.0.0.1", port_, "GET", "/ready").body.find("ready") != std::string::npos,
+      true);
   ASSERT_EQ(call("POST", "/api/v1/bridges", R"({"name":"embedded"})").status, 201);
   // Killed hard, it leaves its PostgreSQL running; the next start adopts it.
   EXPECT_EQ(bridge->stop(SIGKILL), 128 + SIGKILL);
@@ -316,12 +336,16 @@ TEST_F(ProcessTest, CommandLineExitCodes) {
 
   std::ofstream(dir_.path() + "/bad.yaml") << "http:\n  listen: nowhere\nadmin:\n  tokens: []\n";
   const std::string bad_log = dir_.path() + "/bad.log";
-  EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", dir_.path() + "/bad.yaml"}, bad_log), 2);
+  EXPECT_EQ(
+      BridgeProcess::run_to_end({"check-config", "--config", dir_.path() + "/bad.yaml"}, bad_log),
+      2);
   const auto out = read_file(bad_log);
   EXPECT_NE(out.find("bad.yaml:2: http.listen"), std::string::npos) << out;
   EXPECT_NE(out.find("admin.tokens"), std::string::npos) << out;
   EXPECT_EQ(BridgeProcess::run_to_end({"run", "--config", dir_.path() + "/bad.yaml"}, bad_log), 2);
-  EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", dir_.path() + "/missing.yaml"}, bad_log), 2);
+  EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", dir_.path() + "/missing.yaml"},
+                                      bad_log),
+            2);
 }
 
 }  // namespace

@@ -30,22 +30,26 @@ TEST_F(StoreTest, BridgeCrud) {
   auto created = run_awaitable(bridges_.create_bridge("team", "ops"));
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(created->name, "team");
-  EXPECT_EQ(run_awaitable(bridges_.create_bridge("team", "ops")).error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(run_awaitable(bridges_.create_bridge("team", "ops")).error().kind,
+            ErrorKind::kConflict);
 
   auto renamed = run_awaitable(bridges_.rename_bridge(created->id, "crew", "ops"));
   ASSERT_TRUE(renamed.ok());
   EXPECT_EQ(renamed->name, "crew");
   EXPECT_EQ(run_awaitable(bridges_.get_bridge(created->id))->name, "crew");
-  EXPECT_EQ(run_awaitable(bridges_.rename_bridge(999999, "x", "ops")).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(run_awaitable(bridges_.rename_bridge(999999, "x", "ops")).error().kind,
+            ErrorKind::kNotFound);
 
   ASSERT_TRUE(run_awaitable(bridges_.delete_bridge(created->id, "ops")).ok());
   EXPECT_EQ(run_awaitable(bridges_.get_bridge(created->id)).error().kind, ErrorKind::kNotFound);
-  EXPECT_EQ(run_awaitable(bridges_.delete_bridge(created->id, "ops")).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(run_awaitable(bridges_.delete_bridge(created->id, "ops")).error().kind,
+            ErrorKind::kNotFound);
   EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE actor = 'ops'"), 3);
 }
 
 TEST_F(StoreTest, ListPaginates) {
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(run_awaitable(bridges_.create_bridge("p" + std::to_string(i), "t")).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(run_awaitable(bridges_.create_bridge("p" + std::to_string(i), "t")).ok());
   auto first = run_awaitable(bridges_.list_bridges(0, 2));
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->items.size(), 2u);
@@ -60,7 +64,8 @@ TEST_F(StoreTest, ListPaginates) {
 TEST_F(StoreTest, LinkIsUniqueAcrossBridges) {
   auto a = bridge_with({{"spool", "room-1"}});
   auto b = bridge_with({});
-  auto dup = run_awaitable(bridges_.add_link(b.id, "spool", "room-1", nlohmann::json::object(), "t"));
+  auto dup =
+      run_awaitable(bridges_.add_link(b.id, "spool", "room-1", nlohmann::json::object(), "t"));
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.error().kind, ErrorKind::kConflict);
   auto links = run_awaitable(bridges_.list_links(a.id));
@@ -68,9 +73,13 @@ TEST_F(StoreTest, LinkIsUniqueAcrossBridges) {
   EXPECT_EQ(run_awaitable(bridges_.bridge_of("spool", "room-1"))->value(), a.id);
   EXPECT_FALSE(run_awaitable(bridges_.bridge_of("spool", "room-2"))->has_value());
   ASSERT_TRUE(run_awaitable(bridges_.remove_link(a.id, links->front().id, "t")).ok());
-  EXPECT_TRUE(run_awaitable(bridges_.add_link(b.id, "spool", "room-1", {{"direction", "inbound"}}, "t")).ok());
+  EXPECT_TRUE(
+      run_awaitable(bridges_.add_link(b.id, "spool", "room-1", {{"direction", "inbound"}}, "t"))
+          .ok());
   EXPECT_EQ(run_awaitable(bridges_.list_links(b.id))->front().options["direction"], "inbound");
-  EXPECT_EQ(run_awaitable(bridges_.add_link(424242, "x", "y", nlohmann::json::object(), "t")).error().kind,
+  EXPECT_EQ(run_awaitable(bridges_.add_link(424242, "x", "y", nlohmann::json::object(), "t"))
+                .error()
+                .kind,
             ErrorKind::kNotFound);
 }
 
@@ -102,12 +111,13 @@ TEST_F(StoreTest, SameOriginTwiceIsOneEvent) {
 
 TEST_F(StoreTest, BatchPublishesInOrderAndStopsWhereAsked) {
   bridge_with({{"a", "room"}, {"b", "chan"}});
-  std::vector<BatchEvent> batch{{message("a", "room", "m1", "one"), false},
-                                {message("a", "room", "m1", "one again"), false},  // same origin, same batch
-                                {message("a", "elsewhere", "m2", "x"), false},
-                                {message("a", "room", "m3", "three"), false},
-                                {message("a", "nowhere", "m4", "y"), true},
-                                {message("a", "room", "m5", "not reached"), false}};
+  std::vector<BatchEvent> batch{
+      {message("a", "room", "m1", "one"), false},
+      {message("a", "room", "m1", "one again"), false},  // same origin, same batch
+      {message("a", "elsewhere", "m2", "x"), false},
+      {message("a", "room", "m3", "three"), false},
+      {message("a", "nowhere", "m4", "y"), true},
+      {message("a", "room", "m5", "not reached"), false}};
   auto out = run_awaitable(events_.publish_batch(batch, plan_fanout));
   ASSERT_TRUE(out.ok()) << out.error().message;
   ASSERT_EQ(out->size(), 5u);
@@ -145,13 +155,20 @@ TEST_F(StoreTest, NewestOfOrdersByCommitThenEventTime) {
   for (const char* remote : {"b-1", "b-2", "b-3"}) {
     auto head = run_awaitable(events_.head_of({"b", "chan"}));
     ASSERT_TRUE(head.ok() && head->has_value());
-    ASSERT_TRUE(run_awaitable(events_.mark_delivered((*head)->id, (*head)->event.id, {"b", "chan"}, {"b", remote})).ok());
+    ASSERT_TRUE(run_awaitable(events_.mark_delivered((*head)->id, (*head)->event.id, {"b", "chan"},
+                                                     {"b", remote}))
+                    .ok());
   }
   using Refs = std::vector<RemoteMessageRef>;
-  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"b", "b-2"}, {"b", "b-1"}}))->value().remote_id, "b-1");
-  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"b", "b-1"}, {"b", "b-3"}, {"b", "gone"}}))->value().remote_id, "b-3");
+  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"b", "b-2"}, {"b", "b-1"}}))->value().remote_id,
+            "b-1");
+  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"b", "b-1"}, {"b", "b-3"}, {"b", "gone"}}))
+                ->value()
+                .remote_id,
+            "b-3");
   // The origin's own ids order the same way.
-  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"a", "m1"}, {"a", "m2"}}))->value().remote_id, "m2");
+  EXPECT_EQ(run_awaitable(events_.newest_of(Refs{{"a", "m1"}, {"a", "m2"}}))->value().remote_id,
+            "m2");
   EXPECT_FALSE(run_awaitable(events_.newest_of(Refs{{"b", "gone"}}))->has_value());
 }
 
@@ -181,7 +198,8 @@ TEST_F(StoreTest, OurOwnDeliveryComingBackIsAnEcho) {
   auto e = message("a", "room", "msg-1", "hello");
   ASSERT_TRUE(run_awaitable(events_.publish(e, plan_fanout)).ok());
   auto head = run_awaitable(events_.head_of({"b", "chan"}));
-  ASSERT_TRUE(run_awaitable(events_.mark_delivered((*head)->id, e.id, {"b", "chan"}, {"b", "b-77"})).ok());
+  ASSERT_TRUE(
+      run_awaitable(events_.mark_delivered((*head)->id, e.id, {"b", "chan"}, {"b", "b-77"})).ok());
   EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
 
   // Network b shows us our own message b-77: it must not travel back to a.
@@ -235,19 +253,22 @@ TEST_F(StoreTest, ReplayPutsADeadLetterBackInItsQueue) {
   EXPECT_EQ((*head)->event, e);
   EXPECT_EQ((*head)->attempts, 0);
   EXPECT_TRUE(run_awaitable(events_.dead_letters(0, 10))->empty());
-  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(dead->front().id, "ops")).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(dead->front().id, "ops")).error().kind,
+            ErrorKind::kNotFound);
   EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'dead_letter.replay'"), 1);
 
   // Inbound items have nothing to replay; unlinked conversations nowhere to go.
   ASSERT_TRUE(run_awaitable(events_.dead_letter_inbound("a", "bad", "x")).ok());
   auto inbound = run_awaitable(events_.dead_letters(0, 10))->front().id;
-  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(inbound, "ops")).error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(inbound, "ops")).error().kind,
+            ErrorKind::kConflict);
   head = run_awaitable(events_.head_of({"b", "chan"}));
   ASSERT_TRUE(run_awaitable(events_.dead_letter((*head)->id, "again")).ok());
   auto links = run_awaitable(bridges_.list_links(b.id));
   ASSERT_TRUE(run_awaitable(bridges_.remove_link(b.id, links->back().id, "t")).ok());
   auto again = run_awaitable(events_.dead_letters(inbound, 10))->front().id;
-  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(again, "ops")).error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(run_awaitable(events_.replay_dead_letter(again, "ops")).error().kind,
+            ErrorKind::kConflict);
 }
 
 TEST_F(StoreTest, CheckpointsOnlyMoveForwardWithinAUidvalidity) {
@@ -274,13 +295,18 @@ TEST_F(StoreTest, RemovingALinkDeadLettersItsQueue) {
 }
 
 TEST_F(StoreTest, InboundDeadLetterKeepsAnyBytes) {
-  ASSERT_TRUE(run_awaitable(events_.dead_letter_inbound("coi", "bad mime", std::string("\xff\xfe\0x", 4))).ok());
-  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason = 'bad mime'"), 1);
+  ASSERT_TRUE(
+      run_awaitable(events_.dead_letter_inbound("coi", "bad mime", std::string("\xff\xfe\0x", 4)))
+          .ok());
+  EXPECT_EQ(
+      count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason = 'bad mime'"),
+      1);
 }
 
 TEST_F(StoreTest, BlobsRoundTripEveryByteAndAreStoredOnce) {
   std::string data;
-  for (int i = 0; i < 3 * 256 + 7; ++i) data.push_back(static_cast<char>(i % 256));  // NULs and high bytes
+  for (int i = 0; i < 3 * 256 + 7; ++i)
+    data.push_back(static_cast<char>(i % 256));  // NULs and high bytes
   auto first = run_awaitable(blobs_.put("image/png", data));
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_TRUE(is_blob_location(*first));
@@ -295,8 +321,10 @@ TEST_F(StoreTest, BlobsRoundTripEveryByteAndAreStoredOnce) {
   EXPECT_EQ(blob->content_type, "image/png");
   EXPECT_EQ(blob->data, data);
 
-  EXPECT_EQ(run_awaitable(blobs_.get("blob:sha256:" + std::string(64, '0'))).error().kind, ErrorKind::kNotFound);
-  EXPECT_EQ(run_awaitable(blobs_.get("mxc://example.org/abc")).error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(run_awaitable(blobs_.get("blob:sha256:" + std::string(64, '0'))).error().kind,
+            ErrorKind::kNotFound);
+  EXPECT_EQ(run_awaitable(blobs_.get("mxc://example.org/abc")).error().kind,
+            ErrorKind::kInvalidArgument);
   EXPECT_EQ(run_awaitable(blobs_.get("blob:sha256:'; DROP TABLE blobs; --")).error().kind,
             ErrorKind::kInvalidArgument);
 }

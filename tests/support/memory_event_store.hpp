@@ -49,8 +49,8 @@ class MemoryEventStore final : public core::EventStore {
     co_return out;
   }
 
-  boost::asio::awaitable<core::Result<std::vector<core::OutboxItem>>> queue_of(core::ConversationRef target,
-                                                                              int limit) override {
+  boost::asio::awaitable<core::Result<std::vector<core::OutboxItem>>> queue_of(
+      core::ConversationRef target, int limit) override {
     std::vector<core::OutboxItem> out;
     for (const auto& item : outbox) {
       if (item.target == target && static_cast<int>(out.size()) < limit) out.push_back(item);
@@ -58,7 +58,8 @@ class MemoryEventStore final : public core::EventStore {
     co_return out;
   }
 
-  boost::asio::awaitable<core::Status> mark_delivered(std::int64_t id, core::EventId, core::ConversationRef,
+  boost::asio::awaitable<core::Status> mark_delivered(std::int64_t id, core::EventId,
+                                                      core::ConversationRef,
                                                       core::RemoteMessageRef) override {
     erase(id);
     co_return core::Status{};
@@ -97,12 +98,12 @@ class MemoryEventStore final : public core::EventStore {
     co_return std::optional<core::RemoteMessageRef>{};
   }
 
-  boost::asio::awaitable<core::Result<std::optional<core::Event>>> event_by_origin(core::RemoteMessageRef) override {
+  boost::asio::awaitable<core::Result<std::optional<core::Event>>> event_by_origin(
+      core::RemoteMessageRef) override {
     co_return std::optional<core::Event>{};
   }
-  boost::asio::awaitable<core::Result<std::optional<std::string>>> reaction_delivered(core::ConversationRef, std::string,
-                                                                                core::RemoteMessageRef,
-                                                                                std::string) override {
+  boost::asio::awaitable<core::Result<std::optional<std::string>>> reaction_delivered(
+      core::ConversationRef, std::string, core::RemoteMessageRef, std::string) override {
     co_return std::optional<std::string>{};
   }
   boost::asio::awaitable<core::Result<std::optional<core::ConversationRef>>> conversation_of(
@@ -138,13 +139,14 @@ class MemoryEventStore final : public core::EventStore {
   std::vector<core::OutboxItem> outbox;
   std::vector<core::DeadLetter> dead;
   std::vector<std::string> inbound_dead;
-  int publish_calls = 0;                    // store transactions (a batch is one)
+  int publish_calls = 0;                     // store transactions (a batch is one)
   std::set<core::ConversationRef> unlinked;  // conversations that answer kUnlinked
 
  private:
   void erase(std::int64_t id) {
-    outbox.erase(std::remove_if(outbox.begin(), outbox.end(), [&](const auto& i) { return i.id == id; }),
-                 outbox.end());
+    outbox.erase(
+        std::remove_if(outbox.begin(), outbox.end(), [&](const auto& i) { return i.id == id; }),
+        outbox.end());
   }
   std::map<std::string, core::EventId> origins_;
   std::int64_t next_id_ = 0;

@@ -45,9 +45,9 @@ class TestConnector final : public core::Connector {
 
   std::deque<core::Error> scripted_failures;  // returned by the next calls, in order
   std::optional<core::Error> fail_always;
-  std::vector<core::Delivery> calls;           // every deliver() call
+  std::vector<core::Delivery> calls;                // every deliver() call
   std::map<std::string, core::Delivery> delivered;  // distinct successful deliveries
-  std::vector<core::Delivery> delivered_order;       // first successes, in order
+  std::vector<core::Delivery> delivered_order;      // first successes, in order
 
  private:
   std::string name_;

@@ -2,7 +2,8 @@
 
 namespace coibridge::connectors::coi::imap {
 
-boost::asio::awaitable<core::Result<std::optional<std::string>>> coi_chats_folder(ImapSession& session) {
+boost::asio::awaitable<core::Result<std::optional<std::string>>> coi_chats_folder(
+    ImapSession& session) {
   using Out = std::optional<std::string>;
   if (!session.has_capability("COI")) co_return Out{};
   auto enabled = co_await session.get_metadata("", std::string(kCoiConfig) + "/enabled");
@@ -10,7 +11,8 @@ boost::asio::awaitable<core::Result<std::optional<std::string>>> coi_chats_folde
   if (!*enabled || **enabled != "yes") co_return Out{};
   auto root_entry = co_await session.get_metadata("", std::string(kCoiConfig) + "/mailbox-root");
   if (!root_entry) co_return root_entry.error();
-  const std::string root = *root_entry && !(*root_entry)->empty() ? **root_entry : std::string("COI");
+  const std::string root =
+      *root_entry && !(*root_entry)->empty() ? **root_entry : std::string("COI");
   auto roots = co_await session.list("", root);
   if (!roots) co_return roots.error();
   if (roots->empty()) co_return Out{};

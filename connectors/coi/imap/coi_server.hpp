@@ -19,6 +19,7 @@ inline constexpr const char* kCoiConfig = "/private/vendor/vendor.dovecot/coi/co
 // ("enabled" must be exactly "yes"), or the folder does not exist. The root comes from the
 // "mailbox-root" entry (default "COI"), joined with the hierarchy separator LIST reports for
 // it (Dovecot builds "INBOX.COI.Chats" on a server whose separator is ".").
-boost::asio::awaitable<core::Result<std::optional<std::string>>> coi_chats_folder(ImapSession& session);
+boost::asio::awaitable<core::Result<std::optional<std::string>>> coi_chats_folder(
+    ImapSession& session);
 
 }  // namespace coibridge::connectors::coi::imap

@@ -1,11 +1,10 @@
 #include "connectors/coi/imap/imap_parser.hpp"
 
-#include "connectors/coi/imap/imap_chars.hpp"
-
 #include <algorithm>
 #include <charconv>
 #include <limits>
 
+#include "connectors/coi/imap/imap_chars.hpp"
 #include "core/text/ascii.hpp"
 
 namespace coibridge::connectors::coi::imap {

@@ -1,9 +1,9 @@
 #include "connectors/coi/imap/imap_quote.hpp"
 
-#include "connectors/coi/imap/imap_chars.hpp"
-
 #include <algorithm>
 #include <optional>
+
+#include "connectors/coi/imap/imap_chars.hpp"
 
 namespace coibridge::connectors::coi::imap {
 

@@ -633,7 +633,8 @@ class BodyWalker {
       return invalid("attachment '" + name + "' is " + std::to_string(data.size()) +
                      " bytes, over the limit of " + std::to_string(limits_.max_attachment_bytes));
     }
-    mail_.attachments.push_back({std::move(name), media_type_or_octets(media, subtype), std::move(data)});
+    mail_.attachments.push_back(
+        {std::move(name), media_type_or_octets(media, subtype), std::move(data)});
     return {};
   }
 
@@ -643,7 +644,8 @@ class BodyWalker {
     const auto valid = [](std::string_view name) {
       if (name.empty() || name.size() > 127) return false;
       for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') ||
                         std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
         if (!ok) return false;
       }
@@ -778,7 +780,8 @@ core::Result<ParsedMail> parse_mail(std::string_view raw, const ParseLimits& lim
     mail.group_name = strip_reply_prefixes(mail.subject);
   }
   mail.previous_group_name = header_value(top, "Chat-Group-Name-Changed");
-  if (auto avatar = header_value(top, "Chat-User-Avatar"); avatar && avatar->starts_with("base64:")) {
+  if (auto avatar = header_value(top, "Chat-User-Avatar");
+      avatar && avatar->starts_with("base64:")) {
     // GLib's decoder skips the folding whitespace of a long header.
     gsize size = 0;
     GCharPtr bytes(reinterpret_cast<gchar*>(g_base64_decode(avatar->c_str() + 7, &size)));

@@ -116,7 +116,7 @@ class Session {
   bool tls_ = false;
   bool host_mismatch_ = false;
   bool data_started_ = false;
-  Capabilities caps_;  // from the last EHLO of open()
+  Capabilities caps_;   // from the last EHLO of open()
   std::string server_;  // host:port, for messages
   std::string rbuf_;    // received bytes not yet parsed into replies
   std::array<char, kReadChunk> chunk_{};
@@ -654,7 +654,8 @@ std::size_t SmtpSender::idle_sessions() {
   return idle_.size();
 }
 
-awaitable<Status> SmtpSender::send(asio::any_io_executor ex, const Envelope& env, const std::string& message) {
+awaitable<Status> SmtpSender::send(asio::any_io_executor ex, const Envelope& env,
+                                   const std::string& message) {
   if (auto c = check_request(ep_, env); !c) co_return c;
   for (int attempt = 1;; ++attempt) {
     auto connection = take();
@@ -663,7 +664,8 @@ awaitable<Status> SmtpSender::send(asio::any_io_executor ex, const Envelope& env
     if (!reused) {
       connection = std::make_shared<Connection>(ex, ep_);
       if (ep_.tls == TlsMode::kNone) {
-        spdlog::warn("smtp {}:{}: sending without TLS (TlsMode::kNone; meant for loopback tests)", ep_.host, ep_.port);
+        spdlog::warn("smtp {}:{}: sending without TLS (TlsMode::kNone; meant for loopback tests)",
+                     ep_.host, ep_.port);
       } else {
         st = setup_tls(connection->ctx, ep_);
       }
@@ -683,10 +685,12 @@ awaitable<Status> SmtpSender::send(asio::any_io_executor ex, const Envelope& env
     connection->session.close();
     // A kept session the server has dropped fails before any of the mail was sent: once more
     // on a new connection. Anything else is the answer.
-    if (!reused || attempt > 1 || connection->session.data_started() || st.error().kind != core::ErrorKind::kUnavailable) {
+    if (!reused || attempt > 1 || connection->session.data_started() ||
+        st.error().kind != core::ErrorKind::kUnavailable) {
       co_return st;
     }
-    spdlog::debug("smtp {}:{}: kept session unusable ({}); reconnecting", ep_.host, ep_.port, st.error().message);
+    spdlog::debug("smtp {}:{}: kept session unusable ({}); reconnecting", ep_.host, ep_.port,
+                  st.error().message);
   }
 }
 

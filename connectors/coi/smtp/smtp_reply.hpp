@@ -42,10 +42,10 @@ struct ParseResult {
 };
 
 // Parses the first reply at the start of `input`. Lines end in CRLF; a bare LF is accepted
-// too (robustness: RFC 5321 §2.3.8 forbids sending it, broken servers do). A line is "CODE-text" (more lines follow)
-// or "CODE text" / "CODE" (the last line), CODE being three digits 2-5, 0-5, 0-9; every
-// line of one reply must carry the same code (§4.2.1). Anything else is kMalformed. When no
-// complete reply is there yet: kNeedMore, or kTooLarge once the input holds more than
+// too (robustness: RFC 5321 §2.3.8 forbids sending it, broken servers do). A line is "CODE-text"
+// (more lines follow) or "CODE text" / "CODE" (the last line), CODE being three digits 2-5, 0-5,
+// 0-9; every line of one reply must carry the same code (§4.2.1). Anything else is kMalformed. When
+// no complete reply is there yet: kNeedMore, or kTooLarge once the input holds more than
 // kMaxReplyBytes without completing one. Replies pipelined after the first stay in the input
 // (the caller removes `consumed` bytes and parses again).
 ParseResult parse_reply(std::string_view input);

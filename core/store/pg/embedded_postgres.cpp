@@ -83,7 +83,8 @@ int run_tool(const std::vector<std::string>& argv, const std::optional<Owner>& o
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
     if (owner) {
-      if (setgroups(0, nullptr) != 0 || setgid(owner->gid) != 0 || setuid(owner->uid) != 0) _exit(126);
+      if (setgroups(0, nullptr) != 0 || setgid(owner->gid) != 0 || setuid(owner->uid) != 0)
+        _exit(126);
     }
     execv(args[0], args.data());
     _exit(127);
@@ -150,7 +151,8 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::start(const Options&
                              "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"},
                             *owner, pg->log_file_);
     if (rc != 0) {
-      return Error::internal("initdb failed (exit " + std::to_string(rc) + "); see " + pg->log_file_);
+      return Error::internal("initdb failed (exit " + std::to_string(rc) + "); see " +
+                             pg->log_file_);
     }
     // No TCP at all: the socket lives in a 0700 directory, which is the access control.
     std::ofstream conf(fs::path(pg->pgdata_) / "postgresql.conf", std::ios::app);
@@ -163,8 +165,9 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::start(const Options&
     // Left running by a coi-bridge that did not stop cleanly: it is ours, use it.
     spdlog::info("embedded PostgreSQL: adopting the running server in {}", pg->pgdata_);
   } else {
-    const int rc = run_tool({pg_ctl, "start", "-D", pg->pgdata_, "-l", pg->log_file_, "-w", "-t", "60"},
-                            *owner, pg->log_file_);
+    const int rc =
+        run_tool({pg_ctl, "start", "-D", pg->pgdata_, "-l", pg->log_file_, "-w", "-t", "60"},
+                 *owner, pg->log_file_);
     if (rc != 0) {
       return Error::internal("PostgreSQL did not start (pg_ctl exit " + std::to_string(rc) +
                              "); see " + pg->log_file_);
@@ -186,8 +189,9 @@ Status EmbeddedPostgres::stop() {
   running_ = false;
   auto owner = cluster_owner();
   if (!owner) return owner.error();
-  const int rc = run_tool({bin_dir_ + "/pg_ctl", "stop", "-D", pgdata_, "-m", "fast", "-w", "-t", "60"},
-                          *owner, log_file_);
+  const int rc =
+      run_tool({bin_dir_ + "/pg_ctl", "stop", "-D", pgdata_, "-m", "fast", "-w", "-t", "60"},
+               *owner, log_file_);
   if (rc != 0) return Error::internal("pg_ctl stop failed; see " + log_file_);
   spdlog::info("embedded PostgreSQL: stopped");
   return {};

@@ -29,7 +29,8 @@ Status verify(const std::map<int, Applied>& applied, const std::vector<Migration
   for (const auto& [version, a] : applied) {
     auto it = known.find(version);
     if (it == known.end()) {
-      return Error::internal("the database has migration " + std::to_string(version) + " (" + a.name +
+      return Error::internal("the database has migration " + std::to_string(version) + " (" +
+                             a.name +
                              ") that this coi-bridge does not know; is it an older version?");
     }
     if (sha256_hex(it->second->sql) != a.checksum) {

@@ -48,7 +48,8 @@ awaitable<Result<bool>> PgInboundLedger::seen(std::string connector, std::string
   });
 }
 
-awaitable<Status> PgInboundLedger::remember(std::string connector, std::string key, std::chrono::seconds keep) {
+awaitable<Status> PgInboundLedger::remember(std::string connector, std::string key,
+                                            std::chrono::seconds keep) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);
     tx.exec_prepared("inbound_remember", connector, key, static_cast<std::int64_t>(keep.count()));
@@ -58,8 +59,8 @@ awaitable<Status> PgInboundLedger::remember(std::string connector, std::string k
   });
 }
 
-awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(std::string connector,
-                                                                               std::string conversation) {
+awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(
+    std::string connector, std::string conversation) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<nlohmann::json>> {
     pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("conversation_state_get", connector, conversation);

@@ -14,7 +14,8 @@ namespace coibridge::core::pg {
 class PgBlobStore final : public BlobStore {
  public:
   explicit PgBlobStore(DbExecutor& db) : db_(db) {}
-  boost::asio::awaitable<Result<std::string>> put(std::string content_type, std::string data) override;
+  boost::asio::awaitable<Result<std::string>> put(std::string content_type,
+                                                  std::string data) override;
   boost::asio::awaitable<Result<Blob>> get(std::string location) override;
   boost::asio::awaitable<Result<std::int64_t>> purge(std::chrono::seconds age) override;
 
@@ -26,7 +27,8 @@ class PgInboundLedger final : public InboundLedger {
  public:
   explicit PgInboundLedger(DbExecutor& db) : db_(db) {}
   boost::asio::awaitable<Result<bool>> seen(std::string connector, std::string key) override;
-  boost::asio::awaitable<Status> remember(std::string connector, std::string key, std::chrono::seconds keep) override;
+  boost::asio::awaitable<Status> remember(std::string connector, std::string key,
+                                          std::chrono::seconds keep) override;
 
  private:
   DbExecutor& db_;
@@ -35,8 +37,8 @@ class PgInboundLedger final : public InboundLedger {
 class PgConversationStateStore final : public ConversationStateStore {
  public:
   explicit PgConversationStateStore(DbExecutor& db) : db_(db) {}
-  boost::asio::awaitable<Result<std::optional<nlohmann::json>>> load(std::string connector,
-                                                                     std::string conversation) override;
+  boost::asio::awaitable<Result<std::optional<nlohmann::json>>> load(
+      std::string connector, std::string conversation) override;
   boost::asio::awaitable<Status> save(std::string connector, std::string conversation,
                                       nlohmann::json state,
                                       std::optional<ConversationInfo> info = std::nullopt) override;

@@ -144,7 +144,8 @@ awaitable<Result<Link>> PgBridgeStore::add_link(std::int64_t bridge_id, std::str
       if (tx.exec_prepared("bridge_get", bridge_id).empty()) {
         return Error::not_found("no bridge with id " + std::to_string(bridge_id));
       }
-      Link l = link_from(tx.exec_prepared1("link_insert", bridge_id, connector, remote_id, options.dump()));
+      Link l = link_from(
+          tx.exec_prepared1("link_insert", bridge_id, connector, remote_id, options.dump()));
       audit(tx, actor, "link.add", bridge_target(bridge_id),
             {{"link_id", l.id}, {"connector", connector}, {"remote_id", remote_id}});
       tx.commit();
@@ -156,7 +157,8 @@ awaitable<Result<Link>> PgBridgeStore::add_link(std::int64_t bridge_id, std::str
   });
 }
 
-awaitable<Result<std::optional<std::int64_t>>> PgBridgeStore::bridge_of(std::string connector, std::string remote_id) {
+awaitable<Result<std::optional<std::int64_t>>> PgBridgeStore::bridge_of(std::string connector,
+                                                                        std::string remote_id) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<std::int64_t>> {
     pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("link_bridge_of", connector, remote_id);
@@ -218,8 +220,8 @@ awaitable<Status> PgBridgeStore::remove_link(std::int64_t bridge_id, std::int64_
 
 // ---------------------------------------------------------------- events
 
-awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const std::vector<BatchEvent>& events,
-                                                                           const FanoutPlanner& planner) {
+awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(
+    const std::vector<BatchEvent>& events, const FanoutPlanner& planner) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<PublishOutcome>> {
     pqxx::work tx(c);
     std::vector<PublishOutcome> outcomes;
@@ -240,7 +242,8 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
       PublishOutcome& out = outcomes.emplace_back();
       // Published before (in this batch too: the transaction sees its own rows), or our own
       // delivery coming back (the copy of a sent mail, our own Matrix event).
-      const auto seen = tx.exec_prepared1("origin_status", event.origin.connector, event.origin.remote_id);
+      const auto seen =
+          tx.exec_prepared1("origin_status", event.origin.connector, event.origin.remote_id);
       if (!seen[0].is_null()) {
         out.status = PublishStatus::kDuplicate;
         out.event_id = EventId{seen[0].as<std::string>()};
@@ -252,7 +255,8 @@ awaitable<Result<std::vector<PublishOutcome>>> PgEventStore::publish_batch(const
       }
       auto [where, fresh] = linked.try_emplace(event.where);
       if (fresh) {
-        auto bridge = tx.exec_prepared("link_bridge_of", event.where.connector, event.where.remote_id);
+        auto bridge =
+            tx.exec_prepared("link_bridge_of", event.where.connector, event.where.remote_id);
         if (!bridge.empty()) {
           where->second.bridge_id = bridge[0][0].as<std::int64_t>();
           for (const auto& r : tx.exec_prepared("link_list", where->second.bridge_id)) {
@@ -317,22 +321,27 @@ awaitable<Result<std::vector<EventStore::QueueHead>>> PgEventStore::queue_heads(
     pqxx::nontransaction tx(c);
     std::vector<QueueHead> out;
     for (const auto& r : tx.exec_prepared("outbox_heads")) {
-      out.push_back({{r[0].as<std::string>(), r[1].as<std::string>()}, from_ms(r[2].as<std::int64_t>())});
+      out.push_back(
+          {{r[0].as<std::string>(), r[1].as<std::string>()}, from_ms(r[2].as<std::int64_t>())});
     }
     return out;
   });
 }
 
-awaitable<Result<std::vector<OutboxItem>>> PgEventStore::queue_of(ConversationRef target, int limit) {
+awaitable<Result<std::vector<OutboxItem>>> PgEventStore::queue_of(ConversationRef target,
+                                                                  int limit) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<OutboxItem>> {
     pqxx::nontransaction tx(c);
     std::vector<OutboxItem> out;
-    for (const auto& r : tx.exec_prepared("outbox_queue_of", target.connector, target.remote_id, limit)) {
+    for (const auto& r :
+         tx.exec_prepared("outbox_queue_of", target.connector, target.remote_id, limit)) {
       OutboxItem item;
       item.id = r[0].as<std::int64_t>();
       item.target = target;
       auto event = event_from_json(nlohmann::json::parse(r[1].as<std::string>()));
-      if (!event) return Error::internal("outbox row " + std::to_string(item.id) + ": " + event.error().message);
+      if (!event)
+        return Error::internal("outbox row " + std::to_string(item.id) + ": " +
+                               event.error().message);
       item.event = std::move(event).value();
       item.attempts = r[2].as<int>();
       item.next_attempt_at = from_ms(r[3].as<std::int64_t>());
@@ -391,7 +400,8 @@ awaitable<Status> PgEventStore::dead_letter_inbound(std::string connector, std::
         text += ch;
       }
     }
-    const auto raw_json = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const auto raw_json =
+        nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     tx.exec_prepared("inbound_to_dead", connector, raw_json, reason);
     tx.commit();
     return {};
@@ -409,24 +419,25 @@ awaitable<Result<std::optional<Event>>> PgEventStore::event_by_origin(RemoteMess
   });
 }
 
-awaitable<Result<std::optional<std::string>>> PgEventStore::reaction_delivered(ConversationRef where, std::string who,
-                                                                              RemoteMessageRef target,
-                                                                              std::string target_connector) {
+awaitable<Result<std::optional<std::string>>> PgEventStore::reaction_delivered(
+    ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<std::string>> {
     pqxx::nontransaction tx(c);
-    auto rows = tx.exec_prepared("reaction_part", where.connector, where.remote_id, who, target.remote_id,
-                                 target_connector);
+    auto rows = tx.exec_prepared("reaction_part", where.connector, where.remote_id, who,
+                                 target.remote_id, target_connector);
     if (rows.empty()) return std::optional<std::string>{};
     return std::optional<std::string>(rows[0][0].as<std::string>());
   });
 }
 
-awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(RemoteMessageRef ref) {
+awaitable<Result<std::optional<ConversationRef>>> PgEventStore::conversation_of(
+    RemoteMessageRef ref) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<ConversationRef>> {
     pqxx::nontransaction tx(c);
     auto rows = tx.exec_prepared("conversation_of_message", ref.connector, ref.remote_id);
     if (rows.empty()) return std::optional<ConversationRef>{};
-    return std::optional<ConversationRef>(ConversationRef{ref.connector, rows[0][0].as<std::string>()});
+    return std::optional<ConversationRef>(
+        ConversationRef{ref.connector, rows[0][0].as<std::string>()});
   });
 }
 
@@ -454,15 +465,18 @@ awaitable<Result<std::int64_t>> PgEventStore::prune_unlinked(std::chrono::second
   });
 }
 
-awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::newest_of(std::vector<RemoteMessageRef> refs) {
+awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::newest_of(
+    std::vector<RemoteMessageRef> refs) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<RemoteMessageRef>> {
     pqxx::read_transaction tx(c);
     std::optional<RemoteMessageRef> newest;
-    std::pair<std::int64_t, std::string> newest_order;  // commit time (us), event time (RFC 3339, fixed width)
+    std::pair<std::int64_t, std::string>
+        newest_order;  // commit time (us), event time (RFC 3339, fixed width)
     for (const auto& ref : refs) {
       auto rows = tx.exec_prepared("message_order", ref.connector, ref.remote_id);
       if (rows.empty()) continue;
-      std::pair<std::int64_t, std::string> order{rows[0][0].as<std::int64_t>(), rows[0][1].as<std::string>("")};
+      std::pair<std::int64_t, std::string> order{rows[0][0].as<std::int64_t>(),
+                                                 rows[0][1].as<std::string>("")};
       if (!newest || order > newest_order) {
         newest = ref;
         newest_order = std::move(order);
@@ -472,13 +486,14 @@ awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::newest_of(std::
   });
 }
 
-awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::translate(RemoteMessageRef ref,
-                                                                           std::string target_connector) {
+awaitable<Result<std::optional<RemoteMessageRef>>> PgEventStore::translate(
+    RemoteMessageRef ref, std::string target_connector) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<RemoteMessageRef>> {
     pqxx::read_transaction tx(c);
     auto rows = tx.exec_prepared("translate_ref", ref.connector, ref.remote_id, target_connector);
     if (rows.empty()) {
-      rows = tx.exec_prepared("translate_to_origin", ref.connector, ref.remote_id, target_connector);
+      rows =
+          tx.exec_prepared("translate_to_origin", ref.connector, ref.remote_id, target_connector);
     }
     if (rows.empty()) return std::optional<RemoteMessageRef>{};
     return std::optional<RemoteMessageRef>(
@@ -493,13 +508,15 @@ awaitable<Status> PgEventStore::replay_dead_letter(std::int64_t id, std::string 
     if (rows.empty()) return Error::not_found("no dead letter with id " + std::to_string(id));
     const auto& r = rows[0];
     if (r[0].as<std::string>() != "outbox" || r[3].is_null()) {
-      return Error::conflict("dead letter " + std::to_string(id) + " is an inbound item; it has no delivery to replay");
+      return Error::conflict("dead letter " + std::to_string(id) +
+                             " is an inbound item; it has no delivery to replay");
     }
     const auto connector = r[1].as<std::string>();
     const auto conversation = r[2].as<std::string>();
     auto bridge = tx.exec_prepared("link_bridge_of", connector, conversation);
     if (bridge.empty()) {
-      return Error::conflict("conversation " + connector + ":" + conversation + " is no longer linked");
+      return Error::conflict("conversation " + connector + ":" + conversation +
+                             " is no longer linked");
     }
     tx.exec_prepared("outbox_replay", id, bridge[0][0].as<std::int64_t>());
     tx.exec_prepared("dead_letter_delete", id);
@@ -517,14 +534,18 @@ awaitable<Result<std::int64_t>> PgEventStore::outbox_depth() {
   });
 }
 
-awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64_t after, int limit) {
+awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64_t after,
+                                                                      int limit) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::vector<DeadLetter>> {
     pqxx::nontransaction tx(c);
     std::vector<DeadLetter> out;
     for (const auto& r : tx.exec_prepared("dead_letter_list", after, limit)) {
-      out.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(),
-                     {r[2].as<std::string>(), r[3].as<std::string>()}, r[4].as<std::string>(),
-                     r[5].as<int>(), from_ms(r[6].as<std::int64_t>())});
+      out.push_back({r[0].as<std::int64_t>(),
+                     r[1].as<std::string>(),
+                     {r[2].as<std::string>(), r[3].as<std::string>()},
+                     r[4].as<std::string>(),
+                     r[5].as<int>(),
+                     from_ms(r[6].as<std::int64_t>())});
     }
     return out;
   });

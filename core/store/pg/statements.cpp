@@ -14,43 +14,49 @@ struct Statement {
 
 constexpr Statement kStatements[] = {
     // --- bridges and links (admin API)
-    {"bridge_insert",
-     "INSERT INTO bridges (name) VALUES ($1) RETURNING id, name, " MS("created_at") ", " MS("updated_at")},
-    {"bridge_list",
-     "SELECT id, name, " MS("created_at") ", " MS("updated_at")
-     " FROM bridges WHERE id > $1 ORDER BY id LIMIT $2"},
-    {"bridge_get", "SELECT id, name, " MS("created_at") ", " MS("updated_at") " FROM bridges WHERE id = $1"},
+    {"bridge_insert", "INSERT INTO bridges (name) VALUES ($1) RETURNING id, name, " MS(
+                          "created_at") ", " MS("updated_at")},
+    {"bridge_list", "SELECT id, name, " MS("created_at") ", " MS(
+                        "updated_at") " FROM bridges WHERE id > $1 ORDER BY id LIMIT $2"},
+    {"bridge_get",
+     "SELECT id, name, " MS("created_at") ", " MS("updated_at") " FROM bridges WHERE id = $1"},
     {"bridge_rename",
      "UPDATE bridges SET name = $2, updated_at = now() WHERE id = $1"
      " RETURNING id, name, " MS("created_at") ", " MS("updated_at")},
     {"bridge_delete", "DELETE FROM bridges WHERE id = $1"},
     {"bridge_outbox_to_dead",
      "WITH moved AS (DELETE FROM outbox WHERE bridge_id = $1 RETURNING *)"
-     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
-     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $2, attempts FROM moved"},
+     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, "
+     "attempts)"
+     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $2, attempts FROM "
+     "moved"},
     // A merged conversation is linked as its survivor.
     {"link_insert",
      "INSERT INTO links (bridge_id, connector, remote_id, options) VALUES ($1, $2,"
-     " coalesce((SELECT merged_into FROM conversations WHERE connector = $2 AND remote_id = $3), $3), $4::jsonb)"
+     " coalesce((SELECT merged_into FROM conversations WHERE connector = $2 AND remote_id = $3), "
+     "$3), $4::jsonb)"
      " RETURNING id, bridge_id, connector, remote_id, options::text, " MS("created_at")},
-    {"link_list",
-     "SELECT id, bridge_id, connector, remote_id, options::text, " MS("created_at")
-     " FROM links WHERE bridge_id = $1 ORDER BY id"},
+    {"link_list", "SELECT id, bridge_id, connector, remote_id, options::text, " MS(
+                      "created_at") " FROM links WHERE bridge_id = $1 ORDER BY id"},
     {"link_delete",
      "DELETE FROM links WHERE bridge_id = $1 AND id = $2 RETURNING connector, remote_id"},
     {"link_outbox_to_dead",
      "WITH moved AS (DELETE FROM outbox WHERE target_connector = $1 AND target_conversation = $2"
      " RETURNING *)"
-     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
-     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $3, attempts FROM moved"},
+     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, "
+     "attempts)"
+     " SELECT event_id, 'outbox', target_connector, target_conversation, event, $3, attempts FROM "
+     "moved"},
     {"link_bridge_of", "SELECT bridge_id FROM links WHERE connector = $1 AND remote_id = $2"},
-    {"audit_insert", "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)"},
+    {"audit_insert",
+     "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)"},
 
     // --- publish
     // Whether an origin was published already (its event id) and whether it is one of our
     // own deliveries: one round trip per published event.
     {"origin_status",
-     "SELECT (SELECT event_id::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2),"
+     "SELECT (SELECT event_id::text FROM messages WHERE origin_connector = $1 AND origin_remote_id "
+     "= $2),"
      " EXISTS (SELECT 1 FROM message_parts WHERE connector = $1 AND remote_id = $2)"},
     {"message_insert",
      "INSERT INTO messages (event_id, bridge_id, origin_connector, origin_remote_id,"
@@ -65,9 +71,12 @@ constexpr Statement kStatements[] = {
     // Called once per conversation of a batch, in key order (concurrent batches lock the
     // rows in the same order).
     {"conversation_count",
-     "INSERT INTO conversations (connector, remote_id, messages, unlinked_events) VALUES ($1, $2, $3, $4)"
-     " ON CONFLICT (connector, remote_id) DO UPDATE SET messages = conversations.messages + EXCLUDED.messages,"
-     " unlinked_events = conversations.unlinked_events + EXCLUDED.unlinked_events, last_activity = now()"},
+     "INSERT INTO conversations (connector, remote_id, messages, unlinked_events) VALUES ($1, $2, "
+     "$3, $4)"
+     " ON CONFLICT (connector, remote_id) DO UPDATE SET messages = conversations.messages + "
+     "EXCLUDED.messages,"
+     " unlinked_events = conversations.unlinked_events + EXCLUDED.unlinked_events, last_activity = "
+     "now()"},
     {"outbox_insert",
      "INSERT INTO outbox (event_id, bridge_id, target_connector, target_conversation, event)"
      " VALUES ($1::uuid, $2, $3, $4, $5::jsonb)"},
@@ -75,11 +84,12 @@ constexpr Statement kStatements[] = {
     // --- delivery
     {"outbox_heads",
      "SELECT DISTINCT ON (target_connector, target_conversation) target_connector,"
-     " target_conversation, " MS("next_attempt_at")
-     " FROM outbox ORDER BY target_connector, target_conversation, id"},
-    {"outbox_queue_of",
-     "SELECT id, event::text, attempts, " MS("next_attempt_at") ", last_error FROM outbox"
-     " WHERE target_connector = $1 AND target_conversation = $2 ORDER BY id LIMIT $3"},
+     " target_conversation, " MS(
+         "next_attempt_at") " FROM outbox ORDER BY target_connector, target_conversation, id"},
+    {"outbox_queue_of", "SELECT id, event::text, attempts, " MS(
+                            "next_attempt_at") ", last_error FROM outbox"
+                                               " WHERE target_connector = $1 AND "
+                                               "target_conversation = $2 ORDER BY id LIMIT $3"},
     {"outbox_delete", "DELETE FROM outbox WHERE id = $1"},
     {"part_insert",
      "INSERT INTO message_parts (event_id, connector, conversation, remote_id)"
@@ -89,7 +99,8 @@ constexpr Statement kStatements[] = {
      " next_attempt_at = to_timestamp($3::bigint / 1000.0) WHERE id = $1"},
     {"outbox_to_dead",
      "WITH moved AS (DELETE FROM outbox WHERE id = $1 RETURNING *)"
-     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, attempts)"
+     " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, "
+     "attempts)"
      " SELECT event_id, 'outbox', target_connector, target_conversation, event, $2, attempts + 1"
      " FROM moved"},
     {"inbound_to_dead",
@@ -102,17 +113,20 @@ constexpr Statement kStatements[] = {
     {"translate_ref",
      "SELECT p.connector, p.remote_id FROM message_parts p WHERE p.connector = $3 AND p.event_id ="
      " (SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
-     " UNION ALL SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1)"
+     " UNION ALL SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT "
+     "1)"
      " LIMIT 1"},
     {"translate_to_origin",
      "SELECT m.origin_connector, m.origin_remote_id FROM message_parts p"
      " JOIN messages m ON m.event_id = p.event_id"
      " WHERE p.connector = $1 AND p.remote_id = $2 AND m.origin_connector = $3 LIMIT 1"},
     {"outbox_depth", "SELECT count(*) FROM outbox"},
-    {"event_by_origin", "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
+    {"event_by_origin",
+     "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
     // The newest reaction a person added to a message, as delivered to one connector.
     {"reaction_part",
-     "SELECT p.remote_id FROM messages m JOIN message_parts p ON p.event_id = m.event_id AND p.connector = $5"
+     "SELECT p.remote_id FROM messages m JOIN message_parts p ON p.event_id = m.event_id AND "
+     "p.connector = $5"
      " WHERE m.kind = 'reaction.changed' AND m.origin_connector = $1 AND m.origin_conversation = $2"
      " AND m.event->'who'->>'remote_id' = $3 AND m.event->'payload'->'target'->>'remote_id' = $4"
      " AND (m.event->'payload'->>'added')::boolean AND p.remote_id <> ''"
@@ -120,8 +134,10 @@ constexpr Statement kStatements[] = {
     // A merged conversation resolves to its survivor.
     {"conversation_of_message",
      "SELECT coalesce(c.merged_into, x.conversation) FROM"
-     " (SELECT origin_conversation AS conversation FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
-     "  UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 LIMIT 1) x"
+     " (SELECT origin_conversation AS conversation FROM messages WHERE origin_connector = $1 AND "
+     "origin_remote_id = $2"
+     "  UNION ALL SELECT conversation FROM message_parts WHERE connector = $1 AND remote_id = $2 "
+     "LIMIT 1) x"
      " LEFT JOIN conversations c ON c.connector = $1 AND c.remote_id = x.conversation"},
     // $2 is a text[] literal of message ids.
     {"conversations_of_messages",
@@ -138,8 +154,10 @@ constexpr Statement kStatements[] = {
     // committed, and its event time; for ordering messages.
     {"message_order",
      "SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint, m.event->>'at' FROM messages m"
-     " WHERE m.event_id = (SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = $2"
-     " UNION ALL SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2 LIMIT 1)"},
+     " WHERE m.event_id = (SELECT event_id FROM message_parts WHERE connector = $1 AND remote_id = "
+     "$2"
+     " UNION ALL SELECT event_id FROM messages WHERE origin_connector = $1 AND origin_remote_id = "
+     "$2 LIMIT 1)"},
     {"checkpoint_get",
      "SELECT uidvalidity, last_uid FROM checkpoints WHERE connector = $1 AND source = $2"},
     // Within one uidvalidity the checkpoint only moves forward (two readers racing cannot
@@ -151,7 +169,8 @@ constexpr Statement kStatements[] = {
      "   THEN greatest(checkpoints.last_uid, EXCLUDED.last_uid) ELSE EXCLUDED.last_uid END,"
      " uidvalidity = EXCLUDED.uidvalidity, updated_at = now()"},
     {"dead_letter_get",
-     "SELECT source, connector, conversation, event::text FROM dead_letters WHERE id = $1 FOR UPDATE"},
+     "SELECT source, connector, conversation, event::text FROM dead_letters WHERE id = $1 FOR "
+     "UPDATE"},
     {"dead_letter_delete", "DELETE FROM dead_letters WHERE id = $1"},
     // A replayed delivery queues behind what is pending now; if the same delivery is queued
     // already, nothing is added.
@@ -160,45 +179,59 @@ constexpr Statement kStatements[] = {
      " SELECT event_id, $2, connector, conversation, event FROM dead_letters WHERE id = $1"
      " ON CONFLICT (event_id, target_connector, target_conversation) DO NOTHING"},
     // --- connectors' per-conversation state
-    {"conversation_state_get", "SELECT state::text FROM conversation_state WHERE connector = $1 AND conversation = $2"},
+    {"conversation_state_get",
+     "SELECT state::text FROM conversation_state WHERE connector = $1 AND conversation = $2"},
     {"conversation_state_put",
      "INSERT INTO conversation_state (connector, conversation, state) VALUES ($1, $2, $3::jsonb)"
-     " ON CONFLICT (connector, conversation) DO UPDATE SET state = EXCLUDED.state, updated_at = now()"},
+     " ON CONFLICT (connector, conversation) DO UPDATE SET state = EXCLUDED.state, updated_at = "
+     "now()"},
     // --- the conversation directory
     {"conversation_describe",
      "INSERT INTO conversations (connector, remote_id, kind, title, members, match_key)"
      " VALUES ($1, $2, $3, $4, $5::jsonb, nullif($6, ''))"
-     " ON CONFLICT (connector, remote_id) DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
+     " ON CONFLICT (connector, remote_id) DO UPDATE SET kind = EXCLUDED.kind, title = "
+     "EXCLUDED.title,"
      " members = EXCLUDED.members,"
      " match_key = CASE WHEN conversations.merged_into IS NULL THEN EXCLUDED.match_key END"},
     {"conversation_by_key",
-     "SELECT remote_id FROM conversations WHERE connector = $1 AND match_key = $2 AND merged_into IS NULL"
+     "SELECT remote_id FROM conversations WHERE connector = $1 AND match_key = $2 AND merged_into "
+     "IS NULL"
      " ORDER BY first_seen, id LIMIT 20"},
     {"conversation_list",
-     "SELECT c.id, c.connector, c.remote_id, c.kind, c.title, c.members::text, c.messages, c.unlinked_events,"
-     " l.bridge_id, " MS("c.first_seen") ", " MS("c.last_activity")
-     " FROM conversations c LEFT JOIN links l ON l.connector = c.connector AND l.remote_id = c.remote_id"
-     " WHERE c.merged_into IS NULL AND c.id > $1 AND ($2 = '' OR c.connector = $2)"
-     " AND ($3 = '' OR (l.id IS NOT NULL) = ($3 = 'true'))"
-     " AND ($4 = '' OR strpos(lower(c.title || ' ' || c.remote_id), lower($4)) > 0)"
-     " ORDER BY c.id LIMIT $5"},
+     "SELECT c.id, c.connector, c.remote_id, c.kind, c.title, c.members::text, c.messages, "
+     "c.unlinked_events,"
+     " l.bridge_id, " MS("c.first_seen") ", " MS(
+         "c.last_activity") " FROM conversations c LEFT JOIN links l ON l.connector = c.connector "
+                            "AND l.remote_id = c.remote_id"
+                            " WHERE c.merged_into IS NULL AND c.id > $1 AND ($2 = '' OR "
+                            "c.connector = $2)"
+                            " AND ($3 = '' OR (l.id IS NOT NULL) = ($3 = 'true'))"
+                            " AND ($4 = '' OR strpos(lower(c.title || ' ' || c.remote_id), "
+                            "lower($4)) > 0)"
+                            " ORDER BY c.id LIMIT $5"},
     // --- merging two conversations that are one (ConversationStateStore::merge)
     {"conversation_survivor_of",
-     "SELECT coalesce((SELECT merged_into FROM conversations WHERE connector = $1 AND remote_id = $2), $2)"},
+     "SELECT coalesce((SELECT merged_into FROM conversations WHERE connector = $1 AND remote_id = "
+     "$2), $2)"},
     {"conversation_ensure",
      "INSERT INTO conversations (connector, remote_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"},
     // In key order, as a publish locks them (conversation_count).
-    {"conversation_lock",
-     "SELECT c.remote_id, l.bridge_id, " MS("c.first_seen") ", c.id FROM conversations c"
-     " LEFT JOIN links l ON l.connector = c.connector AND l.remote_id = c.remote_id"
-     " WHERE c.connector = $1 AND c.remote_id IN ($2, $3) ORDER BY c.remote_id FOR UPDATE OF c"},
+    {"conversation_lock", "SELECT c.remote_id, l.bridge_id, " MS(
+                              "c.first_seen") ", c.id FROM conversations c"
+                                              " LEFT JOIN links l ON l.connector = c.connector AND "
+                                              "l.remote_id = c.remote_id"
+                                              " WHERE c.connector = $1 AND c.remote_id IN ($2, $3) "
+                                              "ORDER BY c.remote_id FOR UPDATE OF c"},
     {"conversation_absorb",
      "UPDATE conversations s SET messages = s.messages + m.messages,"
-     " unlinked_events = s.unlinked_events + m.unlinked_events, first_seen = least(s.first_seen, m.first_seen),"
+     " unlinked_events = s.unlinked_events + m.unlinked_events, first_seen = least(s.first_seen, "
+     "m.first_seen),"
      " last_activity = greatest(s.last_activity, m.last_activity)"
-     " FROM conversations m WHERE s.connector = $1 AND s.remote_id = $2 AND m.connector = $1 AND m.remote_id = $3"},
+     " FROM conversations m WHERE s.connector = $1 AND s.remote_id = $2 AND m.connector = $1 AND "
+     "m.remote_id = $3"},
     {"conversation_alias",
-     "UPDATE conversations SET merged_into = $2, match_key = NULL, messages = 0, unlinked_events = 0"
+     "UPDATE conversations SET merged_into = $2, match_key = NULL, messages = 0, unlinked_events = "
+     "0"
      " WHERE connector = $1 AND (remote_id = $3 OR merged_into = $3)"},
     {"merge_link_delete", "DELETE FROM links WHERE connector = $1 AND remote_id = $2"},
     // Deliveries queued for the merged conversation join the survivor's queue, except those
@@ -208,9 +241,11 @@ constexpr Statement kStatements[] = {
      " (SELECT 1 FROM outbox s WHERE s.event_id = o.event_id AND s.target_connector = $1"
      "  AND s.target_conversation = $2)"},
     {"merge_outbox_move",
-     "UPDATE outbox SET target_conversation = $2 WHERE target_connector = $1 AND target_conversation = $3"},
+     "UPDATE outbox SET target_conversation = $2 WHERE target_connector = $1 AND "
+     "target_conversation = $3"},
     // --- inbound batches already processed
-    {"inbound_seen", "SELECT 1 FROM seen_inbound WHERE connector = $1 AND key = $2 AND expires_at > now()"},
+    {"inbound_seen",
+     "SELECT 1 FROM seen_inbound WHERE connector = $1 AND key = $2 AND expires_at > now()"},
     {"inbound_remember",
      "INSERT INTO seen_inbound (connector, key, expires_at)"
      " VALUES ($1, $2, now() + make_interval(secs => $3::bigint))"
@@ -225,10 +260,11 @@ constexpr Statement kStatements[] = {
     {"blob_purge",
      "DELETE FROM blobs b WHERE b.created_at < now() - make_interval(secs => $1::bigint)"
      " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE strpos(o.event::text, b.key) > 0)"
-     " AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE strpos(coalesce(d.event::text, ''), b.key) > 0)"},
+     " AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE strpos(coalesce(d.event::text, ''), "
+     "b.key) > 0)"},
     {"dead_letter_list",
-     "SELECT id, coalesce(event_id::text, ''), connector, conversation, reason, attempts, "
-     MS("created_at") " FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},
+     "SELECT id, coalesce(event_id::text, ''), connector, conversation, reason, attempts, " MS(
+         "created_at") " FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},
 };
 
 #undef MS

@@ -31,8 +31,9 @@ const std::string kToken(48, 't');
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') {
-    throw std::runtime_error(std::string(name) +
-                             " is not set: run the e2e tests through scripts/test, which starts the mail stack");
+    throw std::runtime_error(
+        std::string(name) +
+        " is not set: run the e2e tests through scripts/test, which starts the mail stack");
   }
   return v;
 }
@@ -65,7 +66,8 @@ class CoiBridgeTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure()) std::cerr << "---- coi-bridge log ----\n" << read_file(dir_ + "/bridge.log") << "----\n";
+    if (HasFailure())
+      std::cerr << "---- coi-bridge log ----\n" << read_file(dir_ + "/bridge.log") << "----\n";
     bridge_.reset();
     std::error_code ec;
     fs::remove_all(dir_, ec);
@@ -86,34 +88,41 @@ class CoiBridgeTest : public ::testing::Test {
         << "logging:\n  level: debug\n"
         << "delivery:\n  backoff_initial_ms: 50\n  backoff_max_ms: 500\n"
         << "connectors:\n"
-        << "  spool:\n    - {name: spool, inbox_dir: " << dir_ << "/in, outbox_dir: " << dir_ << "/out}\n"
-        << "  coi:\n    - name: mail\n      address: " << bridge_address() << "\n" << coi_extra
-        << "      imap: {host: localhost, port: " << env("STACK_IMAP_PORT") << ", tls: starttls, ca_file: "
-        << env("STACK_CA_FILE") << ", username: " << bridge_address() << ", password: bridgepw}\n"
-        << "      smtp: {host: localhost, port: " << env("STACK_SUBMISSION_PORT") << ", tls: starttls, ca_file: "
-        << env("STACK_CA_FILE") << ", username: " << bridge_address() << ", password: bridgepw}\n";
+        << "  spool:\n    - {name: spool, inbox_dir: " << dir_ << "/in, outbox_dir: " << dir_
+        << "/out}\n"
+        << "  coi:\n    - name: mail\n      address: " << bridge_address() << "\n"
+        << coi_extra << "      imap: {host: localhost, port: " << env("STACK_IMAP_PORT")
+        << ", tls: starttls, ca_file: " << env("STACK_CA_FILE")
+        << ", username: " << bridge_address() << ", password: bridgepw}\n"
+        << "      smtp: {host: localhost, port: " << env("STACK_SUBMISSION_PORT")
+        << ", tls: starttls, ca_file: " << env("STACK_CA_FILE")
+        << ", username: " << bridge_address() << ", password: bridgepw}\n";
     fs::create_directories(dir_ + "/in");
     fs::create_directories(dir_ + "/out");
   }
 
   void start() {
-    bridge_ = std::make_unique<BridgeProcess>(std::vector<std::string>{"run", "--config", dir_ + "/config.yaml"},
-                                              dir_ + "/bridge.log");
+    bridge_ = std::make_unique<BridgeProcess>(
+        std::vector<std::string>{"run", "--config", dir_ + "/config.yaml"}, dir_ + "/bridge.log");
     bridge_->start();
     ASSERT_TRUE(bridge_->wait_ready(port_)) << bridge_->log();
   }
 
   void link(const std::string& coi_conversation, const std::string& spool_conversation) {
     const test::TestHeaders auth{{"Authorization", "Bearer " + kToken}};
-    auto b = test::http_request("127.0.0.1", port_, "POST", "/api/v1/bridges", R"({"name":"e2e"})", auth);
+    auto b = test::http_request("127.0.0.1", port_, "POST", "/api/v1/bridges", R"({"name":"e2e"})",
+                                auth);
     ASSERT_EQ(b.status, 201) << b.body;
-    const auto base = "/api/v1/bridges/" + std::to_string(json::parse(b.body)["id"].get<int>()) + "/links";
-    ASSERT_EQ(test::http_request("127.0.0.1", port_, "POST", base,
-                                 json{{"connector", "mail"}, {"remote_id", coi_conversation}}.dump(), auth)
+    const auto base =
+        "/api/v1/bridges/" + std::to_string(json::parse(b.body)["id"].get<int>()) + "/links";
+    ASSERT_EQ(test::http_request(
+                  "127.0.0.1", port_, "POST", base,
+                  json{{"connector", "mail"}, {"remote_id", coi_conversation}}.dump(), auth)
                   .status,
               201);
-    ASSERT_EQ(test::http_request("127.0.0.1", port_, "POST", base,
-                                 json{{"connector", "spool"}, {"remote_id", spool_conversation}}.dump(), auth)
+    ASSERT_EQ(test::http_request(
+                  "127.0.0.1", port_, "POST", base,
+                  json{{"connector", "spool"}, {"remote_id", spool_conversation}}.dump(), auth)
                   .status,
               201);
   }
@@ -125,25 +134,38 @@ class CoiBridgeTest : public ::testing::Test {
     const std::string py = dir_ + "/raw.py";
     std::ofstream(py) << "import smtplib, sys\n"
                          "data = open(sys.argv[1], 'rb').read()\n"
-                         "s = smtplib.SMTP('127.0.0.1', " << env("STACK_SMTP_PORT") << ")\n"
-                         "s.sendmail('" << peer_address() << "', ['" << bridge_address() << "'], data)\n"
+                         "s = smtplib.SMTP('127.0.0.1', "
+                      << env("STACK_SMTP_PORT")
+                      << ")\n"
+                         "s.sendmail('"
+                      << peer_address() << "', ['" << bridge_address()
+                      << "'], data)\n"
                          "s.quit()\n";
     ASSERT_EQ(sh("python3 " + py + " " + file), 0);
   }
 
   // Chat mail as a Delta Chat peer writes it (peer-stack.md §5), submitted over SMTP.
-  void peer_sends(const std::string& message_id, const std::string& text, const std::string& to = "") {
+  void peer_sends(const std::string& message_id, const std::string& text,
+                  const std::string& to = "") {
     const std::string py = dir_ + "/send.py";
     std::ofstream(py) << "import smtplib, sys\n"
                          "from email.message import EmailMessage\n"
                          "m = EmailMessage()\n"
-                         "m['From'] = 'Peer Person <" << peer_address() << ">'\n"
-                         "m['To'] = '" << (to.empty() ? bridge_address() : to) << "'\n"
+                         "m['From'] = 'Peer Person <"
+                      << peer_address()
+                      << ">'\n"
+                         "m['To'] = '"
+                      << (to.empty() ? bridge_address() : to)
+                      << "'\n"
                          "m['Subject'] = 'Message from Peer Person'\n"
-                         "m['Message-ID'] = '<" << message_id << ">'\n"
+                         "m['Message-ID'] = '<"
+                      << message_id
+                      << ">'\n"
                          "m['Chat-Version'] = '1.0'\n"
                          "m.set_content(sys.argv[1])\n"
-                         "s = smtplib.SMTP('127.0.0.1', " << env("STACK_SMTP_PORT") << ")\n"
+                         "s = smtplib.SMTP('127.0.0.1', "
+                      << env("STACK_SMTP_PORT")
+                      << ")\n"
                          "s.send_message(m)\n"
                          "s.quit()\n";
     ASSERT_EQ(sh("python3 " + py + " '" + text + "'"), 0);
@@ -155,8 +177,10 @@ class CoiBridgeTest : public ::testing::Test {
       if (e.path().extension() == ".json") out.push_back(json::parse(read_file(e.path())));
     }
     std::sort(out.begin(), out.end(), [](const json& a, const json& b) {
-      return a["event"]["at"].get<std::string>() + a["event"]["origin"]["remote_id"].get<std::string>() <
-             b["event"]["at"].get<std::string>() + b["event"]["origin"]["remote_id"].get<std::string>();
+      return a["event"]["at"].get<std::string>() +
+                 a["event"]["origin"]["remote_id"].get<std::string>() <
+             b["event"]["at"].get<std::string>() +
+                 b["event"]["origin"]["remote_id"].get<std::string>();
     });
     return out;
   }
@@ -314,7 +338,8 @@ TEST_F(CoiBridgeTest, ChatMailBecomesOneEventWithTextSenderAndConversation) {
   EXPECT_EQ(d["event"]["origin"]["remote_id"], "Mr.e2e-1@example.org");
   EXPECT_EQ(d["event"]["payload"]["body"]["text"], "hello from mail \xe2\x9c\x93");
   EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM checkpoints WHERE connector = 'mail' AND last_uid >= 1"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM checkpoints WHERE connector = 'mail' AND last_uid >= 1"),
+            1);
   EXPECT_EQ(bridge_->stop(SIGTERM), 0);
 }
 
@@ -467,29 +492,35 @@ TEST_F(CoiBridgeTest, EventBecomesChatMailFromThePuppet) {
       << json{{"where", {{"remote_id", "room"}}},
               {"who", {{"connector", "spool"}, {"remote_id", "u1"}, {"display_name", "Spool Sam"}}},
               {"origin", {{"remote_id", "s-1"}}},
-              {"payload", {{"kind", "message.posted"}, {"body", {{"text", "hi from the other side"}}}}}}
+              {"payload",
+               {{"kind", "message.posted"}, {"body", {{"text", "hi from the other side"}}}}}}
              .dump();
   ASSERT_TRUE(eventually([&] { return peer_mailbox().size() == 1; })) << bridge_->log();
   const auto mail = peer_mailbox()[0];
   EXPECT_NE(mail.find("Chat-Version: 1.0"), std::string::npos) << mail;
-  EXPECT_TRUE(std::regex_search(mail, std::regex("From: \"?Spool Sam\"? <" + bridge_user_ + "\\+spool\\.u1@example\\.org>")))
+  EXPECT_TRUE(std::regex_search(
+      mail, std::regex("From: \"?Spool Sam\"? <" + bridge_user_ + "\\+spool\\.u1@example\\.org>")))
       << mail;
   EXPECT_NE(mail.find("hi from the other side"), std::string::npos) << mail;
   EXPECT_TRUE(eventually([&] { return count("SELECT count(*) FROM outbox") == 0; }));
-  EXPECT_EQ(count("SELECT count(*) FROM message_parts WHERE connector = 'mail' AND remote_id LIKE 'chat$%'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM message_parts WHERE connector = 'mail' AND remote_id LIKE "
+                  "'chat$%'"),
+            1);
   EXPECT_EQ(bridge_->stop(SIGTERM), 0);
 }
 
 TEST_F(CoiBridgeTest, DovecotDownForTenSecondsLosesAndDuplicatesNothing) {
   start();
   link("dm:" + peer_address(), "room");
-  for (int i = 0; i < 5; ++i) peer_sends("Mr.e2e-r" + std::to_string(i) + "@example.org", "before " + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    peer_sends("Mr.e2e-r" + std::to_string(i) + "@example.org", "before " + std::to_string(i));
   ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 5; })) << bridge_->log();
 
   const std::string stack_dir = env("STACK_DIR");
   ASSERT_EQ(sh("kill $(cat " + stack_dir + "/dovecot/run/master.pid)"), 0);
   // Postfix keeps what arrives meanwhile in its queue (LMTP is down).
-  for (int i = 0; i < 5; ++i) peer_sends("Mr.e2e-d" + std::to_string(i) + "@example.org", "during " + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    peer_sends("Mr.e2e-d" + std::to_string(i) + "@example.org", "during " + std::to_string(i));
   std::this_thread::sleep_for(10s);
   ASSERT_EQ(sh(stack_cmd("up " + stack_dir)), 0);
   ASSERT_EQ(sh("postqueue -c " + stack_dir + "/postfix/etc -f"), 0);
@@ -511,17 +542,24 @@ TEST_F(CoiBridgeTest, BadAndOversizedMailBecomeDeadLettersAndTheMailboxMovesOn) 
   start();
   link("dm:" + peer_address(), "room");
   // No From at all: cannot be mapped to anyone.
-  raw_to_bridge("To: " + bridge_address() + "\r\nMessage-ID: <bad-1@example.org>\r\nChat-Version: 1.0\r\n"
+  raw_to_bridge("To: " + bridge_address() +
+                "\r\nMessage-ID: <bad-1@example.org>\r\nChat-Version: 1.0\r\n"
                 "Content-Type: multipart/mixed\r\n\r\n--x\r\ngarbage");
   raw_to_bridge("From: <" + peer_address() + ">\r\nTo: " + bridge_address() +
-                "\r\nMessage-ID: <big-1@example.org>\r\nChat-Version: 1.0\r\n\r\n" + std::string(20000, 'x') + "\r\n");
+                "\r\nMessage-ID: <big-1@example.org>\r\nChat-Version: 1.0\r\n\r\n" +
+                std::string(20000, 'x') + "\r\n");
   peer_sends("Mr.e2e-after@example.org", "still flowing");
   ASSERT_TRUE(eventually([&] { return spool_deliveries().size() == 1; })) << bridge_->log();
   EXPECT_EQ(spool_deliveries()[0]["event"]["payload"]["body"]["text"], "still flowing");
-  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND connector = 'mail'"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE reason LIKE '%exceed max_message_bytes%'"), 1);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND connector = 'mail'"),
+      2);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM dead_letters WHERE reason LIKE '%exceed max_message_bytes%'"), 1);
   const auto metrics = test::http_request("127.0.0.1", port_, "GET", "/metrics").body;
-  EXPECT_NE(metrics.find("coibridge_inbound_rejected_total{connector=\"mail\"} 2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("coibridge_inbound_rejected_total{connector=\"mail\"} 2"),
+            std::string::npos)
+      << metrics;
   EXPECT_EQ(bridge_->stop(SIGTERM), 0);
 }
 

@@ -286,7 +286,8 @@ TEST_F(AdminApiTest, AddListRemoveLinks) {
 TEST_F(AdminApiTest, LinkChangesAreAnnouncedAfterTheyAreMade) {
   const auto id = make_bridge("b");
   const std::string links = "/api/v1/bridges/" + std::to_string(id) + "/links";
-  ASSERT_EQ(call("POST", links, R"({"connector":"matrix","remote_id":"!room:example.org"})").status, 201);
+  ASSERT_EQ(call("POST", links, R"({"connector":"matrix","remote_id":"!room:example.org"})").status,
+            201);
   ASSERT_EQ(call("POST", links, R"({"connector":"coi","remote_id":"group:1"})").status, 201);
   ASSERT_EQ(linked_.size(), 2U);
   EXPECT_EQ(linked_[0].connector, "matrix");
@@ -474,7 +475,8 @@ TEST_F(AdminApiTest, ListConversationsFiltersAndPages) {
 }
 
 TEST_F(AdminApiTest, ReplayDeadLetter) {
-  events_.letters.push_back(DeadLetter{7, "ev-7", {"matrix", "!r:x"}, "rejected", 10, fixed_time()});
+  events_.letters.push_back(
+      DeadLetter{7, "ev-7", {"matrix", "!r:x"}, "rejected", 10, fixed_time()});
   events_.letters.push_back(DeadLetter{8, "", {"coi", ""}, "inbound", 0, fixed_time()});
   auto res = call("POST", "/api/v1/dead-letters/7/replay");
   ASSERT_EQ(res.status, 202) << res.body;
@@ -539,7 +541,8 @@ TEST_F(AdminApiTest, EveryRouteHasAWorkingHappyPath) {
   const auto spare = run_sync(bridges_.create_bridge("spare", "setup"))->id;
   const auto link =
       run_sync(bridges_.add_link(spare, "matrix", "!room:x", json::object(), "setup"))->id;
-  events_.letters.push_back(DeadLetter{spare, "ev", {"matrix", "!room:x"}, "rejected", 3, fixed_time()});
+  events_.letters.push_back(
+      DeadLetter{spare, "ev", {"matrix", "!room:x"}, "rejected", 3, fixed_time()});
   for (const auto& route : AdminApi::routes()) {
     const bool deletes_bridge = route.method == "DELETE" && route.pattern == "/api/v1/bridges/{id}";
     const auto target =

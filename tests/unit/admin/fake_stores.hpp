@@ -104,11 +104,12 @@ class FakeBridgeStore : public BridgeStore {
     co_return out;
   }
 
-  boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(std::string connector,
-                                                                        std::string remote_id) override {
+  boost::asio::awaitable<Result<std::optional<std::int64_t>>> bridge_of(
+      std::string connector, std::string remote_id) override {
     if (auto e = injected()) co_return *e;
     for (const auto& l : links_) {
-      if (l.connector == connector && l.remote_id == remote_id) co_return std::optional<std::int64_t>(l.bridge_id);
+      if (l.connector == connector && l.remote_id == remote_id)
+        co_return std::optional<std::int64_t>(l.bridge_id);
     }
     co_return std::optional<std::int64_t>{};
   }
@@ -174,8 +175,8 @@ class FakeEventStore : public EventStore {
   std::int64_t last_after = -1;
   int last_limit = 0;
 
-  boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(const std::vector<BatchEvent>&,
-                                                                          const FanoutPlanner&) override {
+  boost::asio::awaitable<Result<std::vector<PublishOutcome>>> publish_batch(
+      const std::vector<BatchEvent>&, const FanoutPlanner&) override {
     co_return unused();
   }
   boost::asio::awaitable<Result<std::vector<QueueHead>>> queue_heads() override {
@@ -201,12 +202,12 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef) override {
     co_return std::optional<Event>{};
   }
-  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(ConversationRef, std::string,
-                                                                                RemoteMessageRef,
-                                                                                std::string) override {
+  boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(
+      ConversationRef, std::string, RemoteMessageRef, std::string) override {
     co_return std::optional<std::string>{};
   }
-  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(RemoteMessageRef) override {
+  boost::asio::awaitable<Result<std::optional<ConversationRef>>> conversation_of(
+      RemoteMessageRef) override {
     co_return std::optional<ConversationRef>{};
   }
   boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
@@ -216,7 +217,8 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds) override {
     co_return std::int64_t{0};
   }
-  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(std::vector<RemoteMessageRef>) override {
+  boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
+      std::vector<RemoteMessageRef>) override {
     co_return std::optional<RemoteMessageRef>{};
   }
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> translate(RemoteMessageRef,

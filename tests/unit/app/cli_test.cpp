@@ -1,11 +1,13 @@
-#include <gtest/gtest.h>
-
 #include "core/app/cli.hpp"
+
+#include <gtest/gtest.h>
 
 namespace coibridge::app {
 namespace {
 
-CliParse parse(std::vector<std::string> args, const char* env = nullptr) { return parse_cli(args, env); }
+CliParse parse(std::vector<std::string> args, const char* env = nullptr) {
+  return parse_cli(args, env);
+}
 
 TEST(Cli, DefaultsToRunWithDefaultConfig) {
   auto p = parse({});

@@ -8,7 +8,8 @@ namespace {
 
 TEST(PuppetAddress, RoundTripsAnyRemoteId) {
   AddressBook book("Bridge@Example.org");
-  for (const std::string id : {"u123", "U123", "@alice:matrix.org", "user with spaces", "ü/€", "a.b+c=d"}) {
+  for (const std::string id :
+       {"u123", "U123", "@alice:matrix.org", "user with spaces", "ü/€", "a.b+c=d"}) {
     const auto addr = book.puppet_address("slack", id);
     EXPECT_EQ(addr.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ <>\"@:/ "), addr.find('@')) << addr;
     auto back = book.parse_puppet(addr);
@@ -23,8 +24,9 @@ TEST(PuppetAddress, RoundTripsAnyRemoteId) {
 TEST(PuppetAddress, OtherAddressesAreNotPuppets) {
   AddressBook book("bridge@example.org");
   EXPECT_TRUE(book.is_ours("BRIDGE@example.org"));
-  for (const char* a : {"alice@example.org", "bridge+slack.u1@other.org", "bridge@other.org", "bridge+x@example.org",
-                        "bridge+slack.=zz@example.org", "bridge+slack.@example.org", "notbridge+slack.u1@example.org"}) {
+  for (const char* a : {"alice@example.org", "bridge+slack.u1@other.org", "bridge@other.org",
+                        "bridge+x@example.org", "bridge+slack.=zz@example.org",
+                        "bridge+slack.@example.org", "notbridge+slack.u1@example.org"}) {
     EXPECT_FALSE(book.parse_puppet(a).has_value()) << a;
   }
   EXPECT_FALSE(book.is_ours("alice@example.org"));
@@ -72,7 +74,8 @@ TEST_F(MappingTest, ChatMessageBecomesMessagePosted) {
   ASSERT_TRUE(std::holds_alternative<core::Event>(r));
   const auto& e = std::get<core::Event>(r);
   // Written to a puppet: the 1:1 chat with that person.
-  EXPECT_EQ(e.where, (core::ConversationRef{"mail", "dm:alice@example.org|bridge+slack.u1@example.org"}));
+  EXPECT_EQ(e.where,
+            (core::ConversationRef{"mail", "dm:alice@example.org|bridge+slack.u1@example.org"}));
   EXPECT_EQ(e.who, (core::ActorRef{"mail", "alice@example.org", "Alice"}));
   EXPECT_EQ(e.origin, (core::RemoteMessageRef{"mail", "Mr.abc@example.org"}));
   EXPECT_EQ(e.at, core::Timestamp{std::chrono::seconds(1795000000)});
@@ -81,7 +84,8 @@ TEST_F(MappingTest, ChatMessageBecomesMessagePosted) {
   EXPECT_EQ(body.reply_to, (core::RemoteMessageRef{"mail", "Mr.parent@example.org"}));
 
   m.to = {{"Bridge@Example.org", ""}, {"carol@example.org", ""}};
-  EXPECT_EQ(std::get<core::Event>(event_from_mail(m, ctx_)).where.remote_id, "dm:alice@example.org");
+  EXPECT_EQ(std::get<core::Event>(event_from_mail(m, ctx_)).where.remote_id,
+            "dm:alice@example.org");
 }
 
 TEST_F(MappingTest, SendersAvatarIsMarkedForTheBlobStoreWithinTheSizeLimit) {
@@ -104,23 +108,29 @@ TEST_F(MappingTest, EditsDeletesReactionsReceipts) {
   auto m = chat("fixed");
   m.kind = mime::ChatKind::kEdit;
   m.target_message_id = "Mr.orig@example.org";
-  auto edit = std::get<core::MessageEdited>(std::get<core::Event>(event_from_mail(m, ctx_)).payload);
+  auto edit =
+      std::get<core::MessageEdited>(std::get<core::Event>(event_from_mail(m, ctx_)).payload);
   EXPECT_EQ(edit.target.remote_id, "Mr.orig@example.org");
   EXPECT_EQ(edit.body.text, "fixed");
 
   m.kind = mime::ChatKind::kDelete;
-  EXPECT_TRUE(std::holds_alternative<core::MessageDeleted>(std::get<core::Event>(event_from_mail(m, ctx_)).payload));
+  EXPECT_TRUE(std::holds_alternative<core::MessageDeleted>(
+      std::get<core::Event>(event_from_mail(m, ctx_)).payload));
 
   m.kind = mime::ChatKind::kReaction;
   m.reaction = "👍";
-  auto reaction = std::get<core::ReactionChanged>(std::get<core::Event>(event_from_mail(m, ctx_)).payload);
+  auto reaction =
+      std::get<core::ReactionChanged>(std::get<core::Event>(event_from_mail(m, ctx_)).payload);
   EXPECT_EQ(reaction.reaction, "👍");
   EXPECT_TRUE(reaction.added);
   m.reaction.clear();
-  EXPECT_FALSE(std::get<core::ReactionChanged>(std::get<core::Event>(event_from_mail(m, ctx_)).payload).added);
+  EXPECT_FALSE(
+      std::get<core::ReactionChanged>(std::get<core::Event>(event_from_mail(m, ctx_)).payload)
+          .added);
 
   m.kind = mime::ChatKind::kReadReceipt;
-  EXPECT_EQ(std::get<core::ReadUpTo>(std::get<core::Event>(event_from_mail(m, ctx_)).payload).target.remote_id,
+  EXPECT_EQ(std::get<core::ReadUpTo>(std::get<core::Event>(event_from_mail(m, ctx_)).payload)
+                .target.remote_id,
             "Mr.orig@example.org");
 
   m.target_message_id.reset();
@@ -131,7 +141,8 @@ TEST_F(MappingTest, NoiseOwnMailAndPlainEmailAreSkipped) {
   auto noise = chat("");
   noise.kind = mime::ChatKind::kProtocolNoise;
   noise.noise_reason = "secure-join";
-  EXPECT_NE(std::get<Skip>(event_from_mail(noise, ctx_)).reason.find("secure-join"), std::string::npos);
+  EXPECT_NE(std::get<Skip>(event_from_mail(noise, ctx_)).reason.find("secure-join"),
+            std::string::npos);
   auto own = chat("echo");
   own.from = {"bridge+slack.u1@example.org", "Bob"};
   EXPECT_TRUE(std::holds_alternative<Skip>(event_from_mail(own, ctx_)));
@@ -154,8 +165,10 @@ core::Delivery delivery(core::Payload payload, std::string target = "dm:alice@ex
 }
 
 TEST_F(MappingTest, DeliveryBecomesMailFromThePuppet) {
-  auto r = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, core::RemoteMessageRef{"mail", "Mr.q@x"}}}),
-                             ctx_, {false, "bridge"});
+  auto r = mail_for_delivery(
+      delivery(
+          core::MessagePosted{{"hi", std::nullopt, {}, core::RemoteMessageRef{"mail", "Mr.q@x"}}}),
+      ctx_, {false, "bridge"});
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->has_value());
   const auto& m = **r;
@@ -176,10 +189,13 @@ TEST_F(MappingTest, DeliveryBecomesMailFromThePuppet) {
   EXPECT_EQ(m.in_reply_to, std::vector<std::string>{"Mr.q@x"});
   EXPECT_EQ(m.date_unix, 1795000000);
   // Deterministic per (event, target): a retried delivery is the same mail.
-  auto again = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}), ctx_, {});
+  auto again = mail_for_delivery(
+      delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}), ctx_, {});
   EXPECT_EQ((*again)->message_id, m.message_id);
   EXPECT_EQ(m.message_id.rfind("chat$11111111-2222-4333-8444-555555555555.", 0), 0u);
-  EXPECT_NE(mail_for_delivery(delivery(core::MessagePosted{}, "dm:carol@example.org"), ctx_, {}).value()->message_id,
+  EXPECT_NE(mail_for_delivery(delivery(core::MessagePosted{}, "dm:carol@example.org"), ctx_, {})
+                .value()
+                ->message_id,
             m.message_id);
 }
 
@@ -200,14 +216,16 @@ TEST_F(MappingTest, AttachmentsPointAtTheirPartsAndOversizedOnesAreNamedInTheTex
 
   EXPECT_EQ(mail_part_index("part:0"), 0u);
   EXPECT_EQ(mail_part_index("part:17"), 17u);
-  for (const char* bad : {"part:", "part:x", "part:-1", "part:99999999999", "blob:sha256:00", "", "Part:1"}) {
+  for (const char* bad :
+       {"part:", "part:x", "part:-1", "part:99999999999", "blob:sha256:00", "", "Part:1"}) {
     EXPECT_FALSE(mail_part_index(bad).has_value()) << bad;
   }
 }
 
 TEST_F(MappingTest, DeliveredAttachmentsKeepNameTypeAndOrder) {
   core::MessageBody body{"two files", std::nullopt, {}, std::nullopt};
-  body.attachments = {{"a.png", "image/png", 10, "blob:sha256:aa"}, {"b.pdf", "application/pdf", 20, "blob:sha256:bb"}};
+  body.attachments = {{"a.png", "image/png", 10, "blob:sha256:aa"},
+                      {"b.pdf", "application/pdf", 20, "blob:sha256:bb"}};
   auto r = mail_for_delivery(delivery(core::MessagePosted{body}), ctx_, {});
   ASSERT_TRUE(r.ok());
   const auto& files = (**r).attachments;
@@ -219,7 +237,8 @@ TEST_F(MappingTest, DeliveredAttachmentsKeepNameTypeAndOrder) {
 }
 
 TEST_F(MappingTest, RelayModeSendsAsTheBridgeWithTheNameAndSender) {
-  auto r = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}), ctx_, {true, "The Bridge"});
+  auto r = mail_for_delivery(delivery(core::MessagePosted{{"hi", std::nullopt, {}, std::nullopt}}),
+                             ctx_, {true, "The Bridge"});
   const auto& m = **r;
   EXPECT_EQ(m.from.address, "bridge@example.org");
   EXPECT_EQ(m.from.name, "Bob Builder");
@@ -229,12 +248,18 @@ TEST_F(MappingTest, RelayModeSendsAsTheBridgeWithTheNameAndSender) {
 
 TEST_F(MappingTest, WhatMailCannotShowIsDroppedOrDegraded) {
   EXPECT_FALSE(mail_for_delivery(delivery(core::Typing{true}), ctx_, {})->has_value());
-  EXPECT_FALSE(mail_for_delivery(delivery(core::ReactionChanged{{"slack", "ts1"}, "👍", true}), ctx_, {})->has_value());
-  auto edit = mail_for_delivery(delivery(core::MessageEdited{{"slack", "ts1"}, {"new", std::nullopt, {}, std::nullopt}}), ctx_, {});
+  EXPECT_FALSE(
+      mail_for_delivery(delivery(core::ReactionChanged{{"slack", "ts1"}, "👍", true}), ctx_, {})
+          ->has_value());
+  auto edit = mail_for_delivery(
+      delivery(core::MessageEdited{{"slack", "ts1"}, {"new", std::nullopt, {}, std::nullopt}}),
+      ctx_, {});
   ASSERT_TRUE(edit->has_value());
   EXPECT_EQ((*edit)->kind, mime::ChatKind::kMessage);
   EXPECT_NE((*edit)->text.find("new"), std::string::npos);
-  auto known = mail_for_delivery(delivery(core::MessageEdited{{"mail", "Mr.o@x"}, {"new", std::nullopt, {}, std::nullopt}}), ctx_, {});
+  auto known = mail_for_delivery(
+      delivery(core::MessageEdited{{"mail", "Mr.o@x"}, {"new", std::nullopt, {}, std::nullopt}}),
+      ctx_, {});
   EXPECT_EQ((*known)->kind, mime::ChatKind::kEdit);
   EXPECT_EQ((*known)->target_message_id, "Mr.o@x");
   auto group = mail_for_delivery(delivery(core::MessagePosted{}, "group:abc"), ctx_, {});
@@ -265,7 +290,8 @@ mime::ParsedMail group_mail(std::string id, std::string from, std::vector<std::s
 TEST(GroupState, AdhocGroupsAreKeyedByTheirThreadRoot) {
   // Delta Chat's first mail of an unencrypted group references itself; later ones start with it.
   auto first = group_mail("root@x", "alice@x.org", {"bob@x.org", "bridge@x.org"}, {"root@x"});
-  auto reply = group_mail("r2@x", "bob@x.org", {"alice@x.org", "bridge@x.org"}, {"root@x", "root@x"});
+  auto reply =
+      group_mail("r2@x", "bob@x.org", {"alice@x.org", "bridge@x.org"}, {"root@x", "root@x"});
   EXPECT_EQ(group_conversation_of(first), "adhoc:root@x");
   EXPECT_EQ(group_conversation_of(reply), "adhoc:root@x");
   auto with_id = first;
@@ -282,24 +308,31 @@ TEST(GroupState, AdhocGroupsAreKeyedByTheirThreadRoot) {
 
 TEST(GroupState, MembersFollowTheMailsAndMemberChanges) {
   GroupState s;
-  observe_group_mail(s, group_mail("root@x", "Alice@X.org", {"bob@x.org", "bridge@x.org"}, {"root@x"}));
+  observe_group_mail(
+      s, group_mail("root@x", "Alice@X.org", {"bob@x.org", "bridge@x.org"}, {"root@x"}));
   EXPECT_EQ(s.members, (std::vector<std::string>{"alice@x.org", "bob@x.org", "bridge@x.org"}));
   EXPECT_EQ(s.name, "Team");
-  auto added = group_mail("m2@x", "alice@x.org", {"bob@x.org", "bridge@x.org", "carol@x.org"}, {"root@x"});
+  auto added =
+      group_mail("m2@x", "alice@x.org", {"bob@x.org", "bridge@x.org", "carol@x.org"}, {"root@x"});
   added.member_added = mime::Mailbox{"carol@x.org", "Carol"};
   EXPECT_TRUE(observe_group_mail(s, added).empty());  // announced: an event of its own
   EXPECT_EQ(s.members.back(), "carol@x.org");
   // Just addressed from now on (Delta Chat's unencrypted groups): an implicit addition.
-  EXPECT_EQ(observe_group_mail(s, group_mail("m2b@x", "alice@x.org", {"bob@x.org", "dave@x.org"}, {"root@x"})),
+  EXPECT_EQ(observe_group_mail(
+                s, group_mail("m2b@x", "alice@x.org", {"bob@x.org", "dave@x.org"}, {"root@x"})),
             std::vector<std::string>{"dave@x.org"});
-  auto removed = group_mail("m3@x", "alice@x.org", {"bob@x.org", "bridge@x.org", "carol@x.org"}, {"root@x"});
+  auto removed =
+      group_mail("m3@x", "alice@x.org", {"bob@x.org", "bridge@x.org", "carol@x.org"}, {"root@x"});
   removed.member_removed = mime::Mailbox{"bob@x.org", ""};
   observe_group_mail(s, removed);
-  EXPECT_EQ(s.members, (std::vector<std::string>{"alice@x.org", "bridge@x.org", "carol@x.org", "dave@x.org"}));
+  EXPECT_EQ(s.members,
+            (std::vector<std::string>{"alice@x.org", "bridge@x.org", "carol@x.org", "dave@x.org"}));
   EXPECT_EQ(s.last_message_id, "m3@x");
   EXPECT_EQ(group_state_from_json(to_json(s)), s);
-  EXPECT_EQ(group_state_from_json(nlohmann::json{{"members", {1, "ok@x.org", nullptr}}, {"name", 5}}).members,
-            (std::vector<std::string>{"ok@x.org"}));
+  EXPECT_EQ(
+      group_state_from_json(nlohmann::json{{"members", {1, "ok@x.org", nullptr}}, {"name", 5}})
+          .members,
+      (std::vector<std::string>{"ok@x.org"}));
 }
 
 TEST(GroupState, DeliveryToAGroupAddressesEveryOtherMemberInItsThread) {

@@ -1,7 +1,8 @@
 #include "connectors/coi/group_threads.hpp"
-#include "core/text/fnv1a.hpp"
 
 #include <gtest/gtest.h>
+
+#include "core/text/fnv1a.hpp"
 
 namespace coibridge::connectors::coi {
 namespace {
@@ -67,7 +68,10 @@ TEST(GroupThreads, MatchKeysAreTheFnv1aDigestOfNameAndMembers) {
   EXPECT_EQ(core::hex64(core::fnv1a64("")), "cbf29ce484222325");
   EXPECT_EQ(core::hex64(core::fnv1a64("a")), "af63dc4c8601ec8c");
   EXPECT_EQ(core::hex64(core::fnv1a64("foobar")), "85944171f73967e8");
-  EXPECT_EQ(group_match_key("Team", {"a@x", "b@x"}), "adhoc:" + core::hex64(core::fnv1a64("Team\x1f" "a@x\x1f" "b@x\x1f")));
+  EXPECT_EQ(group_match_key("Team", {"a@x", "b@x"}),
+            "adhoc:" + core::hex64(core::fnv1a64("Team\x1f"
+                                                 "a@x\x1f"
+                                                 "b@x\x1f")));
 }
 
 TEST(GroupThreads, ABrokenChainIsNamedAfterItsOldestReference) {

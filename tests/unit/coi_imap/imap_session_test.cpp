@@ -5,7 +5,6 @@
 // answers: timeouts, protocol errors, IDLE wake-ups, NOOP polling, fetch batching.
 
 #include "connectors/coi/imap/imap_session.hpp"
-#include "connectors/coi/imap/coi_server.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -27,6 +26,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
+
+#include "connectors/coi/imap/coi_server.hpp"
 
 namespace coibridge::connectors::coi::imap {
 namespace {
@@ -807,16 +808,23 @@ TEST_F(ImapSessionTest, CoiServerChatsFolderFromMetadataAndSeparator) {
   run(
       [](Peer& p) -> asio::awaitable<void> {
         co_await login(p, std::string(kCaps) + " COI");
-        auto tag = co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/enabled");
-        co_await p.send("* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/enabled \"yes\")\r\n" + tag +
-                        " OK done\r\n");
-        tag = co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/mailbox-root");
-        co_await p.send("* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/mailbox-root \"INBOX.COI\")\r\n" +
-                        tag + " OK done\r\n");
+        auto tag =
+            co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/enabled");
+        co_await p.send(
+            "* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/enabled \"yes\")\r\n" +
+            tag + " OK done\r\n");
+        tag = co_await p.expect(
+            "GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/mailbox-root");
+        co_await p.send(
+            "* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/mailbox-root "
+            "\"INBOX.COI\")\r\n" +
+            tag + " OK done\r\n");
         tag = co_await p.expect("LIST \"\" INBOX.COI");
-        co_await p.send("* LIST (\\HasChildren) \".\" INBOX.COI\r\n" + tag + " OK List completed.\r\n");
+        co_await p.send("* LIST (\\HasChildren) \".\" INBOX.COI\r\n" + tag +
+                        " OK List completed.\r\n");
         tag = co_await p.expect("LIST \"\" INBOX.COI.Chats");
-        co_await p.send("* LIST (\\HasNoChildren \\Subscribed) \".\" INBOX.COI.Chats\r\n" + tag + " OK List completed.\r\n");
+        co_await p.send("* LIST (\\HasNoChildren \\Subscribed) \".\" INBOX.COI.Chats\r\n" + tag +
+                        " OK List completed.\r\n");
       },
       [&]() -> asio::awaitable<void> {
         auto s = co_await connect();
@@ -833,9 +841,11 @@ TEST_F(ImapSessionTest, CoiServerWithCoiDisabledWatchesOnlyInbox) {
   run(
       [](Peer& p) -> asio::awaitable<void> {
         co_await login(p, std::string(kCaps) + " COI");
-        auto tag = co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/enabled");
-        co_await p.send("* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/enabled NIL)\r\n" + tag +
-                        " OK done\r\n");
+        auto tag =
+            co_await p.expect("GETMETADATA \"\" /private/vendor/vendor.dovecot/coi/config/enabled");
+        co_await p.send(
+            "* METADATA \"\" (/private/vendor/vendor.dovecot/coi/config/enabled NIL)\r\n" + tag +
+            " OK done\r\n");
       },
       [&]() -> asio::awaitable<void> {
         auto s = co_await connect();

@@ -442,7 +442,8 @@ namespace {
 // Inputs the fuzzer once broke (tests/fixtures/fuzz/mime): whatever parses must compose again,
 // the round trip fuzz/mime_parse_fuzz.cpp checks.
 TEST(FuzzRegressions, ParsedMailComposesAgain) {
-  const std::filesystem::path dir = std::filesystem::path(COIBRIDGE_EML_FIXTURE_DIR) / ".." / "fuzz" / "mime";
+  const std::filesystem::path dir =
+      std::filesystem::path(COIBRIDGE_EML_FIXTURE_DIR) / ".." / "fuzz" / "mime";
   int checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     std::ifstream in(entry.path(), std::ios::binary);
@@ -464,7 +465,8 @@ TEST(FuzzRegressions, ParsedMailComposesAgain) {
       EXPECT_LE(a.content_type.size(), 255u) << entry.path();
     }
     const auto composed = compose_mail(out);
-    EXPECT_TRUE(composed.ok()) << entry.path() << ": " << (composed.ok() ? "" : composed.error().message);
+    EXPECT_TRUE(composed.ok()) << entry.path() << ": "
+                               << (composed.ok() ? "" : composed.error().message);
   }
   EXPECT_GE(checked, 1);
 }

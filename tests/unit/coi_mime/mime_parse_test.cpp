@@ -70,7 +70,8 @@ TEST(ParseCoi, UserAvatarHeaderIsDecodedAcrossItsFolds) {
   ASSERT_TRUE(parsed->avatar);
   EXPECT_EQ(parsed->avatar->size(), 241U);
   EXPECT_TRUE(parsed->avatar->starts_with("\x89PNG\r\n\x1a\n"));
-  EXPECT_TRUE(parsed->avatar->ends_with(std::string("IEND\xae\x42\x60\x82", 8)));  // nothing lost at a fold
+  EXPECT_TRUE(
+      parsed->avatar->ends_with(std::string("IEND\xae\x42\x60\x82", 8)));  // nothing lost at a fold
   EXPECT_EQ(parsed->text, "Here is my picture, in the header.");
   EXPECT_FALSE(parse_fixture("dc_1to1_plain.eml")->avatar);
   auto removed = load("coi_user_avatar.eml");

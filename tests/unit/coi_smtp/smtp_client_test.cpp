@@ -782,17 +782,17 @@ TEST(SmtpSender, ThreeMailsShareOneLoggedInSession) {
 
 TEST(SmtpSender, ASessionTheServerDroppedIsReplacedWithoutLosingTheMail) {
   std::string second;
-  FakeServer server(std::vector<FakeServer::Script>{
-      [&](Peer& p) {
-        p.hello({});
-        accept_kept(p);
-        // The server ends the idle session (a 421 and close, as on its idle timeout).
-        p.send("421 4.4.2 idle too long\r\n");
-      },
-      [&](Peer& p) {
-        p.hello({});
-        second = accept_kept(p);
-      }});
+  FakeServer server(std::vector<FakeServer::Script>{[&](Peer& p) {
+                                                      p.hello({});
+                                                      accept_kept(p);
+                                                      // The server ends the idle session (a 421 and
+                                                      // close, as on its idle timeout).
+                                                      p.send("421 4.4.2 idle too long\r\n");
+                                                    },
+                                                    [&](Peer& p) {
+                                                      p.hello({});
+                                                      second = accept_kept(p);
+                                                    }});
   asio::io_context io;
   SmtpSender sender(endpoint(server.port()));
   const auto out = send_through(io, sender, 2);

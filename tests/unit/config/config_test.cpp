@@ -1,3 +1,5 @@
+#include "core/config/config.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,8 +9,6 @@
 #include <map>
 #include <ostream>
 #include <string>
-
-#include "core/config/config.hpp"
 
 namespace coibridge::core {
 
@@ -104,7 +104,8 @@ admin:
       token: )") + kToken + R"(
       scopes: [write]
     - name: monitor
-      token: )" + kOtherToken + R"(
+      token: )" + kOtherToken +
+                           R"(
       scopes: [read]
 logging:
   level: debug
@@ -152,8 +153,9 @@ connectors:
 }
 
 TEST(ConfigTest, EmptySectionsAndEmptyStringsAreAllowed) {
-  const auto result = load_with_admin("database:\n  url:\n  pg_bin_dir: ''\nhttp:\nconnectors:\n"
-                                      "  spool:\n");
+  const auto result = load_with_admin(
+      "database:\n  url:\n  pg_bin_dir: ''\nhttp:\nconnectors:\n"
+      "  spool:\n");
   ASSERT_THAT(result.errors, IsEmpty());
   EXPECT_EQ(result.config->database.url, "");
   EXPECT_EQ(result.config->http.port, 8480);
@@ -177,9 +179,8 @@ connectors:
 }
 
 TEST(ConfigTest, UnknownKeyInsideTokenEntry) {
-  const auto result =
-      load(std::string("admin:\n  tokens:\n    - name: a\n      token: ") + kToken +
-           "\n      scopes: [read]\n      expires: never\n  other: 1\n");
+  const auto result = load(std::string("admin:\n  tokens:\n    - name: a\n      token: ") + kToken +
+                           "\n      scopes: [read]\n      expires: never\n  other: 1\n");
   EXPECT_THAT(result.errors, ElementsAre(error_is("admin.tokens[0].expires", 6, "unknown key"),
                                          error_is("admin.other", 7, "unknown key")));
 }
@@ -272,16 +273,16 @@ TEST(ConfigTest, AdminTokensAreRequired) {
 
 TEST(ConfigTest, TokenEntryFieldsAreRequired) {
   const auto result = load("admin:\n  tokens:\n    - scopes: [read]\n    - just-a-string\n");
-  EXPECT_THAT(result.errors,
-              ElementsAre(error_is("admin.tokens[0].name", 3, "required"),
-                          error_is("admin.tokens[0].token", 3, "required"),
-                          error_is("admin.tokens[1]", 4, "expected a mapping")));
+  EXPECT_THAT(result.errors, ElementsAre(error_is("admin.tokens[0].name", 3, "required"),
+                                         error_is("admin.tokens[0].token", 3, "required"),
+                                         error_is("admin.tokens[1]", 4, "expected a mapping")));
 }
 
 TEST(ConfigTest, ShortTokenIsRejected) {
   const std::string short_token = "0123456789abcdef0123456789abcde";  // 31 characters
-  const auto error = single_error(load("admin:\n  tokens:\n    - name: ops\n      token: " +
-                                       short_token + "\n      scopes: [read]\n"));
+  const auto error =
+      single_error(load("admin:\n  tokens:\n    - name: ops\n      token: " + short_token +
+                        "\n      scopes: [read]\n"));
   EXPECT_THAT(error, error_is("admin.tokens[0].token", 4, "at least 32 characters"));
 }
 
@@ -294,12 +295,20 @@ TEST(ConfigTest, TokenWithSpacesIsRejected) {
 
 TEST(ConfigTest, BadScopesAreRejected) {
   const auto token = std::string(kToken);
-  const auto result = load("admin:\n  tokens:\n"
-                           "    - name: a\n      token: a" + token + "\n"
-                           "      scopes: [read, admin]\n"
-                           "    - name: b\n      token: b" + token + "\n      scopes: []\n"
-                           "    - name: c\n      token: c" + token + "\n      scopes: write\n"
-                           "    - name: d\n      token: d" + token + "\n");
+  const auto result = load(
+      "admin:\n  tokens:\n"
+      "    - name: a\n      token: a" +
+      token +
+      "\n"
+      "      scopes: [read, admin]\n"
+      "    - name: b\n      token: b" +
+      token +
+      "\n      scopes: []\n"
+      "    - name: c\n      token: c" +
+      token +
+      "\n      scopes: write\n"
+      "    - name: d\n      token: d" +
+      token + "\n");
   EXPECT_THAT(result.errors,
               ElementsAre(error_is("admin.tokens[0].scopes[1]", 5, "expected read or write"),
                           error_is("admin.tokens[1].scopes", 8, "at least one scope"),
@@ -309,10 +318,16 @@ TEST(ConfigTest, BadScopesAreRejected) {
 
 TEST(ConfigTest, DuplicateTokenNamesAndValuesAreRejected) {
   const auto token = std::string(kToken);
-  const auto result = load("admin:\n  tokens:\n"
-                           "    - {name: ops, token: " + token + ", scopes: [read]}\n"
-                           "    - {name: ops, token: x" + token + ", scopes: [read]}\n"
-                           "    - {name: other, token: " + token + ", scopes: [read]}\n");
+  const auto result = load(
+      "admin:\n  tokens:\n"
+      "    - {name: ops, token: " +
+      token +
+      ", scopes: [read]}\n"
+      "    - {name: ops, token: x" +
+      token +
+      ", scopes: [read]}\n"
+      "    - {name: other, token: " +
+      token + ", scopes: [read]}\n");
   EXPECT_THAT(result.errors,
               ElementsAre(error_is("admin.tokens[1].name", 4, "duplicate token name \"ops\""),
                           error_is("admin.tokens[2].token", 5, "same token as admin.tokens[0]")));
@@ -324,12 +339,10 @@ TEST(ConfigTest, ValidListenForms) {
     std::string host;
     std::uint16_t port;
   };
-  for (const auto& [listen, host, port] : {Case{"127.0.0.1:8480", "127.0.0.1", 8480},
-                                           Case{"0.0.0.0:0", "0.0.0.0", 0},
-                                           Case{"localhost:65535", "localhost", 65535},
-                                           Case{"[::1]:8480", "::1", 8480},
-                                           Case{"[::]:1", "::", 1},
-                                           Case{"[fe80::1%eth0]:9", "fe80::1%eth0", 9}}) {
+  for (const auto& [listen, host, port] :
+       {Case{"127.0.0.1:8480", "127.0.0.1", 8480}, Case{"0.0.0.0:0", "0.0.0.0", 0},
+        Case{"localhost:65535", "localhost", 65535}, Case{"[::1]:8480", "::1", 8480},
+        Case{"[::]:1", "::", 1}, Case{"[fe80::1%eth0]:9", "fe80::1%eth0", 9}}) {
     SCOPED_TRACE(listen);
     const auto result = load_with_admin("http:\n  listen: \"" + listen + "\"\n");
     ASSERT_THAT(result.errors, IsEmpty());
@@ -395,9 +408,12 @@ TEST(ConfigTest, MatrixConnectorNeedsItsKeysAndValidValues) {
       url: http://127.0.0.1:8480
       verify_certificate: maybe
 )");
-  EXPECT_THAT(bad.errors, ElementsAre(error_is("connectors.matrix[0].homeserver_url", 9, "expected an http:// or https:// URL"),
-                                      error_is("connectors.matrix[0].server_name", 10, "expected a server name"),
-                                      error_is("connectors.matrix[0].verify_certificate", 13, "expected true or false")));
+  EXPECT_THAT(
+      bad.errors,
+      ElementsAre(
+          error_is("connectors.matrix[0].homeserver_url", 9, "expected an http:// or https:// URL"),
+          error_is("connectors.matrix[0].server_name", 10, "expected a server name"),
+          error_is("connectors.matrix[0].verify_certificate", 13, "expected true or false")));
   const auto good = load_with_admin(R"(connectors:
   matrix:
     - name: m
@@ -458,15 +474,18 @@ TEST(ConfigTest, MatrixPermissionsMapSubjectsToLevels) {
         "@carol:example.org": [admin]
       public_portals: yes
 )");
-  EXPECT_THAT(bad.errors,
-              ElementsAre(error_is("connectors.matrix[0].permissions.@alice:example.org", 14, "expected user or admin"),
-                          error_is("connectors.matrix[0].permissions.@bob", 15, "expected a Matrix user id"),
-                          error_is("connectors.matrix[0].permissions.a b", 16, "expected a Matrix user id"),
-                          error_is("connectors.matrix[0].permissions.@carol:example.org", 17, ""),
-                          error_is("connectors.matrix[0].public_portals", 18, "expected true or false")));
+  EXPECT_THAT(
+      bad.errors,
+      ElementsAre(
+          error_is("connectors.matrix[0].permissions.@alice:example.org", 14,
+                   "expected user or admin"),
+          error_is("connectors.matrix[0].permissions.@bob", 15, "expected a Matrix user id"),
+          error_is("connectors.matrix[0].permissions.a b", 16, "expected a Matrix user id"),
+          error_is("connectors.matrix[0].permissions.@carol:example.org", 17, ""),
+          error_is("connectors.matrix[0].public_portals", 18, "expected true or false")));
   const auto not_a_map = load_with_admin(head + "      permissions: admin\n");
-  EXPECT_THAT(not_a_map.errors,
-              ElementsAre(error_is("connectors.matrix[0].permissions", 13, "expected a mapping from user id")));
+  EXPECT_THAT(not_a_map.errors, ElementsAre(error_is("connectors.matrix[0].permissions", 13,
+                                                     "expected a mapping from user id")));
 }
 
 TEST(ConfigTest, ConnectorNamesAreCheckedAndUnique) {
@@ -622,9 +641,8 @@ TEST(ConfigTest, BadEnvValuesNameTheVariable) {
 }
 
 TEST(ConfigTest, CrossKeyErrorBlamesTheEnvVarThatSetIt) {
-  const auto result =
-      load_config_text(admin_section() + "delivery:\n  backoff_initial_ms: 1000\n",
-                       env_of({{"COIBRIDGE_DELIVERY_BACKOFF_MAX_MS", "10"}}));
+  const auto result = load_config_text(admin_section() + "delivery:\n  backoff_initial_ms: 1000\n",
+                                       env_of({{"COIBRIDGE_DELIVERY_BACKOFF_MAX_MS", "10"}}));
   EXPECT_THAT(result.errors,
               ElementsAre(error_is("COIBRIDGE_DELIVERY_BACKOFF_MAX_MS", 0, "must be at least")));
 }
@@ -642,15 +660,31 @@ TEST(ConfigTest, TokenValuesNeverAppearInErrors) {
   // Every way a token can be misplaced or invalid; none of the resulting messages may leak it.
   const std::string secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
   const std::string short_secret = "s3cr3t-short";
-  const std::string yaml = "admin:\n  tokens:\n"
-                           "    - {name: a, token: " + secret + ", scopes: [" + secret + "]}\n"
-                           "    - {name: b, token: " + secret + ", scopes: [read]}\n"
-                           "    - {name: c, token: " + short_secret + ", scopes: [read]}\n"
-                           "    - {name: d, token: \"" + secret + " \", scopes: [read]}\n"
-                           "    - {name: e, token: [" + secret + "], scopes: [read]}\n"
-                           "    - " + secret + "\n"
-                           "    - {name: f, tokn: " + secret + ", scopes: [read]}\n"
-                           "  token: " + secret + "\n";
+  const std::string yaml =
+      "admin:\n  tokens:\n"
+      "    - {name: a, token: " +
+      secret + ", scopes: [" + secret +
+      "]}\n"
+      "    - {name: b, token: " +
+      secret +
+      ", scopes: [read]}\n"
+      "    - {name: c, token: " +
+      short_secret +
+      ", scopes: [read]}\n"
+      "    - {name: d, token: \"" +
+      secret +
+      " \", scopes: [read]}\n"
+      "    - {name: e, token: [" +
+      secret +
+      "], scopes: [read]}\n"
+      "    - " +
+      secret +
+      "\n"
+      "    - {name: f, tokn: " +
+      secret +
+      ", scopes: [read]}\n"
+      "  token: " +
+      secret + "\n";
   const auto result = load_config_text(yaml, env_of({{"COIBRIDGE_DATABASE_URL", secret},
                                                      {"COIBRIDGE_DATABASE_POOL_SIZE", secret},
                                                      {"COIBRIDGE_HTTP_LISTEN", secret}}));
@@ -710,7 +744,8 @@ const char* const kCoiSection = R"(connectors:
 )";
 
 TEST(ConfigCoiTest, FullEntryIsRead) {
-  auto r = load_config_text(std::string("admin:\n  tokens:\n    - {name: ops, token: 0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
+  auto r = load_config_text(std::string("admin:\n  tokens:\n    - {name: ops, token: "
+                                        "0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
                                 kCoiSection,
                             [](const std::string&) { return std::optional<std::string>(); });
   ASSERT_TRUE(r.errors.empty()) << r.errors[0].path << ": " << r.errors[0].message;
@@ -730,7 +765,9 @@ TEST(ConfigCoiTest, FullEntryIsRead) {
 }
 
 TEST(ConfigCoiTest, ErrorsNameTheKeyAndNeverTheSecret) {
-  const std::string yaml = std::string("admin:\n  tokens:\n    - {name: ops, token: 0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
+  const std::string yaml = std::string(
+                               "admin:\n  tokens:\n    - {name: ops, token: "
+                               "0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
                            R"(connectors:
   spool:
     - {name: mail, inbox_dir: a, outbox_dir: b}
@@ -748,9 +785,10 @@ TEST(ConfigCoiTest, ErrorsNameTheKeyAndNeverTheSecret) {
     paths.insert(e.path);
     EXPECT_EQ(e.message.find("p4ss-w0rd-secret"), std::string::npos);
   }
-  for (const char* p : {"connectors.coi[0].address", "connectors.coi[0].identity", "connectors.coi[0].imap.port",
-                        "connectors.coi[0].imap.tls", "connectors.coi[0].imap.color",
-                        "connectors.coi[0].smtp.password", "connectors.coi[0].name"}) {
+  for (const char* p :
+       {"connectors.coi[0].address", "connectors.coi[0].identity", "connectors.coi[0].imap.port",
+        "connectors.coi[0].imap.tls", "connectors.coi[0].imap.color",
+        "connectors.coi[0].smtp.password", "connectors.coi[0].name"}) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
 }

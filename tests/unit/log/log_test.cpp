@@ -87,10 +87,9 @@ TEST(LogTest, JsonLineFields) {
   std::ostringstream out;
   auto logger = make_logger("store", out, LogFormat::kJson);
   logger->log(fixed_time(), spdlog::source_loc{}, spdlog::level::warn, "disk {}% full");
-  EXPECT_EQ(out.str(),
-            R"({"ts":"2026-11-27T19:00:00.123Z","level":"warn","logger":"store",)"
-            R"("msg":"disk {}% full"})"
-            "\n");
+  EXPECT_EQ(out.str(), R"({"ts":"2026-11-27T19:00:00.123Z","level":"warn","logger":"store",)"
+                       R"("msg":"disk {}% full"})"
+                       "\n");
 }
 
 TEST(LogTest, JsonEscapesAnyMessage) {
@@ -113,8 +112,7 @@ TEST(LogTest, JsonReplacesInvalidUtf8) {
   logger->info("bad \xff\xfe end, truncated \xe2\x82");
   const auto json = parse_single_json_line(out.str());
   const std::string replacement = "\xef\xbf\xbd";  // U+FFFD
-  EXPECT_EQ(json.at("msg"),
-            "bad " + replacement + replacement + " end, truncated " + replacement);
+  EXPECT_EQ(json.at("msg"), "bad " + replacement + replacement + " end, truncated " + replacement);
 }
 
 TEST(LogTest, ClonedLoggerKeepsSinkAndFormat) {
@@ -196,29 +194,28 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Conninfo, LogRedactTest,
-    ::testing::Values(
-        RedactCase{"host=db user=bridge password=secret dbname=coi",
-                   "host=db user=bridge password=*** dbname=coi"},
-        RedactCase{"password='se cret' host=db", "password=*** host=db"},
-        RedactCase{"password = 'it\\'s here' port=5432", "password = *** port=5432"},
-        RedactCase{"PASSWORD=a&b;c host=x", "PASSWORD=*** host=x"},
-        RedactCase{"password='unterminated", "password=***"},
-        RedactCase{"PGPASSWORD=hunter2 psql", "PGPASSWORD=*** psql"}));
+    ::testing::Values(RedactCase{"host=db user=bridge password=secret dbname=coi",
+                                 "host=db user=bridge password=*** dbname=coi"},
+                      RedactCase{"password='se cret' host=db", "password=*** host=db"},
+                      RedactCase{"password = 'it\\'s here' port=5432", "password = *** port=5432"},
+                      RedactCase{"PASSWORD=a&b;c host=x", "PASSWORD=*** host=x"},
+                      RedactCase{"password='unterminated", "password=***"},
+                      RedactCase{"PGPASSWORD=hunter2 psql", "PGPASSWORD=*** psql"}));
 
 INSTANTIATE_TEST_SUITE_P(
     HeadersAndQueries, LogRedactTest,
-    ::testing::Values(
-        RedactCase{"Authorization: Bearer xyz", "Authorization: Bearer ***"},
-        RedactCase{"authorization:basic dXNlcjpwYXNz\r\nHost: h",
-                   "authorization:basic ***\r\nHost: h"},
-        RedactCase{"Authorization: abcdef123", "Authorization: ***"},
-        RedactCase{R"({"Authorization": "Bearer syt_abc"})", R"({"Authorization": "Bearer ***"})"},
-        RedactCase{"401 for token Bearer abc.def-ghi", "401 for token Bearer ***"},
-        RedactCase{"GET /_matrix/client/v3/sync?access_token=xyz&since=s1 HTTP/1.1",
-                   "GET /_matrix/client/v3/sync?access_token=***&since=s1 HTTP/1.1"},
-        RedactCase{"/x?since=1&access_token=xyz", "/x?since=1&access_token=***"},
-        RedactCase{"hs_token=abc as_token=def client_secret=ghi",
-                   "hs_token=*** as_token=*** client_secret=***"}));
+    ::testing::Values(RedactCase{"Authorization: Bearer xyz", "Authorization: Bearer ***"},
+                      RedactCase{"authorization:basic dXNlcjpwYXNz\r\nHost: h",
+                                 "authorization:basic ***\r\nHost: h"},
+                      RedactCase{"Authorization: abcdef123", "Authorization: ***"},
+                      RedactCase{R"({"Authorization": "Bearer syt_abc"})",
+                                 R"({"Authorization": "Bearer ***"})"},
+                      RedactCase{"401 for token Bearer abc.def-ghi", "401 for token Bearer ***"},
+                      RedactCase{"GET /_matrix/client/v3/sync?access_token=xyz&since=s1 HTTP/1.1",
+                                 "GET /_matrix/client/v3/sync?access_token=***&since=s1 HTTP/1.1"},
+                      RedactCase{"/x?since=1&access_token=xyz", "/x?since=1&access_token=***"},
+                      RedactCase{"hs_token=abc as_token=def client_secret=ghi",
+                                 "hs_token=*** as_token=*** client_secret=***"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Unchanged, LogRedactTest,

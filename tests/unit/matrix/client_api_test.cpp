@@ -76,18 +76,25 @@ class ClientApiTest : public ::testing::Test {
 };
 
 TEST_F(ClientApiTest, SendsTheAsTokenAndMasqueradesAsTheGhost) {
-  start([](const core::HttpRequest&, int) { return core::HttpResponse::json(200, R"({"event_id":"$e"})"); });
-  auto r = call("PUT", "/_matrix/client/v3/rooms/%21r/send/m.room.message/t1", "@_coi_bob=40x.org:hs");
+  start([](const core::HttpRequest&, int) {
+    return core::HttpResponse::json(200, R"({"event_id":"$e"})");
+  });
+  auto r =
+      call("PUT", "/_matrix/client/v3/rooms/%21r/send/m.room.message/t1", "@_coi_bob=40x.org:hs");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ((*r)["event_id"], "$e");
   ASSERT_EQ(seen_.size(), 1u);
   EXPECT_EQ(seen_[0].authorization, "Bearer the-as-token");
-  EXPECT_EQ(seen_[0].target, "/_matrix/client/v3/rooms/%21r/send/m.room.message/t1?user_id=%40_coi_bob%3D40x.org%3Ahs");
+  EXPECT_EQ(
+      seen_[0].target,
+      "/_matrix/client/v3/rooms/%21r/send/m.room.message/t1?user_id=%40_coi_bob%3D40x.org%3Ahs");
 }
 
 TEST_F(ClientApiTest, ShortRateLimitIsWaitedOutAndRetried) {
   start([](const core::HttpRequest&, int n) {
-    if (n == 1) return core::HttpResponse::json(429, R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":300})");
+    if (n == 1)
+      return core::HttpResponse::json(429,
+                                      R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":300})");
     return core::HttpResponse::json(200, R"({"ok":true})");
   });
   auto r = call("POST", "/_matrix/client/v3/join/%21r", "");
@@ -100,7 +107,8 @@ TEST_F(ClientApiTest, ShortRateLimitIsWaitedOutAndRetried) {
 TEST_F(ClientApiTest, LongRateLimitAndServerErrorsGoBackToTheCallerAsUnavailable) {
   start([](const core::HttpRequest& req, int) {
     if (req.path.ends_with("/long")) {
-      return core::HttpResponse::json(429, R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":600000})");
+      return core::HttpResponse::json(429,
+                                      R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":600000})");
     }
     if (req.path.ends_with("/down")) return core::HttpResponse::json(502, "{}");
     return core::HttpResponse::json(403, R"({"errcode":"M_FORBIDDEN","error":"not in room"})");

@@ -1,9 +1,9 @@
+#include "core/metrics/metrics.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 #include <vector>
-
-#include "core/metrics/metrics.hpp"
 
 namespace coibridge::core {
 namespace {

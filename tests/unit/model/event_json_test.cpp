@@ -1,8 +1,8 @@
+#include "core/model/event_json.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "core/model/event_json.hpp"
 
 namespace coibridge::core {
 namespace {
@@ -33,18 +33,22 @@ MessageBody rich_body() {
   MessageBody b;
   b.text = "line 1\nline 2 ✓ \x01";
   b.html = "<p>line 1</p>";
-  b.attachments = {{"cat.png", "image/png", 12345, "blob:sha256:ab"}, {"a.txt", "text/plain", 0, "/x"}};
+  b.attachments = {{"cat.png", "image/png", 12345, "blob:sha256:ab"},
+                   {"a.txt", "text/plain", 0, "/x"}};
   b.reply_to = RemoteMessageRef{"matrix", "$ev:example.org"};
   return b;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Payloads, RoundTrip,
-    ::testing::Values(Payload{MessagePosted{rich_body()}}, Payload{MessagePosted{{"plain", std::nullopt, {}, std::nullopt}}},
-                      Payload{MessageEdited{{"coi", "<m1>"}, rich_body()}}, Payload{MessageDeleted{{"coi", "<m1>"}}},
+    ::testing::Values(Payload{MessagePosted{rich_body()}},
+                      Payload{MessagePosted{{"plain", std::nullopt, {}, std::nullopt}}},
+                      Payload{MessageEdited{{"coi", "<m1>"}, rich_body()}},
+                      Payload{MessageDeleted{{"coi", "<m1>"}}},
                       Payload{ReactionChanged{{"coi", "<m1>"}, "👍", true}},
-                      Payload{ReactionChanged{{"coi", "<m1>"}, "👍", false}}, Payload{ReadUpTo{{"coi", "<m9>"}}},
-                      Payload{Typing{false}}, Payload{MemberJoined{{"coi", "bob@example.org", "Bob"}}},
+                      Payload{ReactionChanged{{"coi", "<m1>"}, "👍", false}},
+                      Payload{ReadUpTo{{"coi", "<m9>"}}}, Payload{Typing{false}},
+                      Payload{MemberJoined{{"coi", "bob@example.org", "Bob"}}},
                       Payload{MemberLeft{{"coi", "bob@example.org", ""}}},
                       Payload{ConversationRenamed{"New name"}}));
 
@@ -67,15 +71,33 @@ TEST(EventJson, KindsAreDistinct) {
   for (std::size_t i = 0; i < std::variant_size_v<Payload>; ++i) {
     Payload p;
     switch (i) {
-      case 0: p = MessagePosted{}; break;
-      case 1: p = MessageEdited{}; break;
-      case 2: p = MessageDeleted{}; break;
-      case 3: p = ReactionChanged{}; break;
-      case 4: p = ReadUpTo{}; break;
-      case 5: p = Typing{}; break;
-      case 6: p = MemberJoined{}; break;
-      case 7: p = MemberLeft{}; break;
-      default: p = ConversationRenamed{}; break;
+      case 0:
+        p = MessagePosted{};
+        break;
+      case 1:
+        p = MessageEdited{};
+        break;
+      case 2:
+        p = MessageDeleted{};
+        break;
+      case 3:
+        p = ReactionChanged{};
+        break;
+      case 4:
+        p = ReadUpTo{};
+        break;
+      case 5:
+        p = Typing{};
+        break;
+      case 6:
+        p = MemberJoined{};
+        break;
+      case 7:
+        p = MemberLeft{};
+        break;
+      default:
+        p = ConversationRenamed{};
+        break;
     }
     kinds.insert(payload_kind(p));
   }
@@ -93,13 +115,16 @@ TEST(EventJson, ErrorsNameTheField) {
       {"missing id", [](auto& j) { j.erase("id"); }, "id"},
       {"id not string", [](auto& j) { j["id"] = 5; }, "id"},
       {"where not object", [](auto& j) { j["where"] = "x"; }, "where"},
-      {"missing where.remote_id", [](auto& j) { j["where"].erase("remote_id"); }, "where.remote_id"},
+      {"missing where.remote_id", [](auto& j) { j["where"].erase("remote_id"); },
+       "where.remote_id"},
       {"bad who.display_name", [](auto& j) { j["who"]["display_name"] = 1; }, "who.display_name"},
       {"bad at", [](auto& j) { j["at"] = "yesterday"; }, "at"},
       {"unknown kind", [](auto& j) { j["payload"]["kind"] = "message.exploded"; }, "payload.kind"},
       {"missing body", [](auto& j) { j["payload"].erase("body"); }, "payload.body"},
-      {"text not string", [](auto& j) { j["payload"]["body"]["text"] = nullptr; }, "payload.body.text"},
-      {"attachments not array", [](auto& j) { j["payload"]["body"]["attachments"] = 3; }, "payload.body.attachments"},
+      {"text not string", [](auto& j) { j["payload"]["body"]["text"] = nullptr; },
+       "payload.body.text"},
+      {"attachments not array", [](auto& j) { j["payload"]["body"]["attachments"] = 3; },
+       "payload.body.attachments"},
       {"negative size", [](auto& j) { j["payload"]["body"]["attachments"][0]["size"] = -1; },
        "payload.body.attachments[0].size"},
   };
@@ -127,10 +152,12 @@ TEST(Timestamps, FormatAndParse) {
   const Timestamp t{std::chrono::milliseconds(1795000000123)};
   EXPECT_EQ(format_timestamp(t), "2026-11-18T11:06:40.123Z");
   EXPECT_EQ(*parse_timestamp("2026-11-18T11:06:40.123Z"), t);
-  EXPECT_EQ(*parse_timestamp("2026-11-18T11:06:40Z"), Timestamp{std::chrono::milliseconds(1795000000000)});
+  EXPECT_EQ(*parse_timestamp("2026-11-18T11:06:40Z"),
+            Timestamp{std::chrono::milliseconds(1795000000000)});
   EXPECT_EQ(*parse_timestamp("2026-11-18T11:06:40.1234567Z"), t);
-  for (const char* bad : {"", "2026-11-17", "2026-11-18T11:06:40", "2026-13-01T00:00:00Z", "2026-11-18T11:06:40.Z",
-                          "2026-11-18T11:06:40Zjunk", "2026-11-18T11:06:40+02:00"}) {
+  for (const char* bad :
+       {"", "2026-11-17", "2026-11-18T11:06:40", "2026-13-01T00:00:00Z", "2026-11-18T11:06:40.Z",
+        "2026-11-18T11:06:40Zjunk", "2026-11-18T11:06:40+02:00"}) {
     EXPECT_FALSE(parse_timestamp(bad).ok()) << bad;
   }
   EXPECT_EQ(format_timestamp(Timestamp{}), "1970-01-01T00:00:00.000Z");

@@ -1,8 +1,11 @@
 // HttpClient against our own HttpServer on loopback: request mapping, connection reuse,
 // limits and transport errors.
 
+#include "core/net/http_client.hpp"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,11 +13,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <memory>
-#include <algorithm>
 #include <string>
 #include <thread>
 
-#include "core/net/http_client.hpp"
 #include "core/net/http_server.hpp"
 #include "tests/support/run_awaitable.hpp"
 
@@ -32,8 +33,10 @@ class HttpClientTest : public ::testing::Test {
         [this](const HttpRequest& req) -> asio::awaitable<HttpResponse> {
           ++calls_;
           max_connections_ = std::max(max_connections_.load(), server_->active_connections());
-          if (req.path == "/big") co_return HttpResponse{200, "text/plain", std::string(5000, 'x'), {}};
-          std::string out = req.method + " " + req.target + " auth=" + req.header("authorization").value_or("-") +
+          if (req.path == "/big")
+            co_return HttpResponse{200, "text/plain", std::string(5000, 'x'), {}};
+          std::string out = req.method + " " + req.target +
+                            " auth=" + req.header("authorization").value_or("-") +
                             " body=" + req.body;
           co_return HttpResponse{201, "text/plain", out, {{"X-Reply", "yes"}}};
         });
@@ -59,9 +62,11 @@ class HttpClientTest : public ::testing::Test {
 
 TEST_F(HttpClientTest, SendsMethodTargetHeadersAndBodyAndReturnsTheResponse) {
   auto res = run_awaitable([&]() -> asio::awaitable<Result<HttpClientResponse>> {
-    HttpClientOptions options;  // named: g++ 12 destroys a braced temporary in a co_await expression twice
+    HttpClientOptions
+        options;  // named: g++ 12 destroys a braced temporary in a co_await expression twice
     HttpClient client(co_await asio::this_coro::executor, options);
-    HttpClientRequest req{"PUT", base() + "/a/b%21?x=1&y=%40", {{"Authorization", "Bearer t"}}, "{\"k\":1}"};
+    HttpClientRequest req{
+        "PUT", base() + "/a/b%21?x=1&y=%40", {{"Authorization", "Bearer t"}}, "{\"k\":1}"};
     co_return co_await client.request(req);
   }());
   ASSERT_TRUE(res.ok()) << res.error().message;
@@ -72,7 +77,8 @@ TEST_F(HttpClientTest, SendsMethodTargetHeadersAndBodyAndReturnsTheResponse) {
 
 TEST_F(HttpClientTest, ReusesOneConnectionForRequestsInARow) {
   auto ok = run_awaitable([&]() -> asio::awaitable<bool> {
-    HttpClientOptions options;  // named: g++ 12 destroys a braced temporary in a co_await expression twice
+    HttpClientOptions
+        options;  // named: g++ 12 destroys a braced temporary in a co_await expression twice
     HttpClient client(co_await asio::this_coro::executor, options);
     for (int i = 0; i < 5; ++i) {
       HttpClientRequest req{"GET", base() + "/n", {}, {}};
@@ -105,7 +111,8 @@ TEST(HttpClientErrors, RefusedConnectionIsUnavailable) {
   const auto port = probe.local_endpoint().port();
   probe.close();
   auto res = run_awaitable([&]() -> asio::awaitable<Result<HttpClientResponse>> {
-    HttpClientOptions options;  // named: g++ 12 destroys a braced temporary in a co_await expression twice
+    HttpClientOptions
+        options;  // named: g++ 12 destroys a braced temporary in a co_await expression twice
     HttpClient client(co_await asio::this_coro::executor, options);
     HttpClientRequest req{"GET", "http://127.0.0.1:" + std::to_string(port) + "/", {}, {}};
     co_return co_await client.request(req);
@@ -116,7 +123,8 @@ TEST(HttpClientErrors, RefusedConnectionIsUnavailable) {
 
 TEST(HttpClientErrors, SilentServerTimesOut) {
   asio::io_context io;
-  asio::ip::tcp::acceptor quiet(io, {asio::ip::make_address("127.0.0.1"), 0});  // accepts via backlog, never answers
+  asio::ip::tcp::acceptor quiet(
+      io, {asio::ip::make_address("127.0.0.1"), 0});  // accepts via backlog, never answers
   const auto port = quiet.local_endpoint().port();
   auto res = run_awaitable([&]() -> asio::awaitable<Result<HttpClientResponse>> {
     HttpClientOptions options;
@@ -141,8 +149,8 @@ TEST(HttpUrl, ParsesAndRejects) {
   EXPECT_EQ(v->host, "::1");
   EXPECT_EQ(v->port, "80");
   EXPECT_EQ(v->target, "/?a");
-  for (const char* bad : {"ftp://x/", "http://", "http://user@host/", "http://h:99999999/", "http://h/a b",
-                          "http://[::1/", "//host/"}) {
+  for (const char* bad : {"ftp://x/", "http://", "http://user@host/", "http://h:99999999/",
+                          "http://h/a b", "http://[::1/", "//host/"}) {
     EXPECT_FALSE(parse_http_url(bad).ok()) << bad;
   }
   EXPECT_EQ(url_encode("!room:ex.org/@a b"), "%21room%3Aex.org%2F%40a%20b");

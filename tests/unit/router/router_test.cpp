@@ -1,13 +1,14 @@
 // Router and delivery logic without a database: an in-memory EventStore and the in-process
 // TestConnector.
 
+#include "core/router/router.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 
 #include "core/router/delivery_scheduler.hpp"
 #include "core/router/fanout.hpp"
-#include "core/router/router.hpp"
 #include "tests/support/memory_event_store.hpp"
 #include "tests/support/run_until.hpp"
 #include "tests/support/test_connector.hpp"
@@ -20,7 +21,8 @@ using testing::MemoryEventStore;
 using testing::run_until;
 using testing::TestConnector;
 
-Link link(std::int64_t id, std::string connector, std::string remote, nlohmann::json options = nlohmann::json::object()) {
+Link link(std::int64_t id, std::string connector, std::string remote,
+          nlohmann::json options = nlohmann::json::object()) {
   Link l;
   l.id = id;
   l.bridge_id = 1;
@@ -40,7 +42,8 @@ Event posted(std::string connector, std::string conv, std::string origin, std::s
 }
 
 TEST(Fanout, EveryOtherLinkInOrder) {
-  auto targets = plan_fanout(posted("a", "r", "m"), {link(1, "a", "r"), link(2, "b", "c"), link(3, "c", "m")});
+  auto targets =
+      plan_fanout(posted("a", "r", "m"), {link(1, "a", "r"), link(2, "b", "c"), link(3, "c", "m")});
   EXPECT_EQ(targets, (std::vector<ConversationRef>{{"b", "c"}, {"c", "m"}}));
 }
 
@@ -52,9 +55,16 @@ TEST(Fanout, SameConnectorOtherConversationIsATarget) {
 TEST(Fanout, DirectionsAreHonoured) {
   const auto in_only = nlohmann::json{{"direction", "inbound"}};
   const auto out_only = nlohmann::json{{"direction", "outbound"}};
-  EXPECT_EQ(plan_fanout(posted("a", "r", "m"), {link(1, "a", "r"), link(2, "b", "c", in_only)}).size(), 0u);
-  EXPECT_EQ(plan_fanout(posted("a", "r", "m"), {link(1, "a", "r", out_only), link(2, "b", "c")}).size(), 0u);
-  EXPECT_EQ(plan_fanout(posted("a", "r", "m"), {link(1, "a", "r", in_only), link(2, "b", "c", out_only)}).size(), 1u);
+  EXPECT_EQ(
+      plan_fanout(posted("a", "r", "m"), {link(1, "a", "r"), link(2, "b", "c", in_only)}).size(),
+      0u);
+  EXPECT_EQ(
+      plan_fanout(posted("a", "r", "m"), {link(1, "a", "r", out_only), link(2, "b", "c")}).size(),
+      0u);
+  EXPECT_EQ(
+      plan_fanout(posted("a", "r", "m"), {link(1, "a", "r", in_only), link(2, "b", "c", out_only)})
+          .size(),
+      1u);
 }
 
 TEST(Fanout, SourceNotAmongLinksGoesNowhere) {
@@ -101,16 +111,18 @@ class RouterTest : public ::testing::Test {
     policy.max_attempts = max_attempts;
     policy.backoff = {5ms, 20ms};
     policy.poll_interval = 100ms;
-    scheduler_ = std::make_unique<DeliveryScheduler>(io_.get_executor(), store_, registry_, metrics_, policy,
-                                                     [] { return 0.5; });
-    router_ = std::make_unique<Router>(store_, registry_, metrics_, [this] { scheduler_->notify(); });
+    scheduler_ = std::make_unique<DeliveryScheduler>(io_.get_executor(), store_, registry_,
+                                                     metrics_, policy, [] { return 0.5; });
+    router_ =
+        std::make_unique<Router>(store_, registry_, metrics_, [this] { scheduler_->notify(); });
     boost::asio::co_spawn(io_, scheduler_->run(), [this](std::exception_ptr) { stopped_ = true; });
   }
 
   Result<PublishOutcome> publish(Event e) {
     std::optional<Result<PublishOutcome>> out;
-    boost::asio::co_spawn(io_, router_->publish(std::move(e)),
-                          [&](std::exception_ptr, Result<PublishOutcome> r) { out.emplace(std::move(r)); });
+    boost::asio::co_spawn(
+        io_, router_->publish(std::move(e)),
+        [&](std::exception_ptr, Result<PublishOutcome> r) { out.emplace(std::move(r)); });
     EXPECT_TRUE(run_until(io_, [&] { return out.has_value(); }));
     return std::move(*out);
   }
@@ -151,7 +163,11 @@ TEST_F(RouterTest, AssignsIdAndTimeAndCountsOutcome) {
   ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered.size() == 1; }));
   stop();
   EXPECT_NE(dst_->calls[0].event.at, Timestamp{});
-  EXPECT_EQ(metrics_.counter("coibridge_events_published_total", "", {{"connector", "src"}, {"status", "accepted"}}).value(), 1.0);
+  EXPECT_EQ(metrics_
+                .counter("coibridge_events_published_total", "",
+                         {{"connector", "src"}, {"status", "accepted"}})
+                .value(),
+            1.0);
 }
 
 TEST_F(RouterTest, NothingIsQueuedForATargetThatCannotShowIt) {
@@ -238,7 +254,8 @@ TEST_F(RouterTest, BatchEndsAfterAnUnlinkedEventThatAsksToStop) {
 TEST_F(RouterTest, BatchGoesOnAfterAnUnlinkedEventThatDoesNotAskToStop) {
   store_.unlinked = {{"src", "other"}};
   start();
-  std::vector<BatchEvent> batch{{posted("src", "other", "m1"), false}, {posted("src", "room", "m2"), false}};
+  std::vector<BatchEvent> batch{{posted("src", "other", "m1"), false},
+                                {posted("src", "room", "m2"), false}};
   auto out = publish_batch(batch);
   stop();
   ASSERT_TRUE(out.ok());
@@ -281,7 +298,9 @@ TEST_F(RouterTest, RejectParksTheInputAndCounts) {
   EXPECT_TRUE(st->ok());
   ASSERT_EQ(store_.inbound_dead.size(), 1u);
   EXPECT_EQ(store_.inbound_dead[0].size(), 64u * 1024u);  // bounded excerpt
-  EXPECT_EQ(metrics_.counter("coibridge_inbound_rejected_total", "", {{"connector", "src"}}).value(), 1.0);
+  EXPECT_EQ(
+      metrics_.counter("coibridge_inbound_rejected_total", "", {{"connector", "src"}}).value(),
+      1.0);
 }
 
 TEST_F(RouterTest, StopLetsTheDeliveryInFlightFinish) {
