@@ -24,14 +24,14 @@ constexpr const char* kInbox = "INBOX";
 
 // The IMAP and SMTP endpoints have the same shape; one mapping from the config serves both.
 template <class Endpoint>
-Endpoint endpoint_from(const core::MailServerConfig& server) {
+Endpoint endpoint_from(const MailServerConfig& server) {
   using TlsMode = decltype(Endpoint::tls);
   Endpoint ep;
   ep.host = server.host;
   ep.port = server.port;
-  ep.tls = server.tls == core::MailTls::kStartTls ? TlsMode::kStartTls
-           : server.tls == core::MailTls::kNone   ? TlsMode::kNone
-                                                  : TlsMode::kImplicit;
+  ep.tls = server.tls == MailTls::kStartTls ? TlsMode::kStartTls
+           : server.tls == MailTls::kNone   ? TlsMode::kNone
+                                            : TlsMode::kImplicit;
   ep.ca_file = server.ca_file;
   ep.verify_peer = server.verify_certificate;
   ep.username = server.username;
@@ -41,8 +41,7 @@ Endpoint endpoint_from(const core::MailServerConfig& server) {
 
 }  // namespace
 
-CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores,
-                           core::MetricsRegistry& metrics)
+CoiConnector::CoiConnector(CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics)
     : config_(std::move(config)),
       checkpoints_(stores.checkpoints),
       blobs_(stores.blobs),
@@ -162,8 +161,7 @@ awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
 
 awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(
     const core::Delivery& delivery) {
-  const IdentityOptions identity{config_.identity == core::MailIdentity::kRelay,
-                                 config_.display_name};
+  const IdentityOptions identity{config_.identity == MailIdentity::kRelay, config_.display_name};
   std::optional<GroupState> group;
   if (is_group_conversation(delivery.target.remote_id)) {
     auto saved = co_await conversations_.load(config_.name, delivery.target.remote_id);

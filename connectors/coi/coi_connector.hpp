@@ -12,13 +12,13 @@
 #include <memory>
 
 #include "connectors/coi/coi_addresses.hpp"
+#include "connectors/coi/coi_config.hpp"
 #include "connectors/coi/group_state.hpp"
 #include "connectors/coi/imap/imap_session.hpp"
 #include "connectors/coi/inbound_mail.hpp"
 #include "connectors/coi/mail_mapping.hpp"
 #include "connectors/coi/mime/chat_mail.hpp"
 #include "connectors/coi/smtp/smtp_client.hpp"
-#include "core/config/config.hpp"
 #include "core/connector/connector.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/store/blob_store.hpp"
@@ -34,7 +34,7 @@ class CoiConnector final : public core::Connector {
     core::BlobStore& blobs;
     core::ConversationStateStore& conversations;
   };
-  CoiConnector(core::CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics);
+  CoiConnector(CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics);
 
   std::string_view name() const override { return config_.name; }
   core::Capabilities capabilities() const override;
@@ -109,7 +109,7 @@ class CoiConnector final : public core::Connector {
     return MappingContext{config_.name, addresses_, config_.max_attachment_bytes};
   }
 
-  core::CoiConnectorConfig config_;
+  CoiConnectorConfig config_;
   core::CheckpointStore& checkpoints_;
   core::BlobStore& blobs_;
   core::ConversationStateStore& conversations_;

@@ -66,7 +66,7 @@ std::string decode_segment(std::string_view segment) {
 
 }  // namespace
 
-MatrixConnector::MatrixConnector(asio::any_io_executor executor, core::MatrixConnectorConfig config,
+MatrixConnector::MatrixConnector(asio::any_io_executor executor, MatrixConnectorConfig config,
                                  Stores stores, core::MetricsRegistry& metrics)
     : config_(std::move(config)),
       stores_(stores),

@@ -13,10 +13,10 @@
 #include <string>
 
 #include "connectors/matrix/client_api.hpp"
+#include "connectors/matrix/matrix_config.hpp"
 #include "connectors/matrix/matrix_event_mapping.hpp"
 #include "connectors/matrix/permissions.hpp"
 #include "connectors/matrix/registration.hpp"
-#include "core/config/config.hpp"
 #include "core/connector/connector.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/store/blob_store.hpp"
@@ -33,7 +33,7 @@ class MatrixConnector final : public core::Connector {
     // The mail groups the dm_connector knows (portal rooms by alias are made for those only).
     core::ConversationStateStore* conversations = nullptr;
   };
-  MatrixConnector(boost::asio::any_io_executor executor, core::MatrixConnectorConfig config,
+  MatrixConnector(boost::asio::any_io_executor executor, MatrixConnectorConfig config,
                   Stores stores, core::MetricsRegistry& metrics);
 
   std::string_view name() const override { return config_.name; }
@@ -90,7 +90,7 @@ class MatrixConnector final : public core::Connector {
       const core::Event& event, const std::string& room, const std::string& ghost);
   std::string bot_user_id() const;
 
-  core::MatrixConnectorConfig config_;
+  MatrixConnectorConfig config_;
   Stores stores_;
   core::MetricsRegistry& metrics_;
   Registration registration_;

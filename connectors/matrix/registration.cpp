@@ -37,16 +37,16 @@ std::string regex_escape(std::string_view text) {
   return out;
 }
 
-std::string user_regex_for(const core::MatrixConnectorConfig& c) {
+std::string user_regex_for(const MatrixConnectorConfig& c) {
   return "@" + regex_escape(c.ghost_prefix) + ".*:" + regex_escape(c.server_name);
 }
-std::string alias_regex_for(const core::MatrixConnectorConfig& c) {
+std::string alias_regex_for(const MatrixConnectorConfig& c) {
   return "#" + regex_escape(c.ghost_prefix) + ".*:" + regex_escape(c.server_name);
 }
 
 }  // namespace
 
-Registration new_registration(const core::MatrixConnectorConfig& config) {
+Registration new_registration(const MatrixConnectorConfig& config) {
   return {config.name,
           config.url,
           random_token(64),
@@ -128,7 +128,7 @@ core::Result<Registration> load_registration(const std::string& path) {
   return r;
 }
 
-core::Status check_registration(const Registration& r, const core::MatrixConnectorConfig& c) {
+core::Status check_registration(const Registration& r, const MatrixConnectorConfig& c) {
   const auto differs = [&](const char* field, const std::string& in_file,
                            const std::string& in_config, const char* config_key) {
     return core::Error::invalid("registration", "registration " + c.registration + ": `" + field +

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "core/config/config.hpp"
+#include "connectors/matrix/matrix_config.hpp"
 #include "core/model/result.hpp"
 
 namespace coibridge::connectors::matrix {
@@ -21,7 +21,7 @@ struct Registration {
 };
 
 // A new registration for this connector: id = connector name, 64-character random tokens.
-Registration new_registration(const core::MatrixConnectorConfig& config);
+Registration new_registration(const MatrixConnectorConfig& config);
 std::string registration_yaml(const Registration& registration);
 // Writes the file with mode 0600; kConflict when it exists (tokens are never overwritten by
 // accident: the homeserver would stop accepting the bridge).
@@ -31,7 +31,7 @@ core::Result<Registration> load_registration(const std::string& path);
 // What the registration must agree with in the config: the id, url, bot and namespaces.
 // The error names the field that differs and both values.
 core::Status check_registration(const Registration& registration,
-                                const core::MatrixConnectorConfig& config);
+                                const MatrixConnectorConfig& config);
 
 // Constant-time equality, for tokens presented by the homeserver.
 bool tokens_equal(std::string_view a, std::string_view b);

@@ -77,7 +77,7 @@ void append_line(const fs::path& path, const std::string& line) {
 
 }  // namespace
 
-SpoolConnector::SpoolConnector(core::SpoolConnectorConfig config, core::BlobStore& blobs,
+SpoolConnector::SpoolConnector(SpoolConnectorConfig config, core::BlobStore& blobs,
                                std::chrono::milliseconds poll_interval)
     : config_(std::move(config)), blobs_(blobs), poll_interval_(poll_interval) {}
 

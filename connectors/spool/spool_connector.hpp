@@ -20,7 +20,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/config/config.hpp"
+#include "connectors/spool/spool_config.hpp"
 #include "core/connector/connector.hpp"
 #include "core/store/blob_store.hpp"
 
@@ -28,7 +28,7 @@ namespace coibridge::connectors::spool {
 
 class SpoolConnector final : public core::Connector {
  public:
-  SpoolConnector(core::SpoolConnectorConfig config, core::BlobStore& blobs,
+  SpoolConnector(SpoolConnectorConfig config, core::BlobStore& blobs,
                  std::chrono::milliseconds poll_interval = std::chrono::milliseconds(200));
 
   std::string_view name() const override { return config_.name; }
@@ -55,7 +55,7 @@ class SpoolConnector final : public core::Connector {
   // Writes the event's attachments to outbox_dir/files; the JSON list of what was written.
   boost::asio::awaitable<core::Result<nlohmann::json>> export_attachments(const core::Event& event);
 
-  core::SpoolConnectorConfig config_;
+  SpoolConnectorConfig config_;
   core::BlobStore& blobs_;
   std::chrono::milliseconds poll_interval_;
 };

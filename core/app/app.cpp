@@ -19,12 +19,9 @@
 #include <list>
 #include <thread>
 
-#include "connectors/coi/coi_connector.hpp"
-#include "connectors/matrix/matrix_connector.hpp"
-#include "connectors/matrix/registration.hpp"
-#include "connectors/spool/spool_connector.hpp"
 #include "core/admin/admin_api.hpp"
 #include "core/app/database.hpp"
+#include "core/connector/connector_type.hpp"
 #include "core/connector/registry.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/net/backoff.hpp"
@@ -78,30 +75,25 @@ awaitable<void> purge_expired(core::BlobStore& blobs, core::EventStore& events,
   }
 }
 
-core::Status register_connectors(const core::Config& config, core::ConnectorRegistry& registry,
-                                 asio::any_io_executor executor, core::CheckpointStore& checkpoints,
-                                 core::BlobStore& blobs, core::InboundLedger& ledger,
-                                 core::ConversationStateStore& conversations,
-                                 core::MetricsRegistry& metrics) {
-  for (const auto& spool : config.connectors.spool) {
-    if (auto st = registry.add(std::make_shared<connectors::spool::SpoolConnector>(spool, blobs));
-        !st) {
-      return st.error();
+// One instance of each configured connector, made by its type.
+core::Status register_connectors(const core::Config& config, const core::ConnectorTypes& types,
+                                 core::ConnectorRegistry& registry,
+                                 core::ConnectorServices services) {
+  for (const auto& instance : config.connectors) {
+    const auto* type = core::find_type(types, instance->type);
+    if (type != nullptr && type->direct_chats) {
+      services.direct_chat_instances.push_back(instance.get());
     }
   }
-  for (const auto& coi : config.connectors.coi) {
-    auto connector = std::make_shared<connectors::coi::CoiConnector>(
-        coi, connectors::coi::CoiConnector::Stores{checkpoints, blobs, conversations}, metrics);
-    if (auto st = registry.add(std::move(connector)); !st) return st.error();
-  }
-  for (auto matrix : config.connectors.matrix) {
-    // Direct chats with ghosts go to the one mail account when there is just one.
-    if (matrix.dm_connector.empty() && config.connectors.coi.size() == 1)
-      matrix.dm_connector = config.connectors.coi[0].name;
-    auto connector = std::make_shared<connectors::matrix::MatrixConnector>(
-        executor, matrix,
-        connectors::matrix::MatrixConnector::Stores{blobs, ledger, &conversations}, metrics);
-    if (auto st = registry.add(std::move(connector)); !st) return st.error();
+  for (const auto& instance : config.connectors) {
+    // The configuration was parsed with these types, so every instance has its type.
+    const auto* type = core::find_type(types, instance->type);
+    auto connector = type->create(*instance, services);
+    if (!connector) {
+      return core::Error::permanent("connector " + instance->name + ": " +
+                                    connector.error().message);
+    }
+    if (auto st = registry.add(std::move(*connector)); !st) return st.error();
   }
   return {};
 }
@@ -154,27 +146,7 @@ int run_migrate(const core::Config& config) {
   return kExitOk;
 }
 
-int run_generate_registration(const core::Config& config) {
-  if (config.connectors.matrix.empty()) {
-    std::fprintf(stderr, "coi-bridge: no connectors.matrix entry in the configuration\n");
-    return kExitUsage;
-  }
-  for (const auto& matrix : config.connectors.matrix) {
-    const auto registration = connectors::matrix::new_registration(matrix);
-    if (auto st = connectors::matrix::write_registration(matrix.registration, registration); !st) {
-      std::fprintf(stderr, "coi-bridge: %s\n", st.error().message.c_str());
-      return kExitFailure;
-    }
-    std::printf(
-        "wrote %s (connector %s)\n\nAdd to the homeserver's configuration (Synapse "
-        "homeserver.yaml) and restart it:\n\n"
-        "app_service_config_files:\n  - %s\n\n",
-        matrix.registration.c_str(), matrix.name.c_str(), matrix.registration.c_str());
-  }
-  return kExitOk;
-}
-
-int run_bridge(const core::Config& config) {
+int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
   auto database = open_database(config);
   if (!database) {
     spdlog::error("database: {}", database.error().message);
@@ -200,8 +172,10 @@ int run_bridge(const core::Config& config) {
   core::pg::PgBlobStore blobs(db);
   core::pg::PgInboundLedger ledger(db);
   core::pg::PgConversationStateStore conversations(db);
-  if (auto st = register_connectors(config, registry, io.get_executor(), checkpoints, blobs, ledger,
-                                    conversations, metrics);
+  if (auto st = register_connectors(
+          config, types, registry,
+          core::ConnectorServices{
+              io.get_executor(), checkpoints, blobs, ledger, conversations, metrics, {}});
       !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;

@@ -1,20 +1,43 @@
 #include "core/app/cli.hpp"
 
+#include <algorithm>
+
 namespace coibridge::app {
 
-std::string usage_text() {
+namespace {
+
+// "  name           first line\n                 next line\n": the summary column at 17.
+std::string command_help(const std::string& name, const std::string& summary) {
+  constexpr std::size_t kColumn = 17;
+  std::string out = "  " + name;
+  if (out.size() + 1 > kColumn) {
+    out += "\n";
+    out.append(kColumn, ' ');
+  } else {
+    out.append(kColumn - out.size(), ' ');
+  }
+  for (char c : summary) {
+    out += c;
+    if (c == '\n') out.append(kColumn, ' ');
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
+std::string usage_text(const std::vector<VerbHelp>& verbs) {
+  std::string commands =
+      command_help("run", "start the bridge (default)") +
+      command_help("migrate", "apply pending database migrations and exit") +
+      command_help("check-config", "validate the configuration, print every problem, and exit");
+  for (const auto& verb : verbs) commands += command_help(verb.name, verb.summary);
+  commands += command_help("version", "print the version and exit");
   return "Usage: coi-bridge [COMMAND] [--config PATH]\n"
          "\n"
          "Bridges chat over email (COI, Delta Chat) to other chat networks.\n"
          "\n"
-         "Commands:\n"
-         "  run            start the bridge (default)\n"
-         "  migrate        apply pending database migrations and exit\n"
-         "  check-config   validate the configuration, print every problem, and exit\n"
-         "  generate-registration\n"
-         "                 write each Matrix connector's appservice registration file (new\n"
-         "                 random tokens, mode 0600) and print the homeserver config lines\n"
-         "  version        print the version and exit\n"
+         "Commands:\n" +
+         commands +
          "\n"
          "Options:\n"
          "  --config PATH  configuration file (default: $COIBRIDGE_CONFIG, else " +
@@ -25,7 +48,8 @@ std::string usage_text() {
          "Exit status: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
 }
 
-CliParse parse_cli(const std::vector<std::string>& args, const char* env_config) {
+CliParse parse_cli(const std::vector<std::string>& args, const char* env_config,
+                   const std::vector<VerbHelp>& verbs) {
   CliParse out;
   out.options.config_path =
       env_config != nullptr && *env_config != '\0' ? env_config : kDefaultConfigPath;
@@ -67,8 +91,10 @@ CliParse parse_cli(const std::vector<std::string>& args, const char* env_config)
       out.options.command = Command::kMigrate;
     } else if (a == "check-config") {
       out.options.command = Command::kCheckConfig;
-    } else if (a == "generate-registration") {
-      out.options.command = Command::kGenerateRegistration;
+    } else if (std::any_of(verbs.begin(), verbs.end(),
+                           [&a](const VerbHelp& verb) { return verb.name == a; })) {
+      out.options.command = Command::kConnectorVerb;
+      out.options.verb = a;
     } else if (a == "version") {
       out.options.command = Command::kVersion;
     } else if (a == "help") {

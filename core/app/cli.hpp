@@ -6,11 +6,20 @@
 
 namespace coibridge::app {
 
-enum class Command { kRun, kMigrate, kCheckConfig, kGenerateRegistration, kVersion, kHelp };
+// kConnectorVerb: a command of a connector type (CliOptions::verb), such as
+// generate-registration of the Matrix connector.
+enum class Command { kRun, kMigrate, kCheckConfig, kConnectorVerb, kVersion, kHelp };
 
 struct CliOptions {
   Command command = Command::kRun;
   std::string config_path;  // from --config, else $COIBRIDGE_CONFIG, else kDefaultConfigPath
+  std::string verb;         // the connector command's name, for kConnectorVerb
+};
+
+// A connector type's command, as the command line knows it.
+struct VerbHelp {
+  std::string name;
+  std::string summary;  // lines without indentation
 };
 
 inline constexpr const char* kDefaultConfigPath = "/etc/coi-bridge/coi-bridge.yaml";
@@ -25,7 +34,8 @@ struct CliParse {
   std::string error;  // non-empty: bad usage
 };
 
-CliParse parse_cli(const std::vector<std::string>& args, const char* env_config);
-std::string usage_text();
+CliParse parse_cli(const std::vector<std::string>& args, const char* env_config,
+                   const std::vector<VerbHelp>& verbs);
+std::string usage_text(const std::vector<VerbHelp>& verbs);
 
 }  // namespace coibridge::app

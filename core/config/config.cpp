@@ -42,7 +42,8 @@ std::string format_config_error(const std::string& file, const ConfigError& erro
   return text;
 }
 
-ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env) {
+ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env,
+                            const ConnectorConfigParsers& connector_types) {
   using config_internal::add_error;
   using config_internal::line_of;
   ConfigLoad result;
@@ -56,7 +57,7 @@ ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env) {
   Config config;
   config_internal::Origins origins;
   try {
-    config_internal::parse_document(root, config, origins, result.errors);
+    config_internal::parse_document(root, connector_types, env, config, origins, result.errors);
   } catch (const YAML::Exception& e) {
     // The walker only reads node types and scalars, so this is not expected; keep it an error
     // with a location rather than an escaping exception.
@@ -68,7 +69,8 @@ ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env) {
   return result;
 }
 
-ConfigLoad load_config_file(const std::string& path, const EnvLookup& env) {
+ConfigLoad load_config_file(const std::string& path, const EnvLookup& env,
+                            const ConnectorConfigParsers& connector_types) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return ConfigLoad{std::nullopt, {ConfigError{"", 0, "cannot read: is a directory"}}};
@@ -80,7 +82,7 @@ ConfigLoad load_config_file(const std::string& path, const EnvLookup& env) {
   }
   std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (in.bad()) return ConfigLoad{std::nullopt, {ConfigError{"", 0, "cannot read: I/O error"}}};
-  return load_config_text(text, env);
+  return load_config_text(text, env, connector_types);
 }
 
 }  // namespace coibridge::core

@@ -1,5 +1,6 @@
 #pragma once
 // coi-bridge's configuration: the YAML file, then COIBRIDGE_<PATH> environment overrides.
+// Connector sections belong to their types (core/config/config_section.hpp).
 // Every problem is reported with the key path (and the file line where there is one); a
 // configuration with any error is never used.
 
@@ -12,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config/connector_config.hpp"
+
 namespace coibridge::core {
 
 struct AdminToken {
@@ -21,70 +24,8 @@ struct AdminToken {
   bool can_write = false;  // "write" implies read
 };
 
-// A file-spool connector instance: events in as JSON files, deliveries out as JSON files.
-// Used for scripting, diagnostics and tests of the delivery machinery.
-struct SpoolConnectorConfig {
-  std::string name;        // connector instance name, unique across all connectors
-  std::string inbox_dir;   // *.json events dropped here are published, then removed
-  std::string outbox_dir;  // each delivery is written here as <event id>.json
-};
-
-// How a mail server connection is secured (the words in the config file, in this order:
-// implicit, starttls, none). None is for loopback testing only.
-enum class MailTls { kImplicit, kStartTls, kNone };
-// How remote people appear on the mail side (puppet, relay): see CoiConnectorConfig::identity.
-enum class MailIdentity { kPuppet, kRelay };
 // The log line format (text, json).
 enum class LogOutput { kText, kJson };
-
-// One mail server a COI connector talks to.
-struct MailServerConfig {
-  std::string host;
-  std::uint16_t port = 0;
-  MailTls tls = MailTls::kImplicit;
-  std::string ca_file;  // empty: the system's CA store
-  bool verify_certificate = true;
-  std::string username;
-  std::string password;
-};
-
-// A chat-over-email account the bridge owns (COI and Delta Chat peers reach it by mail).
-struct CoiConnectorConfig {
-  std::string name;     // connector instance name
-  std::string address;  // the bridge account's address, e.g. bridge@example.org
-  std::string display_name = "coi-bridge";
-  MailServerConfig imap;
-  MailServerConfig smtp;
-  // How remote people appear on the mail side: "puppet" gives each a plus-address of the
-  // bridge account (bridge+<connector>.<id>@domain); "relay" sends from the bridge address
-  // with the person's name and a Sender header.
-  MailIdentity identity = MailIdentity::kPuppet;
-  std::size_t max_message_bytes = 25 * 1024 * 1024;
-  // One attachment, either way. A larger one is left out of the relayed message, which says
-  // so in its text, rather than failing the whole message.
-  std::size_t max_attachment_bytes = 16 * 1024 * 1024;
-};
-
-// A Matrix homeserver the bridge is an application service of. The tokens live in the
-// registration file (coi-bridge generate-registration writes it; the homeserver loads it):
-// one source of truth, so the two sides cannot drift apart unnoticed.
-struct MatrixConnectorConfig {
-  std::string name;            // connector instance name
-  std::string homeserver_url;  // client-server API base, e.g. https://matrix.example.org
-  std::string server_name;     // the homeserver's name, the part after ':' in user ids
-  std::string registration;    // path of the appservice registration YAML
-  std::string url;             // where the homeserver reaches the bridge (registration `url`)
-  std::string ghost_prefix = "_coi_";  // ghosts are @<prefix><escaped id>:<server_name>
-  std::string bot_localpart = "coibridge";
-  std::string dm_connector;  // COI connector that direct chats with ghosts go to
-  // Who may use the bot's management commands: a Matrix user id ("@alice:example.org"), a
-  // server name ("example.org") or "*" to "user" or "admin"; the most specific entry wins.
-  // Unset: users of server_name are "user", nobody is "admin".
-  std::optional<std::map<std::string, std::string>> permissions;
-  bool public_portals = false;  // rooms for groups on alias query (#<prefix><group>:<server>)
-  std::string ca_file;          // empty: the system's CA certificates
-  bool verify_certificate = true;
-};
 
 struct Config {
   struct Database {
@@ -115,11 +56,8 @@ struct Config {
     std::chrono::milliseconds backoff_max{300000};
   } delivery;
 
-  struct Connectors {
-    std::vector<SpoolConnectorConfig> spool;
-    std::vector<CoiConnectorConfig> coi;
-    std::vector<MatrixConnectorConfig> matrix;
-  } connectors;
+  // Every instance under connectors:, in file order, each of its type's struct.
+  std::vector<ConnectorConfigPtr> connectors;
 };
 
 struct ConfigError {
@@ -140,7 +78,11 @@ struct ConfigLoad {
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup process_env();
 
-ConfigLoad load_config_file(const std::string& path, const EnvLookup& env);
-ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env);
+// `connector_types`: the parser of each connector type by its key under connectors:; a key
+// not among them is an error.
+ConfigLoad load_config_file(const std::string& path, const EnvLookup& env,
+                            const ConnectorConfigParsers& connector_types);
+ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env,
+                            const ConnectorConfigParsers& connector_types);
 
 }  // namespace coibridge::core

@@ -1,10 +1,10 @@
-// connectors.<type>: a list of instances per connector type. Only `spool` exists so far; each
-// new network adds its type here.
+// connectors.<type>: a list of instances per connector type. The types are not known here:
+// each registers its key and parser (core/connector/connector_type.hpp), and this walks the
+// section, reads the instance names every type shares, and hands each instance to its type.
 
-#include <array>
 #include <map>
-#include <set>
 
+#include "core/config/config_section.hpp"
 #include "core/config/config_yaml.hpp"
 
 namespace coibridge::core::config_internal {
@@ -17,87 +17,6 @@ struct InstanceName {
   int line = 0;
 };
 
-struct SpoolField {
-  std::string_view key;
-  std::string SpoolConnectorConfig::*member;
-};
-constexpr std::array<SpoolField, 3> kSpoolFields = {{
-    {"name", &SpoolConnectorConfig::name},
-    {"inbox_dir", &SpoolConnectorConfig::inbox_dir},
-    {"outbox_dir", &SpoolConnectorConfig::outbox_dir},
-}};
-
-void check_spool(const SpoolConnectorConfig& spool, const std::string& path,
-                 const std::map<std::string_view, int>& lines, std::vector<InstanceName>& names,
-                 Errors& errors) {
-  for (const auto& field : kSpoolFields) {
-    const std::string field_path = join_path(path, field.key);
-    const auto line = lines.find(field.key);
-    if (line == lines.end()) continue;  // reported as missing already
-    if ((spool.*field.member).empty()) {
-      add_error(errors, field_path, line->second, "must not be empty");
-    } else if (field.key == "name") {
-      if (is_valid_instance_name(spool.name)) {
-        names.push_back(InstanceName{spool.name, field_path, line->second});
-      } else {
-        add_error(errors, field_path, line->second, "must match [a-z0-9_.-]+");
-      }
-    }
-  }
-  if (!spool.inbox_dir.empty() && spool.inbox_dir == spool.outbox_dir) {
-    // Deliveries written there would be read back as new events, looping forever.
-    add_error(errors, join_path(path, "outbox_dir"), lines.at("outbox_dir"),
-              "must differ from inbox_dir");
-  }
-}
-
-SpoolConnectorConfig parse_spool(const YAML::Node& node, const std::string& path, int line,
-                                 std::vector<InstanceName>& names, Errors& errors) {
-  SpoolConnectorConfig spool;
-  if (!node.IsMap()) {
-    add_error(errors, path, line, "expected a mapping with name, inbox_dir and outbox_dir");
-    return spool;
-  }
-  std::set<std::string_view> present;
-  std::map<std::string_view, int> lines;  // fields read successfully, by key
-  for_each_entry(node, path, errors,
-                 [&](const std::string& key, const YAML::Node& value, int value_line) {
-                   const std::string field_path = join_path(path, key);
-                   for (const auto& field : kSpoolFields) {
-                     if (field.key != key) continue;
-                     present.insert(field.key);
-                     if (auto text = scalar_string(value, field_path, value_line, errors)) {
-                       spool.*field.member = std::move(*text);
-                       lines[field.key] = value_line;
-                     }
-                     return;
-                   }
-                   add_error(errors, field_path, value_line, "unknown key");
-                 });
-  for (const auto& field : kSpoolFields) {
-    if (!present.contains(field.key)) {
-      add_error(errors, join_path(path, field.key), line, "required");
-    }
-  }
-  check_spool(spool, path, lines, names, errors);
-  return spool;
-}
-
-void parse_spool_list(const YAML::Node& node, int line, Config& config,
-                      std::vector<InstanceName>& names, Errors& errors) {
-  const std::string path = "connectors.spool";
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    add_error(errors, path, line, "expected a list");
-    return;
-  }
-  for (const auto& item : node) {
-    const std::string item_path = index_path(path, config.connectors.spool.size());
-    config.connectors.spool.push_back(
-        parse_spool(item, item_path, line_of(item, line), names, errors));
-  }
-}
-
 void report_duplicate_names(const std::vector<InstanceName>& names, Errors& errors) {
   std::map<std::string_view, const InstanceName*> first_by_name;
   for (const auto& name : names) {
@@ -108,6 +27,16 @@ void report_duplicate_names(const std::vector<InstanceName>& names, Errors& erro
           "duplicate connector name \"" + name.name + "\" (also " + first->second->path + ")");
     }
   }
+}
+
+std::string known_types(const ConnectorConfigParsers& types) {
+  if (types.empty()) return "none is built in";
+  std::string out = "known: ";
+  for (const auto& [key, parser] : types) {
+    if (out.size() > 7) out += ", ";
+    out += key;
+  }
+  return out;
 }
 
 }  // namespace
@@ -122,34 +51,39 @@ bool is_valid_instance_name(std::string_view name) {
   return true;
 }
 
-void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& errors) {
+void parse_connectors(const YAML::Node& node, int line, const ConnectorConfigParsers& types,
+                      const EnvLookup& env, Config& config, Errors& errors) {
   if (!expect_mapping(node, "connectors", line, errors)) return;
+  auto shared = new_section_shared(env, errors);
+  ConfigSection connectors(shared, "connectors", line, node);
   std::vector<InstanceName> names;
-  for_each_entry(node, "connectors", errors,
-                 [&](const std::string& key, const YAML::Node& value, int value_line) {
-                   if (key == "spool") {
-                     parse_spool_list(value, value_line, config, names, errors);
-                   } else if (key == "coi") {
-                     parse_coi_list(value, value_line, config, errors);
-                   } else if (key == "matrix") {
-                     parse_matrix_list(value, value_line, config, errors);
-                   } else {
-                     add_error(errors, join_path("connectors", key), value_line,
-                               "unknown connector type");
-                   }
-                 });
-  for (std::size_t i = 0; i < config.connectors.coi.size(); ++i) {
-    const auto& coi = config.connectors.coi[i];
-    if (!coi.name.empty()) {
-      names.push_back(InstanceName{coi.name, index_path("connectors.coi", i) + ".name", line});
+  for (const auto& type : connectors.keys()) {
+    const auto parser = types.find(type);
+    if (parser == types.end()) {
+      connectors.error(type, "unknown connector type (" + known_types(types) + ")");
+      continue;
+    }
+    auto instances = connectors.list(type);
+    if (!instances) continue;
+    for (auto& instance : *instances) {
+      auto name = instance.text("name", ConfigSection::Need::kRequired);
+      if (name && name->empty()) {
+        instance.error("name", "must not be empty");
+        name.reset();
+      } else if (name && !is_valid_instance_name(*name)) {
+        instance.error("name", "must match [a-z0-9_.-]+");
+        name.reset();
+      }
+      auto parsed = parser->second(instance);
+      if (!name || !parsed) continue;
+      names.push_back(InstanceName{*name, instance.path() + ".name", instance.line()});
+      parsed->type = type;
+      parsed->name = std::move(*name);
+      config.connectors.push_back(std::move(parsed));
     }
   }
-  for (std::size_t i = 0; i < config.connectors.matrix.size(); ++i) {
-    const auto& m = config.connectors.matrix[i];
-    if (!m.name.empty())
-      names.push_back(InstanceName{m.name, index_path("connectors.matrix", i) + ".name", line});
-  }
   report_duplicate_names(names, errors);
+  report_unknown_keys(*shared);
 }
 
 }  // namespace coibridge::core::config_internal

@@ -89,7 +89,8 @@ std::optional<std::string> scalar_string(const YAML::Node& node, std::string_vie
   return std::nullopt;
 }
 
-void parse_document(const YAML::Node& root, Config& config, Origins& origins, Errors& errors) {
+void parse_document(const YAML::Node& root, const ConnectorConfigParsers& connector_types,
+                    const EnvLookup& env, Config& config, Origins& origins, Errors& errors) {
   if (!root.IsMap() && !root.IsNull()) {
     add_error(errors, "", line_of(root, 0), "expected a mapping of sections at the top level");
     return;
@@ -100,7 +101,7 @@ void parse_document(const YAML::Node& root, Config& config, Origins& origins, Er
       saw_admin = true;
       parse_admin(value, line, config, errors);
     } else if (key == "connectors") {
-      parse_connectors(value, line, config, errors);
+      parse_connectors(value, line, connector_types, env, config, errors);
     } else if (is_scalar_section(key)) {
       parse_scalar_section(key, value, line, config, origins, errors);
     } else {

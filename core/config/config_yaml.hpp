@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config/config_internal.hpp"
+#include "core/config/config_section.hpp"
 
 namespace coibridge::core::config_internal {
 
@@ -39,29 +40,17 @@ bool expect_mapping(const YAML::Node& node, std::string_view path, int line, Err
 std::optional<std::string> scalar_string(const YAML::Node& node, std::string_view path, int line,
                                          Errors& errors);
 
-// A list of connector instances under `path`: each item parsed by parse_one(item, item path,
-// item line, errors) and appended to out. A null node is an empty list.
-template <class T, class ParseOne>
-void parse_instance_list(const YAML::Node& node, int line, const std::string& path,
-                         std::vector<T>& out, Errors& errors, ParseOne parse_one) {
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
-    add_error(errors, path, line, "expected a list");
-    return;
-  }
-  for (const auto& item : node) {
-    const std::string item_path = index_path(path, out.size());
-    out.push_back(parse_one(item, item_path, line_of(item, line), errors));
-  }
-}
-
-void parse_document(const YAML::Node& root, Config& config, Origins& origins, Errors& errors);
+void parse_document(const YAML::Node& root, const ConnectorConfigParsers& connector_types,
+                    const EnvLookup& env, Config& config, Origins& origins, Errors& errors);
 void parse_admin(const YAML::Node& node, int line, Config& config, Errors& errors);
-void parse_connectors(const YAML::Node& node, int line, Config& config, Errors& errors);
-void parse_coi_list(const YAML::Node& node, int line, Config& config, Errors& errors);
-void parse_matrix_list(const YAML::Node& node, int line, Config& config, Errors& errors);
+void parse_connectors(const YAML::Node& node, int line, const ConnectorConfigParsers& types,
+                      const EnvLookup& env, Config& config, Errors& errors);
 
 // Connector instance names key checkpoints and links: [a-z0-9_.-]+.
 bool is_valid_instance_name(std::string_view name);
+
+// The state of one load's ConfigSections, and the unknown-key report once all are parsed.
+std::shared_ptr<ConfigSection::Shared> new_section_shared(const EnvLookup& env, Errors& errors);
+void report_unknown_keys(ConfigSection::Shared& shared);
 
 }  // namespace coibridge::core::config_internal

@@ -5,8 +5,11 @@
 namespace coibridge::app {
 namespace {
 
+// A connector type's command, as the connector types hand theirs to the command line.
+const std::vector<VerbHelp> kVerbs = {{"make-thing", "makes a thing\nover two lines"}};
+
 CliParse parse(std::vector<std::string> args, const char* env = nullptr) {
-  return parse_cli(args, env);
+  return parse_cli(args, env, kVerbs);
 }
 
 TEST(Cli, DefaultsToRunWithDefaultConfig) {
@@ -30,6 +33,15 @@ TEST(Cli, CommandsAndConfig) {
   EXPECT_EQ(parse({"--config", "/flag.yaml"}, "/env.yaml").options.config_path, "/flag.yaml");
 }
 
+TEST(Cli, ConnectorVerbsAreCommands) {
+  const auto p = parse({"make-thing", "--config", "/c.yaml"});
+  EXPECT_TRUE(p.error.empty());
+  EXPECT_EQ(p.options.command, Command::kConnectorVerb);
+  EXPECT_EQ(p.options.verb, "make-thing");
+  EXPECT_NE(parse_cli({"make-thing"}, nullptr, {}).error.find("unknown command"),
+            std::string::npos);
+}
+
 TEST(Cli, BadUsageIsAnError) {
   EXPECT_NE(parse({"frobnicate"}).error.find("unknown command"), std::string::npos);
   EXPECT_NE(parse({"--verbose"}).error.find("unknown option"), std::string::npos);
@@ -39,10 +51,14 @@ TEST(Cli, BadUsageIsAnError) {
 }
 
 TEST(Cli, UsageNamesEveryCommand) {
-  const auto text = usage_text();
+  const auto text = usage_text(kVerbs);
   for (const char* word : {"run", "migrate", "check-config", "version", "--config", "--help"}) {
     EXPECT_NE(text.find(word), std::string::npos) << word;
   }
+  // A connector's command and its summary, every line in the summary column.
+  EXPECT_NE(text.find("  make-thing     makes a thing\n                 over two lines\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,15 +11,14 @@
 #include <ostream>
 #include <string>
 
-namespace coibridge::core {
+#include "core/config/config_section.hpp"
+#include "tests/unit/config/config_test_support.hpp"
 
-// Readable failure output for error lists.
-void PrintTo(const ConfigError& error, std::ostream* os) {
-  *os << "{" << error.path << " @" << error.line << ": " << error.message << "}";
-}
+namespace coibridge::core {
 
 namespace {
 
+using namespace config_test;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -28,41 +28,47 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
 
-constexpr const char* kToken = "0123456789abcdef0123456789abcdef";  // exactly 32 characters
-constexpr const char* kOtherToken = "fedcba9876543210fedcba9876543210";
+// A connector type made for these tests: what the core does with any type's section (names,
+// unknown keys, environment overrides, secret files) is shown with it.
+struct ProbeConfig : ConnectorConfig {
+  std::string inbox_dir;
+  std::string outbox_dir;
+  std::string password;
+  std::int64_t port = 0;
+};
 
-EnvLookup no_env() {
-  return [](const std::string&) { return std::optional<std::string>(); };
+std::shared_ptr<ConnectorConfig> parse_probe(ConfigSection& section) {
+  using Need = ConfigSection::Need;
+  auto probe = std::make_shared<ProbeConfig>();
+  auto inbox = section.text("inbox_dir", Need::kRequired);
+  auto outbox = section.text("outbox_dir", Need::kRequired);
+  if (auto password = section.secret("password")) probe->password = *password;
+  if (auto server = section.section("server")) {
+    if (auto port = server->integer("port", 1, 65535, Need::kRequired)) probe->port = *port;
+  }
+  if (!inbox || !outbox) return nullptr;
+  probe->inbox_dir = *inbox;
+  probe->outbox_dir = *outbox;
+  return probe;
 }
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
+const ConnectorConfigParsers& probe_types() {
+  static const ConnectorConfigParsers types{{"probe", parse_probe}};
+  return types;
 }
 
-// A valid admin section; tests append other sections after it (it is 5 lines long).
-std::string admin_section() {
-  return std::string("admin:\n  tokens:\n    - name: ops\n      token: ") + kToken +
-         "\n      scopes: [read]\n";
+const ProbeConfig& probe(const Config& config, std::size_t index) {
+  return dynamic_cast<const ProbeConfig&>(*config.connectors.at(index));
 }
 
+ConfigLoad load_config_text(const std::string& yaml, const EnvLookup& env) {
+  return core::load_config_text(yaml, env, probe_types());
+}
+ConfigLoad load_config_file(const std::string& path, const EnvLookup& env) {
+  return core::load_config_file(path, env, probe_types());
+}
 ConfigLoad load(const std::string& yaml) { return load_config_text(yaml, no_env()); }
 ConfigLoad load_with_admin(const std::string& yaml) { return load(admin_section() + yaml); }
-
-auto error_is(const std::string& path, int line, const std::string& message_part) {
-  return AllOf(Field(&ConfigError::path, path), Field(&ConfigError::line, line),
-               Field(&ConfigError::message, HasSubstr(message_part)));
-}
-
-// One error expected: returns it for further checks.
-ConfigError single_error(const ConfigLoad& result) {
-  EXPECT_FALSE(result.config.has_value());
-  EXPECT_THAT(result.errors, SizeIs(1));
-  return result.errors.empty() ? ConfigError{} : result.errors.front();
-}
 
 TEST(ConfigTest, MinimalFileGivesDefaults) {
   const auto result = load(admin_section());
@@ -81,7 +87,7 @@ TEST(ConfigTest, MinimalFileGivesDefaults) {
   EXPECT_EQ(config.delivery.max_attempts, 10);
   EXPECT_EQ(config.delivery.backoff_initial, std::chrono::milliseconds(500));
   EXPECT_EQ(config.delivery.backoff_max, std::chrono::milliseconds(300000));
-  EXPECT_THAT(config.connectors.spool, IsEmpty());
+  EXPECT_THAT(config.connectors, IsEmpty());
   ASSERT_THAT(config.admin.tokens, SizeIs(1));
   EXPECT_EQ(config.admin.tokens[0].name, "ops");
   EXPECT_EQ(config.admin.tokens[0].token, kToken);
@@ -115,7 +121,7 @@ delivery:
   backoff_initial_ms: 100
   backoff_max_ms: 2000
 connectors:
-  spool:
+  probe:
     - name: spool
       inbox_dir: data/spool/in
       outbox_dir: data/spool/out
@@ -145,17 +151,17 @@ connectors:
   EXPECT_EQ(config.admin.tokens[1].token, kOtherToken);
   EXPECT_TRUE(config.admin.tokens[1].can_read);
   EXPECT_FALSE(config.admin.tokens[1].can_write);
-  ASSERT_THAT(config.connectors.spool, SizeIs(2));
-  EXPECT_EQ(config.connectors.spool[0].name, "spool");
-  EXPECT_EQ(config.connectors.spool[0].inbox_dir, "data/spool/in");
-  EXPECT_EQ(config.connectors.spool[0].outbox_dir, "data/spool/out");
-  EXPECT_EQ(config.connectors.spool[1].name, "spool-2.test_x");
+  ASSERT_THAT(config.connectors, SizeIs(2));
+  EXPECT_EQ(probe(config, 0).name, "spool");
+  EXPECT_EQ(probe(config, 0).inbox_dir, "data/spool/in");
+  EXPECT_EQ(probe(config, 0).outbox_dir, "data/spool/out");
+  EXPECT_EQ(probe(config, 1).name, "spool-2.test_x");
 }
 
 TEST(ConfigTest, EmptySectionsAndEmptyStringsAreAllowed) {
   const auto result = load_with_admin(
       "database:\n  url:\n  pg_bin_dir: ''\nhttp:\nconnectors:\n"
-      "  spool:\n");
+      "  probe:\n");
   ASSERT_THAT(result.errors, IsEmpty());
   EXPECT_EQ(result.config->database.url, "");
   EXPECT_EQ(result.config->http.port, 8480);
@@ -166,7 +172,7 @@ TEST(ConfigTest, UnknownKeysNameTheFullPathAndLine) {
   lisen: 127.0.0.1:1
 colour: blue
 connectors:
-  spool:
+  probe:
     - name: a
       inbox_dir: i
       outbox_dir: o
@@ -174,7 +180,7 @@ connectors:
 )" + std::string("admin2: {}\n"));
   EXPECT_THAT(result.errors, ElementsAre(error_is("http.lisen", 7, "unknown key"),
                                          error_is("colour", 8, "unknown key"),
-                                         error_is("connectors.spool[0].mode", 14, "unknown key"),
+                                         error_is("connectors.probe[0].mode", 14, "unknown key"),
                                          error_is("admin2", 15, "unknown key")));
 }
 
@@ -198,7 +204,7 @@ http:
   listen: {host: x}
   max_body_bytes: 1.5
 delivery: 7
-connectors: [spool]
+connectors: [probe]
 )");
   EXPECT_THAT(result.errors,
               ElementsAre(error_is("database.pool_size", 7, "expected an integer"),
@@ -387,110 +393,14 @@ TEST(ConfigTest, LoggingWordsAreChecked) {
 }
 
 TEST(ConfigTest, UnknownConnectorTypeIsAnError) {
-  const auto result = load_with_admin("connectors:\n  telegram:\n    - name: m\n  spool: []\n");
+  const auto result = load_with_admin("connectors:\n  telegram:\n    - name: m\n  probe: []\n");
   EXPECT_THAT(result.errors,
               ElementsAre(error_is("connectors.telegram", 8, "unknown connector type")));
 }
 
-TEST(ConfigTest, MatrixConnectorNeedsItsKeysAndValidValues) {
-  const auto missing = load_with_admin("connectors:\n  matrix:\n    - name: m\n");
-  EXPECT_THAT(missing.errors,
-              ElementsAre(error_is("connectors.matrix[0].homeserver_url", 8, "required"),
-                          error_is("connectors.matrix[0].server_name", 8, "required"),
-                          error_is("connectors.matrix[0].registration", 8, "required"),
-                          error_is("connectors.matrix[0].url", 8, "required")));
-  const auto bad = load_with_admin(R"(connectors:
-  matrix:
-    - name: m
-      homeserver_url: ftp://x
-      server_name: "a b"
-      registration: r.yaml
-      url: http://127.0.0.1:8480
-      verify_certificate: maybe
-)");
-  EXPECT_THAT(
-      bad.errors,
-      ElementsAre(
-          error_is("connectors.matrix[0].homeserver_url", 9, "expected an http:// or https:// URL"),
-          error_is("connectors.matrix[0].server_name", 10, "expected a server name"),
-          error_is("connectors.matrix[0].verify_certificate", 13, "expected true or false")));
-  const auto good = load_with_admin(R"(connectors:
-  matrix:
-    - name: m
-      homeserver_url: https://matrix.example.org
-      server_name: example.org
-      registration: /etc/coi-bridge/registration.yaml
-      url: http://10.0.0.2:8480
-      dm_connector: mail
-)");
-  ASSERT_TRUE(good.errors.empty());
-  ASSERT_EQ(good.config->connectors.matrix.size(), 1u);
-  const auto& m = good.config->connectors.matrix[0];
-  EXPECT_EQ(m.server_name, "example.org");
-  EXPECT_EQ(m.ghost_prefix, "_coi_");
-  EXPECT_EQ(m.bot_localpart, "coibridge");
-  EXPECT_TRUE(m.verify_certificate);
-}
-
-TEST(ConfigTest, MatrixPermissionsMapSubjectsToLevels) {
-  const std::string head = R"(connectors:
-  matrix:
-    - name: m
-      homeserver_url: https://matrix.example.org
-      server_name: example.org
-      registration: r.yaml
-      url: http://10.0.0.2:8480
-)";
-  const auto absent = load_with_admin(head);
-  ASSERT_TRUE(absent.errors.empty());
-  EXPECT_FALSE(absent.config->connectors.matrix[0].permissions.has_value());
-  EXPECT_FALSE(absent.config->connectors.matrix[0].public_portals);
-
-  const auto good = load_with_admin(head + R"(      public_portals: true
-      permissions:
-        "*": user
-        example.org: user
-        "matrix.example.org:8448": user
-        "@alice:example.org": admin
-)");
-  ASSERT_TRUE(good.errors.empty()) << good.errors[0].path << ": " << good.errors[0].message;
-  const auto& m = good.config->connectors.matrix[0];
-  EXPECT_TRUE(m.public_portals);
-  ASSERT_TRUE(m.permissions.has_value());
-  EXPECT_EQ(*m.permissions, (std::map<std::string, std::string>{{"*", "user"},
-                                                                {"example.org", "user"},
-                                                                {"matrix.example.org:8448", "user"},
-                                                                {"@alice:example.org", "admin"}}));
-
-  // An empty table is a table: nobody may give commands.
-  const auto empty = load_with_admin(head + "      permissions:\n");
-  ASSERT_TRUE(empty.errors.empty());
-  EXPECT_EQ(empty.config->connectors.matrix[0].permissions, (std::map<std::string, std::string>{}));
-
-  const auto bad = load_with_admin(head + R"(      permissions:
-        "@alice:example.org": root
-        "@bob": admin
-        "a b": user
-        "@carol:example.org": [admin]
-      public_portals: yes
-)");
-  EXPECT_THAT(
-      bad.errors,
-      ElementsAre(
-          error_is("connectors.matrix[0].permissions.@alice:example.org", 14,
-                   "expected user or admin"),
-          error_is("connectors.matrix[0].permissions.@bob", 15, "expected a Matrix user id"),
-          error_is("connectors.matrix[0].permissions.a b", 16, "expected a Matrix user id"),
-          error_is("connectors.matrix[0].permissions.@carol:example.org", 17, ""),
-          error_is("connectors.matrix[0].public_portals", 18, "expected true or false")));
-  const auto not_a_map = load_with_admin(head + "      permissions: admin\n");
-  EXPECT_THAT(not_a_map.errors, ElementsAre(error_is("connectors.matrix[0].permissions", 13,
-                                                     "expected a mapping from user id")));
-}
-
 TEST(ConfigTest, ConnectorNamesAreCheckedAndUnique) {
   const auto result = load_with_admin(R"(connectors:
-  spool:
+  probe:
     - {name: spool, inbox_dir: a, outbox_dir: b}
     - {name: spool, inbox_dir: c, outbox_dir: d}
     - {name: Spool, inbox_dir: e, outbox_dir: f}
@@ -498,31 +408,12 @@ TEST(ConfigTest, ConnectorNamesAreCheckedAndUnique) {
     - {name: "a/b", inbox_dir: i, outbox_dir: j}
 )");
   EXPECT_THAT(result.errors,
-              ElementsAre(error_is("connectors.spool[2].name", 10, "must match [a-z0-9_.-]+"),
-                          error_is("connectors.spool[3].name", 11, "must not be empty"),
-                          error_is("connectors.spool[4].name", 12, "must match"),
-                          error_is("connectors.spool[1].name", 9,
+              ElementsAre(error_is("connectors.probe[2].name", 10, "must match [a-z0-9_.-]+"),
+                          error_is("connectors.probe[3].name", 11, "must not be empty"),
+                          error_is("connectors.probe[4].name", 12, "must match"),
+                          error_is("connectors.probe[1].name", 9,
                                    "duplicate connector name \"spool\" (also "
-                                   "connectors.spool[0].name)")));
-}
-
-TEST(ConfigTest, SpoolFieldsAreRequiredAndDistinct) {
-  const auto result = load_with_admin(R"(connectors:
-  spool:
-    - name: s1
-    - name: s2
-      inbox_dir: same
-      outbox_dir: same
-    - name: s3
-      inbox_dir: [x]
-      outbox_dir: ""
-)");
-  EXPECT_THAT(result.errors,
-              ElementsAre(error_is("connectors.spool[0].inbox_dir", 8, "required"),
-                          error_is("connectors.spool[0].outbox_dir", 8, "required"),
-                          error_is("connectors.spool[1].outbox_dir", 11, "must differ"),
-                          error_is("connectors.spool[2].inbox_dir", 13, "expected a string"),
-                          error_is("connectors.spool[2].outbox_dir", 14, "must not be empty")));
+                                   "connectors.probe[0].name)")));
 }
 
 TEST(ConfigTest, YamlSyntaxErrorHasALine) {
@@ -704,93 +595,119 @@ TEST(ConfigTest, FormatConfigError) {
             "c.yaml:3: YAML syntax error: x");
 }
 
-TEST(ConfigTest, ExampleFileLoadsCleanly) {
-  const std::string path = std::string(COIBRIDGE_SOURCE_DIR) + "/config/coi-bridge.example.yaml";
-  const auto result = load_config_file(path, no_env());
-  for (const auto& error : result.errors) ADD_FAILURE() << format_config_error(path, error);
-  ASSERT_TRUE(result.config.has_value());
+TEST(ConfigTest, ConfigEnvNamesFollowTheKeyPath) {
+  EXPECT_EQ(config_env_name("connectors.coi[0].smtp.password"),
+            "COIBRIDGE_CONNECTORS_COI_0_SMTP_PASSWORD");
+  EXPECT_EQ(config_env_name("database.pool_size"), "COIBRIDGE_DATABASE_POOL_SIZE");
+}
+
+// Every scalar of a connector's section, nested or not, of any instance, can come from the
+// environment, and the environment wins.
+TEST(ConfigTest, EnvironmentOverridesConnectorKeysPerInstance) {
+  const auto result =
+      load_config_text(admin_section() + R"(connectors:
+  probe:
+    - name: a
+      inbox_dir: in-a
+      outbox_dir: out-a
+      server: {port: 1}
+    - name: b
+      inbox_dir: in-b
+      server: {}
+)",
+                       env_of({{"COIBRIDGE_CONNECTORS_PROBE_1_OUTBOX_DIR", "out-b"},
+                               {"COIBRIDGE_CONNECTORS_PROBE_1_SERVER_PORT", "2"},
+                               {"COIBRIDGE_CONNECTORS_PROBE_0_PASSWORD", "pw-a"},
+                               {"COIBRIDGE_CONNECTORS_PROBE_0_INBOX_DIR", "env-in"}}));
+  ASSERT_THAT(result.errors, IsEmpty());
   const Config& config = *result.config;
-  EXPECT_EQ(config.database.url, "");
-  EXPECT_EQ(config.database.data_dir, "data/postgres");
-  EXPECT_EQ(config.http.host, "127.0.0.1");
-  EXPECT_EQ(config.http.port, 8480);
-  ASSERT_THAT(config.admin.tokens, SizeIs(1));
-  EXPECT_EQ(config.admin.tokens[0].name, "admin");
-  EXPECT_EQ(config.admin.tokens[0].token.size(), 64u);
-  EXPECT_TRUE(config.admin.tokens[0].can_write);
-  EXPECT_THAT(config.connectors.spool, IsEmpty());
+  EXPECT_EQ(probe(config, 0).inbox_dir, "env-in");
+  EXPECT_EQ(probe(config, 0).password, "pw-a");
+  EXPECT_EQ(probe(config, 0).port, 1);
+  EXPECT_EQ(probe(config, 1).outbox_dir, "out-b");  // required, and only in the environment
+  EXPECT_EQ(probe(config, 1).port, 2);
 }
 
-}  // namespace
-}  // namespace coibridge::core
-
-namespace coibridge::core {
-namespace {
-
-const char* const kCoiSection = R"(connectors:
-  coi:
-    - name: mail
-      address: bridge@example.org
-      identity: relay
-      imap: {host: imap.example.org, port: 993, username: bridge, password: "imap-secret"}
-      smtp:
-        host: smtp.example.org
-        port: 587
-        tls: starttls
-        ca_file: /etc/ssl/ca.pem
-        verify_certificate: false
-        username: bridge
-        password: "smtp-secret"
-)";
-
-TEST(ConfigCoiTest, FullEntryIsRead) {
-  auto r = load_config_text(std::string("admin:\n  tokens:\n    - {name: ops, token: "
-                                        "0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
-                                kCoiSection,
-                            [](const std::string&) { return std::optional<std::string>(); });
-  ASSERT_TRUE(r.errors.empty()) << r.errors[0].path << ": " << r.errors[0].message;
-  ASSERT_EQ(r.config->connectors.coi.size(), 1u);
-  const auto& c = r.config->connectors.coi[0];
-  EXPECT_EQ(c.name, "mail");
-  EXPECT_EQ(c.address, "bridge@example.org");
-  EXPECT_EQ(c.identity, MailIdentity::kRelay);
-  EXPECT_EQ(c.imap.host, "imap.example.org");
-  EXPECT_EQ(c.imap.port, 993);
-  EXPECT_EQ(c.imap.tls, MailTls::kImplicit);  // the default: RFC 8314 prefers implicit TLS
-  EXPECT_TRUE(c.imap.verify_certificate);
-  EXPECT_EQ(c.smtp.tls, MailTls::kStartTls);
-  EXPECT_FALSE(c.smtp.verify_certificate);
-  EXPECT_EQ(c.smtp.ca_file, "/etc/ssl/ca.pem");
-  EXPECT_EQ(c.smtp.password, "smtp-secret");
+TEST(ConfigTest, BadConnectorEnvValueNamesTheKey) {
+  const auto result = load_config_text(admin_section() + R"(connectors:
+  probe:
+    - {name: a, inbox_dir: i, outbox_dir: o, server: {port: 1}}
+)",
+                                       env_of({{"COIBRIDGE_CONNECTORS_PROBE_0_SERVER_PORT", "x"}}));
+  EXPECT_THAT(result.errors,
+              ElementsAre(error_is("connectors.probe[0].server.port", 8, "expected an integer")));
 }
 
-TEST(ConfigCoiTest, ErrorsNameTheKeyAndNeverTheSecret) {
-  const std::string yaml = std::string(
-                               "admin:\n  tokens:\n    - {name: ops, token: "
-                               "0123456789abcdef0123456789abcdef, scopes: [read]}\n") +
-                           R"(connectors:
-  spool:
-    - {name: mail, inbox_dir: a, outbox_dir: b}
-  coi:
-    - name: mail
-      address: not-an-address
-      identity: ghost
-      imap: {host: h, port: 99999, tls: sometimes, username: u, password: "p4ss-w0rd-secret", color: blue}
-      smtp: {host: h, port: 25, username: u}
-)";
-  auto r = load_config_text(yaml, [](const std::string&) { return std::optional<std::string>(); });
-  ASSERT_FALSE(r.config.has_value());
-  std::set<std::string> paths;
-  for (const auto& e : r.errors) {
-    paths.insert(e.path);
-    EXPECT_EQ(e.message.find("p4ss-w0rd-secret"), std::string::npos);
+class SecretFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        std::filesystem::temp_directory_path() / ("coibridge-secret-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
   }
-  for (const char* p :
-       {"connectors.coi[0].address", "connectors.coi[0].identity", "connectors.coi[0].imap.port",
-        "connectors.coi[0].imap.tls", "connectors.coi[0].imap.color",
-        "connectors.coi[0].smtp.password", "connectors.coi[0].name"}) {
-    EXPECT_TRUE(paths.contains(p)) << p;
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& content) {
+    const auto path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path.string();
   }
+  std::filesystem::path dir_;
+};
+
+TEST_F(SecretFileTest, SecretComesFromTheNamedFileWithoutItsNewline) {
+  const std::string file = write("pw", "from-file\n");
+  const auto result = load_config_text(admin_section() +
+                                           "connectors:\n  probe:\n"
+                                           "    - {name: a, inbox_dir: i, outbox_dir: o, "
+                                           "password_file: " +
+                                           file + "}\n",
+                                       no_env());
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(probe(*result.config, 0).password, "from-file");
+}
+
+TEST_F(SecretFileTest, SecretFileCanBeNamedByTheEnvironment) {
+  const std::string file = write("pw", "container-secret");
+  const auto result = load_config_text(
+      admin_section() + "connectors:\n  probe:\n    - {name: a, inbox_dir: i, outbox_dir: o}\n",
+      env_of({{"COIBRIDGE_CONNECTORS_PROBE_0_PASSWORD_FILE", file}}));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(probe(*result.config, 0).password, "container-secret");
+}
+
+TEST_F(SecretFileTest, SecretAndItsFileTogetherOrAMissingFileAreErrors) {
+  const std::string file = write("pw", "s3cr3t-in-file");
+  const auto result = load_config_text(admin_section() +
+                                           "connectors:\n  probe:\n"
+                                           "    - {name: a, inbox_dir: i, outbox_dir: o, "
+                                           "password: s3cr3t-inline, password_file: " +
+                                           file +
+                                           "}\n"
+                                           "    - {name: b, inbox_dir: i, outbox_dir: o, "
+                                           "password_file: " +
+                                           (dir_ / "absent").string() + "}\n",
+                                       no_env());
+  EXPECT_THAT(result.errors,
+              ElementsAre(error_is("connectors.probe[0].password_file", 8, "not both"),
+                          error_is("connectors.probe[1].password_file", 9, "cannot open")));
+  for (const auto& error : result.errors) {
+    EXPECT_THAT(error.message, Not(HasSubstr("s3cr3t"))) << error.message;
+  }
+}
+
+TEST(ConfigTest, UnknownKeysInNestedConnectorSectionsAreReported) {
+  const auto result = load_config_text(admin_section() + R"(connectors:
+  probe:
+    - name: a
+      inbox_dir: i
+      outbox_dir: o
+      server: {port: 1, colour: blue}
+      extra: 1
+)",
+                                       no_env());
+  EXPECT_THAT(result.errors,
+              ElementsAre(error_is("connectors.probe[0].extra", 12, "unknown key"),
+                          error_is("connectors.probe[0].server.colour", 11, "unknown key")));
 }
 
 }  // namespace
