@@ -28,8 +28,8 @@ bool valid_subject(const std::string& subject) {
 
 std::optional<std::map<std::string, std::string>> parse_permissions(core::ConfigSection& section) {
   // "permissions:" with nothing means nobody may use commands; absent means the default.
-  auto entries = section.entries(
-      "permissions", "a mapping from user id, server name or * to user or admin");
+  auto entries =
+      section.entries("permissions", "a mapping from user id, server name or * to user or admin");
   if (!entries) return std::nullopt;
   std::map<std::string, std::string> out;
   for (auto& entry : *entries) {

@@ -17,7 +17,7 @@ struct MatrixConnectorConfig : core::ConnectorConfig {
   std::string homeserver_url;  // client-server API base, e.g. https://matrix.example.org
   std::string server_name;     // the homeserver's name, the part after ':' in user ids
   std::string registration;    // path of the appservice registration YAML
-  std::string url;  // where the homeserver reaches the bridge (registration `url`)
+  std::string url;             // where the homeserver reaches the bridge (registration `url`)
   std::string ghost_prefix = "_coi_";  // ghosts are @<prefix><escaped id>:<server_name>
   std::string bot_localpart = "coibridge";
   std::string dm_connector;  // the connector that direct chats with ghosts go to

@@ -11,8 +11,8 @@ core::ConnectorType connector_type() {
       .parse = parse_spool_config,
       .create = [](const core::ConnectorConfig& config,
                    const core::ConnectorServices& services) -> core::Result<core::ConnectorPtr> {
-        return core::ConnectorPtr(std::make_shared<SpoolConnector>(dynamic_cast<const SpoolConnectorConfig&>(config),
-                                                services.blobs));
+        return core::ConnectorPtr(std::make_shared<SpoolConnector>(
+            dynamic_cast<const SpoolConnectorConfig&>(config), services.blobs));
       },
       .verbs = {},
   };

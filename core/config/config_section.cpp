@@ -51,7 +51,8 @@ std::string config_env_name(std::string_view path) {
   std::string name = "COIBRIDGE_";
   for (char c : path) {
     if (c == ']') continue;
-    name += (c == '.' || c == '[') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    name += (c == '.' || c == '[') ? '_'
+                                   : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return name;
 }
@@ -253,7 +254,7 @@ std::optional<std::vector<ConfigSection>> ConfigSection::list(std::string_view k
 }
 
 std::optional<std::vector<ConfigSection::Entry>> ConfigSection::entries(std::string_view key,
-                                                                       std::string_view expected) {
+                                                                        std::string_view expected) {
   data_->asked.emplace(key);
   const FileEntry* entry = data_->find(key);
   if (entry == nullptr) return std::nullopt;

@@ -71,7 +71,7 @@ class ConfigSection {
   std::optional<std::vector<Entry>> entries(std::string_view key,
                                             std::string_view expected = "a mapping");
 
-  bool has(std::string_view key) const;  // in the file or the environment
+  bool has(std::string_view key) const;   // in the file or the environment
   std::vector<std::string> keys() const;  // the file's keys, in file order
 
   // Reports a problem with `key` at its line (the section's when absent), or with the section.

@@ -17,8 +17,8 @@ using ::testing::SizeIs;
 
 TEST(ExampleConfig, LoadsCleanly) {
   const std::string path = std::string(COIBRIDGE_SOURCE_DIR) + "/config/coi-bridge.example.yaml";
-  const auto result = load_config_file(
-      path, no_env(), config_parsers(connectors::builtin_connector_types()));
+  const auto result =
+      load_config_file(path, no_env(), config_parsers(connectors::builtin_connector_types()));
   for (const auto& error : result.errors) ADD_FAILURE() << format_config_error(path, error);
   ASSERT_TRUE(result.config.has_value());
   const Config& config = *result.config;

@@ -1,12 +1,13 @@
 // connectors.coi[] as its type reads it.
 
+#include "connectors/coi/coi_config.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "connectors/coi/coi_config.hpp"
 #include "core/config/config.hpp"
 #include "tests/unit/config/config_test_support.hpp"
 
@@ -71,15 +72,12 @@ TEST(CoiConfig, ErrorsNameTheKeyAndNeverTheSecret) {
     paths.insert(e.path);
     EXPECT_EQ(e.message.find("p4ss-w0rd-secret"), std::string::npos);
   }
-  for (const char* p :
-       {"connectors.coi[0].address", "connectors.coi[0].identity", "connectors.coi[0].imap.port",
-        "connectors.coi[0].imap.tls", "connectors.coi[0].imap.color",
-        "connectors.coi[0].smtp.password"}) {
+  for (const char* p : {"connectors.coi[0].address", "connectors.coi[0].identity",
+                        "connectors.coi[0].imap.port", "connectors.coi[0].imap.tls",
+                        "connectors.coi[0].imap.color", "connectors.coi[0].smtp.password"}) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
 }
-
-
 
 TEST(CoiConfig, MailPasswordsComeFromTheEnvironment) {
   const std::string yaml = R"(connectors:
@@ -92,8 +90,9 @@ TEST(CoiConfig, MailPasswordsComeFromTheEnvironment) {
   // Without the environment the IMAP password is missing.
   EXPECT_THAT(load_with_admin(yaml).errors,
               ElementsAre(error_is("connectors.coi[0].imap.password", 10, "required")));
-  auto r = load_with_admin(yaml, env_of({{"COIBRIDGE_CONNECTORS_COI_0_SMTP_PASSWORD", "env-smtp"},
-                                         {"COIBRIDGE_CONNECTORS_COI_0_IMAP_PASSWORD", "env-imap"}}));
+  auto r =
+      load_with_admin(yaml, env_of({{"COIBRIDGE_CONNECTORS_COI_0_SMTP_PASSWORD", "env-smtp"},
+                                    {"COIBRIDGE_CONNECTORS_COI_0_IMAP_PASSWORD", "env-imap"}}));
   ASSERT_THAT(r.errors, IsEmpty());
   const auto& c = only_instance<CoiConnectorConfig>(r);
   EXPECT_EQ(c.imap.password, "env-imap");

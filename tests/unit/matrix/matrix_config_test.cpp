@@ -1,12 +1,13 @@
 // connectors.matrix[] as its type reads it.
 
+#include "connectors/matrix/matrix_config.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "connectors/matrix/matrix_config.hpp"
 #include "core/config/config.hpp"
 #include "tests/unit/config/config_test_support.hpp"
 
@@ -27,9 +28,9 @@ TEST(MatrixConfig, NeedsItsKeysAndValidValues) {
   const auto missing = load_with_admin("connectors:\n  matrix:\n    - name: m\n");
   EXPECT_THAT(missing.errors,
               UnorderedElementsAre(error_is("connectors.matrix[0].homeserver_url", 8, "required"),
-                          error_is("connectors.matrix[0].server_name", 8, "required"),
-                          error_is("connectors.matrix[0].registration", 8, "required"),
-                          error_is("connectors.matrix[0].url", 8, "required")));
+                                   error_is("connectors.matrix[0].server_name", 8, "required"),
+                                   error_is("connectors.matrix[0].registration", 8, "required"),
+                                   error_is("connectors.matrix[0].url", 8, "required")));
   const auto bad = load_with_admin(R"(connectors:
   matrix:
     - name: m
@@ -95,7 +96,8 @@ TEST(MatrixConfig, PermissionsMapSubjectsToLevels) {
   // An empty table is a table: nobody may give commands.
   const auto empty = load_with_admin(head + "      permissions:\n");
   ASSERT_TRUE(empty.errors.empty());
-  EXPECT_EQ(only_instance<MatrixConnectorConfig>(empty).permissions, (std::map<std::string, std::string>{}));
+  EXPECT_EQ(only_instance<MatrixConnectorConfig>(empty).permissions,
+            (std::map<std::string, std::string>{}));
 
   const auto bad = load_with_admin(head + R"(      permissions:
         "@alice:example.org": root
@@ -117,7 +119,6 @@ TEST(MatrixConfig, PermissionsMapSubjectsToLevels) {
   EXPECT_THAT(not_a_map.errors, ElementsAre(error_is("connectors.matrix[0].permissions", 13,
                                                      "expected a mapping from user id")));
 }
-
 
 }  // namespace
 }  // namespace coibridge::connectors::matrix

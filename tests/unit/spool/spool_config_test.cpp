@@ -1,12 +1,13 @@
 // connectors.spool[] as its type reads it.
 
+#include "connectors/spool/spool_config.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "connectors/spool/spool_config.hpp"
 #include "core/config/config.hpp"
 #include "tests/unit/config/config_test_support.hpp"
 
@@ -40,7 +41,6 @@ TEST(SpoolConfig, FieldsAreRequiredAndDistinct) {
                           error_is("connectors.spool[2].inbox_dir", 13, "expected a string"),
                           error_is("connectors.spool[2].outbox_dir", 14, "must not be empty")));
 }
-
 
 }  // namespace
 }  // namespace coibridge::connectors::spool
