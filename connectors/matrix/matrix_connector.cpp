@@ -219,20 +219,36 @@ awaitable<void> MatrixConnector::run(core::ConnectorContext& ctx) {
   co_await forever.async_wait(asio::use_awaitable);  // cancellation ends the connector
 }
 
-bool MatrixConnector::handles_http(std::string_view path) const {
-  return path.starts_with("/_matrix/app/") || path.starts_with("/transactions/") ||
-         path.starts_with("/users/") || path.starts_with("/rooms/");
+namespace {
+
+// Application Service API, "Authorization": the hs_token as a Bearer token, or (legacy) the
+// access_token query parameter.
+std::optional<std::string> presented_token(const core::HttpRequest& request) {
+  if (auto auth = request.header("authorization"); auth && auth->starts_with("Bearer ")) {
+    return auth->substr(7);
+  }
+  if (auto it = request.query.find("access_token"); it != request.query.end()) return it->second;
+  return std::nullopt;
+}
+
+}  // namespace
+
+core::HttpClaim MatrixConnector::claims_http(const core::HttpRequest& request) const {
+  const std::string_view path = request.path;
+  const bool ours = path.starts_with("/_matrix/app/") || path.starts_with("/transactions/") ||
+                    path.starts_with("/users/") || path.starts_with("/rooms/");
+  if (!ours) return core::HttpClaim::kNone;
+  // Every Matrix instance serves these paths; the one whose registration's hs_token the
+  // request carries is the one its homeserver meant.
+  const auto token = presented_token(request);
+  if (token && !registration_.hs_token.empty() && tokens_equal(*token, registration_.hs_token)) {
+    return core::HttpClaim::kInstance;
+  }
+  return core::HttpClaim::kPath;
 }
 
 awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpRequest& request) {
-  // Application Service API, "Authorization": the hs_token as a Bearer token, or (legacy)
-  // the access_token query parameter.
-  std::optional<std::string> token;
-  if (auto auth = request.header("authorization"); auth && auth->starts_with("Bearer ")) {
-    token = auth->substr(7);
-  } else if (auto it = request.query.find("access_token"); it != request.query.end()) {
-    token = it->second;
-  }
+  const auto token = presented_token(request);
   if (!token) co_return matrix_error(401, "M_UNAUTHORIZED", "missing hs_token");
   if (registration_.hs_token.empty() || !tokens_equal(*token, registration_.hs_token)) {
     metrics_

@@ -47,7 +47,7 @@ class MatrixConnector final : public core::Connector {
                                                                      core::ActorRef other) override;
   boost::asio::awaitable<core::Status> linked(core::PortalLink link) override;
   boost::asio::awaitable<core::Status> unlinked(core::PortalLink link) override;
-  bool handles_http(std::string_view path) const override;
+  core::HttpClaim claims_http(const core::HttpRequest& request) const override;
   boost::asio::awaitable<core::HttpResponse> handle_http(const core::HttpRequest& request) override;
 
  private:

@@ -205,13 +205,13 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
        [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
        [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); },
        [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
-  // Connector webhooks (a homeserver's transactions, ...) by the paths they claim; the rest
-  // is the admin API.
+  // Connector webhooks (a homeserver's transactions, ...) to the instance that claims them;
+  // the rest is the admin API.
   core::HttpServer http(
       io.get_executor(), {config.http.host, config.http.port, config.http.max_body_bytes},
       [&admin, &registry](const core::HttpRequest& req) -> awaitable<core::HttpResponse> {
-        for (const auto& connector : registry.all()) {
-          if (connector->handles_http(req.path)) co_return co_await connector->handle_http(req);
+        if (auto connector = registry.http_handler(req)) {
+          co_return co_await connector->handle_http(req);
         }
         co_return co_await admin.handle(req);
       });

@@ -127,6 +127,10 @@ struct ConnectorContext {
   PortalLinks* portal_links = nullptr;  // null where the process offers none (tests)
 };
 
+// How a connector claims an HTTP request: not at all, by its path, or by its path and the
+// credentials that identify this instance (the hs_token of a Matrix registration).
+enum class HttpClaim { kNone, kPath, kInstance };
+
 class Connector {
  public:
   virtual ~Connector() = default;
@@ -172,9 +176,11 @@ class Connector {
   virtual boost::asio::awaitable<Status> preflight() { co_return Status{}; }
 
   // Push-based networks (a Matrix homeserver, Slack's Events API) call the bridge over HTTP.
-  // A connector claims request paths here; the server hands it those requests. The response
-  // must be sent only after what the request carried is committed (or rejected).
-  virtual bool handles_http(std::string_view /*path*/) const { return false; }
+  // A connector claims requests here; the server hands each to the strongest claim (the first
+  // instance among equals), so several instances of one type share a path space and each
+  // gets the requests that carry its own credentials. The response must be sent only after
+  // what the request carried is committed (or rejected).
+  virtual HttpClaim claims_http(const HttpRequest& /*request*/) const { return HttpClaim::kNone; }
   virtual boost::asio::awaitable<HttpResponse> handle_http(const HttpRequest& /*request*/) {
     co_return HttpResponse::json(404, R"({"error":"not found"})");
   }

@@ -30,4 +30,17 @@ bool ConnectorRegistry::is_own_actor(const ActorRef& actor) const {
   return false;
 }
 
+ConnectorPtr ConnectorRegistry::http_handler(const HttpRequest& request) const {
+  ConnectorPtr best;
+  HttpClaim best_claim = HttpClaim::kNone;
+  for (const auto& [_, c] : by_name_) {
+    const HttpClaim claim = c->claims_http(request);
+    if (claim > best_claim) {
+      best = c;
+      best_claim = claim;
+    }
+  }
+  return best;
+}
+
 }  // namespace coibridge::core

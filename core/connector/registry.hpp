@@ -16,6 +16,9 @@ class ConnectorRegistry {
   Connector* find(std::string_view name) const;
   std::vector<ConnectorPtr> all() const;
   bool is_own_actor(const ActorRef& actor) const;
+  // The connector with the strongest claim on an HTTP request (Connector::claims_http), or
+  // null when none claims it.
+  ConnectorPtr http_handler(const HttpRequest& request) const;
 
  private:
   std::map<std::string, ConnectorPtr, std::less<>> by_name_;

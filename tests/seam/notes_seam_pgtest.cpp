@@ -50,8 +50,7 @@ class NotesSeamTest : public ::testing::Test {
     return path;
   }
 
-  test::TestResponse call(const std::string& method, const std::string& target,
-                          const json& body) {
+  test::TestResponse call(const std::string& method, const std::string& target, const json& body) {
     return test::http_request(
         "127.0.0.1", port_, method, target, body.dump(),
         {{"Authorization", "Bearer " + kToken}, {"Content-Type", "application/json"}});
@@ -101,10 +100,10 @@ TEST_F(NotesSeamTest, MessagesCrossBetweenItAndABuiltInConnector) {
   fs::create_directories(notes_dir + "/desk");
   fs::create_directories(dir_ + "/in");
   fs::create_directories(dir_ + "/out");
-  BridgeProcess bridge({"run", "--config",
-                        write_config("    - {name: desk-notes, dir: " + notes_dir +
-                                     ", author: Nora}\n")},
-                       dir_ + "/bridge.log");
+  BridgeProcess bridge(
+      {"run", "--config",
+       write_config("    - {name: desk-notes, dir: " + notes_dir + ", author: Nora}\n")},
+      dir_ + "/bridge.log");
   bridge.start();
   ASSERT_TRUE(bridge.wait_ready(port_)) << bridge.log();
   const auto created = call("POST", "/api/v1/bridges", {{"name", "seam"}});
@@ -112,8 +111,7 @@ TEST_F(NotesSeamTest, MessagesCrossBetweenItAndABuiltInConnector) {
   const std::string links =
       "/api/v1/bridges/" + std::to_string(json::parse(created.body)["id"].get<int>()) + "/links";
   ASSERT_EQ(call("POST", links, {{"connector", "spool"}, {"remote_id", "room"}}).status, 201);
-  ASSERT_EQ(call("POST", links, {{"connector", "desk-notes"}, {"remote_id", "desk"}}).status,
-            201);
+  ASSERT_EQ(call("POST", links, {{"connector", "desk-notes"}, {"remote_id", "desk"}}).status, 201);
 
   std::ofstream(notes_dir + "/desk/n1.in") << "hello from notes";
   const auto delivered = wait_for_file(dir_ + "/out", ".json");
@@ -132,8 +130,7 @@ TEST_F(NotesSeamTest, MessagesCrossBetweenItAndABuiltInConnector) {
              .dump();
   }
   fs::rename(dir_ + "/in/1.json.part", dir_ + "/in/1.json");
-  EXPECT_EQ(wait_for_file(notes_dir + "/desk", ".out"), "Alice: hello from spool")
-      << bridge.log();
+  EXPECT_EQ(wait_for_file(notes_dir + "/desk", ".out"), "Alice: hello from spool") << bridge.log();
   EXPECT_EQ(bridge.stop(SIGTERM), 0);
 }
 

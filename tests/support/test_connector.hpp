@@ -39,6 +39,17 @@ class TestConnector final : public core::Connector {
 
   core::Capabilities caps = core::Capabilities::all();
 
+  // Claims requests under http_prefix; by instance when they carry http_token as a Bearer.
+  std::string http_prefix;
+  std::string http_token;
+  core::HttpClaim claims_http(const core::HttpRequest& request) const override {
+    if (http_prefix.empty() || !request.path.starts_with(http_prefix))
+      return core::HttpClaim::kNone;
+    const auto auth = request.header("authorization");
+    return auth && *auth == "Bearer " + http_token ? core::HttpClaim::kInstance
+                                                   : core::HttpClaim::kPath;
+  }
+
   bool is_own_actor(const core::ActorRef& actor) const override {
     return actor.connector == name_ && actor.remote_id.rfind("puppet:", 0) == 0;
   }
