@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
 
+#include "core/router/fanout.hpp"
+
 namespace coibridge::core {
 namespace {
 
@@ -149,6 +151,7 @@ awaitable<bool> DeliveryScheduler::deliver_one(const OutboxItem& item) {
   Result<RemoteMessageRef> result =
       Error::unavailable("no connector named '" + target.connector + "' runs in this instance");
   if (Connector* connector = registry_.find(target.connector)) {
+    delivery.event = adapt_to_capabilities(std::move(delivery.event), connector->capabilities());
     try {
       result = co_await connector->deliver(delivery);
     } catch (const std::exception& e) {

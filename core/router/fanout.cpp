@@ -54,4 +54,20 @@ std::vector<ConversationRef> plan_capable_fanout(
   return out;
 }
 
+Event adapt_to_capabilities(Event event, Capabilities target) {
+  if (auto* edit = std::get_if<MessageEdited>(&event.payload);
+      edit != nullptr && !target.has(Capability::kEdit)) {
+    MessagePosted correction;
+    correction.body = std::move(edit->body);
+    correction.body.text = "* " + correction.body.text;
+    if (correction.body.html) correction.body.html = "* " + *correction.body.html;
+    correction.body.reply_to = edit->target;
+    event.payload = std::move(correction);
+  }
+  if (!target.has(Capability::kReply)) {
+    if (auto* posted = std::get_if<MessagePosted>(&event.payload)) posted->body.reply_to.reset();
+  }
+  return event;
+}
+
 }  // namespace coibridge::core

@@ -32,4 +32,11 @@ std::vector<ConversationRef> plan_capable_fanout(
     const Event& event, const std::vector<Link>& links,
     const std::function<std::optional<Capabilities>(std::string_view connector)>& capabilities_of);
 
+// The event as a target with these capabilities can show it, decided here once for every
+// network: an edit where there are no edits becomes a new message marked as a correction
+// ("* " before the text, the fallback convention of Matrix edits, m.replace) that replies to
+// the corrected message where the target has replies; a reply where there are no replies
+// loses its reference. Anything else is returned as it is.
+Event adapt_to_capabilities(Event event, Capabilities target);
+
 }  // namespace coibridge::core

@@ -236,5 +236,31 @@ TEST_F(DeliveryTest, RepliesAreTranslatedToTheTargetsIds) {
   EXPECT_EQ(body.reply_to->remote_id, "remote-" + target_->delivered_order[0].event_id.value);
 }
 
+TEST_F(DeliveryTest, AnEditToANetworkWithoutEditsArrivesAsAQuotedCorrection) {
+  target_->caps = Capabilities{Capability::kReply};  // no kEdit
+  start();
+  publish("m1", "teh answer");
+  ASSERT_TRUE(run_until(io_, [&] { return target_->delivered.size() == 1; }));
+  Event edit;
+  edit.where = {"src", "room"};
+  edit.who = {"src", "alice", "Alice"};
+  edit.origin = {"src", "m1-edit"};
+  edit.payload =
+      MessageEdited{RemoteMessageRef{"src", "m1"}, {"the answer", std::nullopt, {}, std::nullopt}};
+  std::optional<Result<PublishOutcome>> out;
+  boost::asio::co_spawn(
+      io_, router_->publish(edit),
+      [&](std::exception_ptr, Result<PublishOutcome> r) { out.emplace(std::move(r)); });
+  ASSERT_TRUE(run_until(io_, [&] { return target_->delivered.size() == 2; }));
+  stop();
+  const auto* correction = std::get_if<MessagePosted>(&target_->delivered_order[1].event.payload);
+  ASSERT_NE(correction, nullptr);
+  EXPECT_EQ(correction->body.text, "* the answer");
+  // It answers the message it corrects, in the target's ids.
+  ASSERT_TRUE(correction->body.reply_to.has_value());
+  EXPECT_EQ(*correction->body.reply_to,
+            (RemoteMessageRef{"dst", "remote-" + target_->delivered_order[0].event_id.value}));
+}
+
 }  // namespace
 }  // namespace coibridge::core

@@ -98,6 +98,27 @@ TEST(Fanout, TargetsThatCannotShowThePayloadAreLeftOut) {
   EXPECT_EQ(plan_capable_fanout(posted("a", "r", "m"), links, capabilities_of).size(), 3u);
 }
 
+TEST(Fanout, EditsAndRepliesAreAdaptedToWhatTheTargetShows) {
+  auto edit = posted("a", "r", "e");
+  edit.payload = MessageEdited{RemoteMessageRef{"b", "m1"},
+                               {"fixed", std::string("<b>fixed</b>"), {}, std::nullopt}};
+  // A target with edits gets the edit as it is.
+  EXPECT_EQ(adapt_to_capabilities(edit, Capabilities::all()), edit);
+  const auto correction = adapt_to_capabilities(edit, Capabilities{Capability::kReply});
+  const auto& body = std::get<MessagePosted>(correction.payload).body;
+  EXPECT_EQ(body.text, "* fixed");
+  EXPECT_EQ(body.html, "* <b>fixed</b>");
+  EXPECT_EQ(body.reply_to, (RemoteMessageRef{"b", "m1"}));
+  // Without replies either, it is a plain new message.
+  const auto plain = adapt_to_capabilities(edit, Capabilities{});
+  EXPECT_FALSE(std::get<MessagePosted>(plain.payload).body.reply_to.has_value());
+  auto reply = posted("a", "r", "m");
+  std::get<MessagePosted>(reply.payload).body.reply_to = RemoteMessageRef{"b", "m0"};
+  EXPECT_EQ(adapt_to_capabilities(reply, Capabilities{Capability::kReply}), reply);
+  EXPECT_FALSE(std::get<MessagePosted>(adapt_to_capabilities(reply, Capabilities{}).payload)
+                   .body.reply_to.has_value());
+}
+
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
