@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "core/config/config_section.hpp"
 #include "core/config/config_yaml.hpp"
 
 namespace coibridge::core::config_internal {
@@ -60,7 +61,8 @@ void parse_scopes(const YAML::Node& node, const std::string& path, int line, Adm
   }
 }
 
-TokenEntry parse_token(const YAML::Node& node, std::string path, int line, Errors& errors) {
+TokenEntry parse_token(const YAML::Node& node, std::string path, int line, const EnvLookup& env,
+                       Errors& errors) {
   TokenEntry entry{.token = {}, .path = std::move(path), .name_line = line, .token_line = line};
   if (!node.IsMap()) {
     add_error(errors, entry.path, line, "expected a mapping with name, token and scopes");
@@ -80,10 +82,23 @@ TokenEntry parse_token(const YAML::Node& node, std::string path, int line, Error
                        add_error(errors, field_path, value_line, "must not be empty");
                      }
                      if (text) entry.token.name = std::move(*text);
-                   } else if (key == "token") {
+                   } else if (key == "token" || key == "token_file") {
+                     if (has_token) {
+                       add_error(errors, field_path, value_line,
+                                 "set either token or token_file, not both");
+                       return;
+                     }
                      has_token = true;
                      entry.token_line = value_line;
                      auto text = scalar_string(value, field_path, value_line, errors);
+                     if (text && key == "token_file") {
+                       std::string token;
+                       if (auto why = read_secret_file(*text, token)) {
+                         add_error(errors, field_path, value_line, std::move(*why));
+                         return;
+                       }
+                       text = std::move(token);
+                     }
                      if (text) {
                        check_token_value(*text, field_path, value_line, errors);
                        entry.token.token = std::move(*text);
@@ -95,6 +110,27 @@ TokenEntry parse_token(const YAML::Node& node, std::string path, int line, Error
                      add_error(errors, field_path, value_line, "unknown key");
                    }
                  });
+  // COIBRIDGE_ADMIN_TOKENS_<i>_TOKEN (or _TOKEN_FILE) wins over the file, as for every key.
+  const std::string var = config_env_name(join_path(entry.path, "token"));
+  std::optional<std::string> from_env = env ? env(var) : std::nullopt;
+  std::string source = var;
+  if (!from_env && env) {
+    if (auto file = env(var + "_FILE")) {
+      source = var + "_FILE";
+      std::string token;
+      if (auto why = read_secret_file(*file, token)) {
+        add_error(errors, source, 0, std::move(*why));
+        has_token = true;  // reported already
+      } else {
+        from_env = std::move(token);
+      }
+    }
+  }
+  if (from_env) {
+    has_token = true;
+    check_token_value(*from_env, source, 0, errors);
+    entry.token.token = std::move(*from_env);
+  }
   if (!has_name) add_error(errors, join_path(entry.path, "name"), line, "required");
   if (!has_token) add_error(errors, join_path(entry.path, "token"), line, "required");
   if (!has_scopes) add_error(errors, join_path(entry.path, "scopes"), line, "required");
@@ -123,7 +159,8 @@ void report_duplicates(const std::vector<TokenEntry>& entries, Errors& errors) {
   }
 }
 
-void parse_tokens(const YAML::Node& node, int line, Config& config, Errors& errors) {
+void parse_tokens(const YAML::Node& node, int line, const EnvLookup& env, Config& config,
+                  Errors& errors) {
   const std::string path(kTokensPath);
   if (!node.IsSequence() && !node.IsNull()) {
     add_error(errors, path, line, "expected a list");
@@ -136,7 +173,7 @@ void parse_tokens(const YAML::Node& node, int line, Config& config, Errors& erro
   std::vector<TokenEntry> entries;
   for (const auto& item : node) {
     entries.push_back(
-        parse_token(item, index_path(path, entries.size()), line_of(item, line), errors));
+        parse_token(item, index_path(path, entries.size()), line_of(item, line), env, errors));
   }
   report_duplicates(entries, errors);
   for (auto& entry : entries) config.admin.tokens.push_back(std::move(entry.token));
@@ -144,14 +181,15 @@ void parse_tokens(const YAML::Node& node, int line, Config& config, Errors& erro
 
 }  // namespace
 
-void parse_admin(const YAML::Node& node, int line, Config& config, Errors& errors) {
+void parse_admin(const YAML::Node& node, int line, const EnvLookup& env, Config& config,
+                 Errors& errors) {
   if (!expect_mapping(node, "admin", line, errors)) return;
   bool saw_tokens = false;
   for_each_entry(node, "admin", errors,
                  [&](const std::string& key, const YAML::Node& value, int value_line) {
                    if (key == "tokens") {
                      saw_tokens = true;
-                     parse_tokens(value, value_line, config, errors);
+                     parse_tokens(value, value_line, env, config, errors);
                    } else {
                      add_error(errors, join_path("admin", key), value_line, "unknown key");
                    }

@@ -19,8 +19,21 @@ namespace config_internal {
 void apply_env_overrides(const EnvLookup& env, Config& config, Origins& origins, Errors& errors) {
   if (!env) return;
   for (const auto& key : scalar_keys()) {
-    const std::string name = env_var_name(key);
-    const auto value = env(name);
+    std::string name = env_var_name(key);
+    auto value = env(name);
+    if (!value && key.secret) {
+      // <NAME>_FILE names a file holding the value, as container secrets are mounted.
+      const std::string file_var = name + "_FILE";
+      if (auto file = env(file_var)) {
+        std::string secret;
+        if (auto why = read_secret_file(*file, secret)) {
+          add_error(errors, file_var, 0, std::move(*why));
+          continue;
+        }
+        value = std::move(secret);
+        name = file_var;
+      }
+    }
     if (!value) continue;
     if (auto error = key.apply(*value, config)) {
       add_error(errors, name, 0, std::move(*error));

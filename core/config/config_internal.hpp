@@ -28,6 +28,7 @@ struct ScalarKey {
   std::string_view section;   // "database"
   std::string_view key;       // "pool_size"
   std::string_view expected;  // "an integer": what a non-scalar YAML node is told to be
+  bool secret = false;        // may also be read from the file <key>_file (or <NAME>_FILE) names
   // Stores `text` in `config`, or returns why it is unacceptable. Messages never quote the
   // value: it may be a credential (a database URL with a password, for one).
   std::optional<std::string> (*apply)(std::string_view text, Config& config);
@@ -63,6 +64,10 @@ std::optional<std::string> parse_enum(std::string_view text,
   out = static_cast<E>(std::find(words.begin(), words.end(), text) - words.begin());
   return std::nullopt;
 }
+
+// The contents of a secret file (a password, a token) without one trailing newline, or the
+// reason it cannot be had. The path may be quoted in errors; the contents never are.
+std::optional<std::string> read_secret_file(const std::string& file, std::string& out);
 
 void apply_env_overrides(const EnvLookup& env, Config& config, Origins& origins, Errors& errors);
 void check_cross_key_rules(const Config& config, const Origins& origins, Errors& errors);

@@ -38,51 +38,51 @@ std::optional<std::string> set_word(std::string_view text, std::span<const std::
 }
 
 const std::array<ScalarKey, 11> kScalarKeys = {{
-    {"database", "url", "a string",
+    {"database", "url", "a string", true,
      [](std::string_view text, Config& config) -> std::optional<std::string> {
        config.database.url = std::string(text);
        return std::nullopt;
      }},
-    {"database", "data_dir", "a string",
+    {"database", "data_dir", "a string", false,
      [](std::string_view text, Config& config) -> std::optional<std::string> {
        if (text.empty()) return "must not be empty";
        config.database.data_dir = std::string(text);
        return std::nullopt;
      }},
-    {"database", "pg_bin_dir", "a string",
+    {"database", "pg_bin_dir", "a string", false,
      [](std::string_view text, Config& config) -> std::optional<std::string> {
        config.database.pg_bin_dir = std::string(text);
        return std::nullopt;
      }},
-    {"database", "pool_size", "an integer",
+    {"database", "pool_size", "an integer", false,
      [](std::string_view text, Config& config) {
        return set_integer(text, 1, 64, config.database.pool_size);
      }},
-    {"http", "listen", "a string like 127.0.0.1:8480",
+    {"http", "listen", "a string like 127.0.0.1:8480", false,
      [](std::string_view text, Config& config) {
        return parse_listen(text, config.http.host, config.http.port);
      }},
-    {"http", "max_body_bytes", "an integer",
+    {"http", "max_body_bytes", "an integer", false,
      [](std::string_view text, Config& config) {
        return set_integer(text, 1, kMaxBodyBytes, config.http.max_body_bytes);
      }},
-    {"logging", "level", "a string",
+    {"logging", "level", "a string", false,
      [](std::string_view text, Config& config) {
        return set_word(text, kLevels, config.logging.level);
      }},
-    {"logging", "format", "a string",
+    {"logging", "format", "a string", false,
      [](std::string_view text, Config& config) {
        return parse_enum(text, kFormats, config.logging.format);
      }},
-    {"delivery", "max_attempts", "an integer",
+    {"delivery", "max_attempts", "an integer", false,
      [](std::string_view text, Config& config) {
        return set_integer(text, 1, 1000, config.delivery.max_attempts);
      }},
-    {"delivery", "backoff_initial_ms", "an integer",
+    {"delivery", "backoff_initial_ms", "an integer", false,
      [](std::string_view text, Config& config) {
        return set_millis(text, config.delivery.backoff_initial);
      }},
-    {"delivery", "backoff_max_ms", "an integer",
+    {"delivery", "backoff_max_ms", "an integer", false,
      [](std::string_view text, Config& config) {
        return set_millis(text, config.delivery.backoff_max);
      }},

@@ -119,9 +119,8 @@ std::optional<std::string> ConfigSection::text(std::string_view key, Need need) 
                                         shared_->errors);
 }
 
-namespace {
+namespace config_internal {
 
-// The contents of a secret file, or the reason it cannot be had. The path is not secret.
 std::optional<std::string> read_secret_file(const std::string& file, std::string& out) {
   if (file.empty()) return "must name a file";
   std::ifstream in(file, std::ios::binary);
@@ -140,7 +139,9 @@ std::optional<std::string> read_secret_file(const std::string& file, std::string
   return std::nullopt;
 }
 
-}  // namespace
+}  // namespace config_internal
+
+using config_internal::read_secret_file;
 
 std::optional<std::string> ConfigSection::secret(std::string_view key, Need need) {
   const std::string file_key = std::string(key) + "_file";

@@ -12,6 +12,13 @@ void apply_scalar(const ScalarKey& key, const YAML::Node& value, int line, Confi
     add_error(errors, std::move(path), line, "expected " + std::string(key.expected));
     return;
   }
+  if (const auto earlier = origins.find(path);
+      key.secret && earlier != origins.end() && earlier->second.path.ends_with("_file")) {
+    add_error(
+        errors, std::move(path), line,
+        "set either " + std::string(key.key) + " or " + std::string(key.key) + "_file, not both");
+    return;
+  }
   // An empty value reads as "": fine for optional strings, and numbers reject it themselves.
   const std::string text = value.IsScalar() ? value.Scalar() : std::string();
   if (auto error = key.apply(text, config)) {
@@ -21,6 +28,36 @@ void apply_scalar(const ScalarKey& key, const YAML::Node& value, int line, Confi
   origins[path] = Origin{path, line};
 }
 
+// `url_file` of a secret key `url`, or null.
+const ScalarKey* secret_by_file_key(std::string_view section, std::string_view key) {
+  if (!key.ends_with("_file")) return nullptr;
+  const auto* scalar = find_scalar_key(section, key.substr(0, key.size() - 5));
+  return scalar != nullptr && scalar->secret ? scalar : nullptr;
+}
+
+void apply_secret_file(const ScalarKey& key, const YAML::Node& value, int line, Config& config,
+                       Origins& origins, Errors& errors) {
+  const std::string path = key_path(key) + "_file";
+  if (origins.contains(key_path(key))) {
+    add_error(errors, path, line,
+              "set either " + std::string(key.key) + " or " + path.substr(path.find('.') + 1) +
+                  ", not both");
+    return;
+  }
+  auto file = scalar_string(value, path, line, errors);
+  if (!file) return;
+  std::string secret;
+  if (auto why = read_secret_file(*file, secret)) {
+    add_error(errors, path, line, std::move(*why));
+    return;
+  }
+  if (auto error = key.apply(secret, config)) {
+    add_error(errors, path, line, std::move(*error));
+    return;
+  }
+  origins[key_path(key)] = Origin{path, line};
+}
+
 void parse_scalar_section(const std::string& section, const YAML::Node& node, int line,
                           Config& config, Origins& origins, Errors& errors) {
   if (!expect_mapping(node, section, line, errors)) return;
@@ -28,6 +65,8 @@ void parse_scalar_section(const std::string& section, const YAML::Node& node, in
                  [&](const std::string& key, const YAML::Node& value, int value_line) {
                    if (const auto* scalar = find_scalar_key(section, key)) {
                      apply_scalar(*scalar, value, value_line, config, origins, errors);
+                   } else if (const auto* secret = secret_by_file_key(section, key)) {
+                     apply_secret_file(*secret, value, value_line, config, origins, errors);
                    } else {
                      add_error(errors, join_path(section, key), value_line, "unknown key");
                    }
@@ -99,7 +138,7 @@ void parse_document(const YAML::Node& root, const ConnectorConfigParsers& connec
   for_each_entry(root, "", errors, [&](const std::string& key, const YAML::Node& value, int line) {
     if (key == "admin") {
       saw_admin = true;
-      parse_admin(value, line, config, errors);
+      parse_admin(value, line, env, config, errors);
     } else if (key == "connectors") {
       parse_connectors(value, line, connector_types, env, config, errors);
     } else if (is_scalar_section(key)) {

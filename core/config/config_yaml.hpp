@@ -42,7 +42,8 @@ std::optional<std::string> scalar_string(const YAML::Node& node, std::string_vie
 
 void parse_document(const YAML::Node& root, const ConnectorConfigParsers& connector_types,
                     const EnvLookup& env, Config& config, Origins& origins, Errors& errors);
-void parse_admin(const YAML::Node& node, int line, Config& config, Errors& errors);
+void parse_admin(const YAML::Node& node, int line, const EnvLookup& env, Config& config,
+                 Errors& errors);
 void parse_connectors(const YAML::Node& node, int line, const ConnectorConfigParsers& types,
                       const EnvLookup& env, Config& config, Errors& errors);
 

@@ -695,6 +695,36 @@ TEST_F(SecretFileTest, SecretAndItsFileTogetherOrAMissingFileAreErrors) {
   }
 }
 
+TEST_F(SecretFileTest, DatabaseUrlAndAdminTokensComeFromFilesOrTheEnvironment) {
+  const std::string url_file = write("url", "postgresql://u:s3cr3t@db/coi\n");
+  const std::string token_file = write("token", std::string(kOtherToken) + "\n");
+  const auto from_files =
+      load_config_text("admin:\n  tokens:\n    - {name: ops, token_file: " + token_file +
+                           ", scopes: [read]}\ndatabase:\n  url_file: " + url_file + "\n",
+                       no_env());
+  ASSERT_THAT(from_files.errors, IsEmpty());
+  EXPECT_EQ(from_files.config->database.url, "postgresql://u:s3cr3t@db/coi");
+  EXPECT_EQ(from_files.config->admin.tokens[0].token, kOtherToken);
+
+  // A token only in the environment, and the URL from a file the environment names.
+  const auto from_env = load_config_text("admin:\n  tokens:\n    - {name: ops, scopes: [read]}\n",
+                                         env_of({{"COIBRIDGE_ADMIN_TOKENS_0_TOKEN", kToken},
+                                                 {"COIBRIDGE_DATABASE_URL_FILE", url_file}}));
+  ASSERT_THAT(from_env.errors, IsEmpty());
+  EXPECT_EQ(from_env.config->admin.tokens[0].token, kToken);
+  EXPECT_EQ(from_env.config->database.url, "postgresql://u:s3cr3t@db/coi");
+
+  const auto both = load_config_text(
+      admin_section() + "database:\n  url_file: " + url_file + "\n  url: postgresql://x/y\n",
+      no_env());
+  EXPECT_THAT(both.errors, ElementsAre(error_is("database.url", 8, "not both")));
+  const auto short_env = load_config_text("admin:\n  tokens:\n    - {name: ops, scopes: [read]}\n",
+                                          env_of({{"COIBRIDGE_ADMIN_TOKENS_0_TOKEN", "s3cr3t"}}));
+  ASSERT_THAT(short_env.errors,
+              ElementsAre(error_is("COIBRIDGE_ADMIN_TOKENS_0_TOKEN", 0, "at least 32")));
+  for (const auto& e : short_env.errors) EXPECT_THAT(e.message, Not(HasSubstr("s3cr3t")));
+}
+
 TEST(ConfigTest, UnknownKeysInNestedConnectorSectionsAreReported) {
   const auto result = load_config_text(admin_section() + R"(connectors:
   probe:
