@@ -29,6 +29,7 @@
 #include "core/net/resolve.hpp"
 #include "core/net/timeout.hpp"
 #include "core/net/tls_client.hpp"
+#include "core/text/base64.hpp"
 
 namespace coibridge::connectors::coi::imap {
 
@@ -462,7 +463,7 @@ struct ImapSession::Impl {
       EncodedCommand cmd;
       cmd.secret = true;
       const std::string tag = next_tag();
-      std::string ir = base64_encode(message);
+      std::string ir = core::base64_encode(message);
       wipe(message);
       if (has_cap("SASL-IR")) {  // RFC 4959: initial response on the command line
         cmd.parts.push_back(fmt::format("{} AUTHENTICATE PLAIN {}\r\n", tag, ir));

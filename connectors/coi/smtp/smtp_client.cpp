@@ -26,6 +26,7 @@
 #include "connectors/coi/smtp/smtp_reply.hpp"
 #include "core/net/resolve.hpp"
 #include "core/net/tls_client.hpp"
+#include "core/text/base64.hpp"
 
 namespace coibridge::connectors::coi::smtp {
 namespace {
@@ -284,10 +285,10 @@ awaitable<Status> Session::authenticate(const Capabilities& caps) {
     auto r = co_await command("AUTH LOGIN\r\n", "AUTH LOGIN");
     if (!r) co_return r.error();
     if (r->code != 334) co_return error_from_reply(server_, "AUTH LOGIN", *r);
-    r = co_await command(base64_encode(ep_.username) + "\r\n", "AUTH LOGIN username", true);
+    r = co_await command(core::base64_encode(ep_.username) + "\r\n", "AUTH LOGIN username", true);
     if (!r) co_return r.error();
     if (r->code != 334) co_return error_from_reply(server_, "AUTH LOGIN username", *r);
-    r = co_await command(base64_encode(ep_.password) + "\r\n", "AUTH LOGIN password", true);
+    r = co_await command(core::base64_encode(ep_.password) + "\r\n", "AUTH LOGIN password", true);
     if (!r) co_return r.error();
     if (r->code != 235) co_return error_from_reply(server_, "AUTH LOGIN", *r);
     co_return Status{};
