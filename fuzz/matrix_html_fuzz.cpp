@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "connectors/matrix/matrix_html.hpp"
-#include "connectors/matrix/utf8.hpp"
+#include "core/text/utf8.hpp"
 
 namespace {
 
@@ -124,13 +124,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!text.ok()) check_refusal(text.error(), size);
   if (!clean.ok()) check_refusal(clean.error(), size);
   if (!text.ok() || !clean.ok()) return 0;
-  require(is_valid_utf8(*text) && is_valid_utf8(*clean));
+  require(core::is_valid_utf8(*text) && core::is_valid_utf8(*clean));
   check_sanitized(*clean);
   const auto again = sanitize_html(*clean);
   require(again.ok());
   check_sanitized(*again);
   const auto rendered = html_to_text(*clean);
-  require(rendered.ok() && is_valid_utf8(*rendered));
-  require(is_valid_utf8(text_to_html(*text)));
+  require(rendered.ok() && core::is_valid_utf8(*rendered));
+  require(core::is_valid_utf8(text_to_html(*text)));
   return 0;
 }

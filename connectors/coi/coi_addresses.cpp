@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "core/text/ascii.hpp"
+#include "core/text/hex.hpp"
 
 namespace coibridge::connectors::coi {
 namespace {
@@ -10,26 +11,18 @@ namespace {
 constexpr std::string_view kDm = "dm:";
 constexpr std::string_view kGroup = "group:";
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string lower_ascii(std::string_view text) { return core::ascii::lower(text); }
 
 std::string escape_puppet_id(std::string_view id) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : id) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
       out += static_cast<char>(c);
     } else {
       out += '=';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
+      core::append_hex(out, c);
     }
   }
   return out;
@@ -41,8 +34,8 @@ std::optional<std::string> unescape_puppet_id(std::string_view escaped) {
     const char c = escaped[i];
     if (c == '=') {
       if (i + 2 >= escaped.size()) return std::nullopt;
-      const int hi = hex_value(escaped[i + 1]);
-      const int lo = hex_value(escaped[i + 2]);
+      const int hi = core::lower_hex_digit_value(escaped[i + 1]);
+      const int lo = core::lower_hex_digit_value(escaped[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;

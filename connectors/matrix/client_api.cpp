@@ -6,6 +6,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 
+#include "core/text/percent.hpp"
+
 namespace coibridge::connectors::matrix {
 
 using boost::asio::awaitable;

@@ -5,8 +5,8 @@
 
 #include "connectors/matrix/html_tree.hpp"
 #include "connectors/matrix/matrix_html.hpp"
-#include "connectors/matrix/utf8.hpp"
 #include "core/text/ascii.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -263,7 +263,7 @@ core::Result<std::string> html_to_text(std::string_view html) {
   TextRenderer renderer;
   html::walk(**doc, renderer);
   std::string out = renderer.take();
-  if (!is_valid_utf8(out)) out = repair_utf8(out);
+  if (!core::is_valid_utf8(out)) out = core::repair_utf8(out);
   return out;
 }
 

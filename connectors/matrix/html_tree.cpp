@@ -6,7 +6,7 @@
 #include <array>
 #include <climits>
 
-#include "connectors/matrix/utf8.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::matrix::html {
 namespace {
@@ -37,7 +37,7 @@ core::Result<DocPtr> parse_fragment(std::string_view html) {
   // A leading <body> makes the parser treat the input as body content: without it, text at
   // the start is wrapped in an implied <p>, and the spec asks senders not to add paragraph
   // tags that are not needed.
-  const std::string input = "<body>" + repair_utf8(html);
+  const std::string input = "<body>" + core::repair_utf8(html);
   static_assert(kMaxHtmlBytes * 3 + 6 < INT_MAX);
   // NONET: never fetch anything; the error options keep libxml2 from printing to stderr.
   // Blank text nodes are kept: whitespace between inline elements is content.

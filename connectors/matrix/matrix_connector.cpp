@@ -12,6 +12,7 @@
 
 #include "core/model/media_type.hpp"
 #include "core/net/backoff.hpp"
+#include "core/text/percent.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -41,27 +42,6 @@ std::string text_field(const json& object, const char* key) {
 
 core::HttpResponse matrix_error(int status, const char* errcode, const std::string& message) {
   return core::HttpResponse::json(status, json{{"errcode", errcode}, {"error", message}}.dump());
-}
-
-// Path segments arrive percent-encoded (a user id's '@' and ':' as %40 and %3A).
-std::string decode_segment(std::string_view segment) {
-  std::string out;
-  for (std::size_t i = 0; i < segment.size(); ++i) {
-    const auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    if (segment[i] == '%' && i + 2 < segment.size() && hex(segment[i + 1]) >= 0 &&
-        hex(segment[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(segment[i + 1]) * 16 + hex(segment[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(segment[i]);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -264,7 +244,8 @@ awaitable<core::HttpResponse> MatrixConnector::handle_http(const core::HttpReque
     if (!rest.starts_with(prefix) || rest.size() == prefix.size()) return std::nullopt;
     const auto tail = rest.substr(prefix.size());
     if (tail.find('/') != std::string_view::npos) return std::nullopt;
-    return decode_segment(tail);
+    // Path segments arrive percent-encoded (a user id's '@' and ':' as %40 and %3A).
+    return core::percent_decode(tail);
   };
   const auto wrong_method = [] {
     return matrix_error(405, "M_UNRECOGNIZED", "method not allowed");

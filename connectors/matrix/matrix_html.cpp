@@ -5,8 +5,8 @@
 
 #include "connectors/matrix/html_tree.hpp"
 #include "connectors/matrix/matrix_ids.hpp"
-#include "connectors/matrix/utf8.hpp"
 #include "core/text/ascii.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -197,7 +197,7 @@ core::Result<std::string> sanitize_html(std::string_view html) {
   html::walk(**doc, sanitizer);
   std::string out = sanitizer.take();
   // The input was repaired; this only guards against the parser producing ill-formed text.
-  if (!is_valid_utf8(out)) out = repair_utf8(out);
+  if (!core::is_valid_utf8(out)) out = core::repair_utf8(out);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "connectors/matrix/matrix_ids.hpp"
 
-#include "connectors/matrix/utf8.hpp"
+#include "core/text/hex.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -22,12 +23,6 @@ bool is_compliant_localpart_char(char c) {
 bool stays_literal(unsigned char c) {
   return is_digit(static_cast<char>(c)) || is_lower(static_cast<char>(c)) || c == '-' || c == '.' ||
          c == '/';
-}
-
-int lower_hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
 }
 
 bool is_port(std::string_view s) {
@@ -59,7 +54,7 @@ bool is_ipv6_literal(std::string_view s) {
 bool has_id_shape(std::string_view id, char sigil) {
   if (id.size() < 2 || id.size() > kMaxIdBytes || id[0] != sigil) return false;
   if (id.find('\0') != std::string_view::npos) return false;
-  return is_valid_utf8(id);
+  return core::is_valid_utf8(id);
 }
 
 // "&localpart:domain" with a valid domain; the localpart is what comes before the first ':'.
@@ -198,7 +193,6 @@ std::optional<IdParts> split_id(std::string_view id) {
 }
 
 std::string escape_localpart(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size());
   for (unsigned char c : text) {
@@ -211,8 +205,7 @@ std::string escape_localpart(std::string_view text) {
       out += static_cast<char>(c - 'A' + 'a');
     } else {
       out += '=';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
+      core::append_hex(out, c);
     }
   }
   return out;
@@ -236,8 +229,8 @@ std::optional<std::string> unescape_localpart(std::string_view escaped) {
       }
     } else if (c == '=') {
       if (i + 2 >= escaped.size()) return std::nullopt;
-      const int hi = lower_hex_value(escaped[i + 1]);
-      const int lo = lower_hex_value(escaped[i + 2]);
+      const int hi = core::lower_hex_digit_value(escaped[i + 1]);
+      const int lo = core::lower_hex_digit_value(escaped[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       const auto byte = static_cast<unsigned char>(hi * 16 + lo);
       // A byte that escape_localpart writes another way is not a canonical escape.
@@ -249,7 +242,7 @@ std::optional<std::string> unescape_localpart(std::string_view escaped) {
       return std::nullopt;
     }
   }
-  if (!is_valid_utf8(out)) return std::nullopt;
+  if (!core::is_valid_utf8(out)) return std::nullopt;
   return out;
 }
 

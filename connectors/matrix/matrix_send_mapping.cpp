@@ -2,8 +2,8 @@
 
 #include "connectors/matrix/matrix_event_mapping.hpp"
 #include "connectors/matrix/matrix_html.hpp"
-#include "connectors/matrix/utf8.hpp"
 #include "core/text/fnv1a.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -16,7 +16,7 @@ constexpr int kTypingTimeoutMs = 30000;
 
 // Text from other networks goes into JSON, whose serialiser throws on ill-formed UTF-8.
 std::string utf8(std::string_view text) {
-  return is_valid_utf8(text) ? std::string(text) : repair_utf8(text);
+  return core::is_valid_utf8(text) ? std::string(text) : core::repair_utf8(text);
 }
 
 bool is_plain_token(std::string_view s) {

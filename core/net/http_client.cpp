@@ -1,13 +1,8 @@
 #include "core/net/http_client.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/net/resolve.hpp"
+#include "core/net/tls_client.hpp"
 #include "core/text/ascii.hpp"
 
 namespace coibridge::core {
@@ -27,12 +24,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 }  // namespace
 
@@ -80,23 +71,6 @@ Result<ParsedUrl> parse_http_url(std::string_view url) {
   return out;
 }
 
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 struct HttpClient::Impl {
   // One connection; exactly one of the two streams is set.
   struct Conn {
@@ -108,14 +82,10 @@ struct HttpClient::Impl {
 
   Impl(asio::any_io_executor ex, HttpClientOptions opts)
       : executor(std::move(ex)), options(std::move(opts)), ssl_ctx(ssl::context::tls_client) {
-    boost::system::error_code ec;
-    if (options.ca_file.empty()) {
-      ssl_ctx.set_default_verify_paths(ec);
-    } else {
-      ssl_ctx.load_verify_file(options.ca_file, ec);
-    }
-    if (ec) ca_error = "cannot load CA file " + options.ca_file + ": " + ec.message();
-    if (!options.verify_peer) spdlog::warn("http client: TLS certificate verification is OFF");
+    // A bad CA file fails the first https request, not the construction: plain http still works.
+    tls_setup = configure_tls_client(
+        ssl_ctx,
+        {.ca_file = options.ca_file, .verify_peer = options.verify_peer, .label = "http client"});
   }
 
   static std::string origin_of(const ParsedUrl& u) {
@@ -138,10 +108,9 @@ struct HttpClient::Impl {
   }
 
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const ParsedUrl& u) {
-    if (u.tls && !ca_error.empty()) co_return Error::invalid("ca_file", ca_error);
-    tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(u.host, u.port, kAwait);
-    if (rec) co_return Error::unavailable("cannot resolve " + u.host + ": " + rec.message());
+    if (u.tls && !tls_setup) co_return tls_setup.error();
+    auto endpoints = co_await resolve_with_timeout(executor, u.host, u.port, options.timeout);
+    if (!endpoints) co_return endpoints.error();
     auto conn = std::make_unique<Conn>();
     if (u.tls) {
       conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, ssl_ctx);
@@ -150,26 +119,21 @@ struct HttpClient::Impl {
     }
     auto& tcp_stream = conn->lowest();
     tcp_stream.expires_after(options.timeout);
-    auto [cec, ep] = co_await tcp_stream.async_connect(endpoints, kAwait);
+    auto [cec, ep] = co_await tcp_stream.async_connect(*endpoints, kAwait);
     if (cec)
       co_return Error::unavailable("cannot connect to " + origin_of(u) + ": " + cec.message());
     if (u.tls) {
       auto& s = *conn->secure;
-      SSL_set_min_proto_version(s.native_handle(), TLS1_2_VERSION);
-      if (!is_ip_literal(u.host)) SSL_set_tlsext_host_name(s.native_handle(), u.host.c_str());
-      if (options.verify_peer) {
-        s.set_verify_mode(ssl::verify_peer);
-        // RFC 9110 §4.3.4: the certificate must name the host of the URL.
-        s.set_verify_callback(ssl::host_name_verification(u.host));
-      } else {
-        s.set_verify_mode(ssl::verify_none);
+      // RFC 9110 §4.3.4: the certificate must name the host of the URL.
+      if (auto p = prepare_tls_client(s.native_handle(), u.host, options.verify_peer); !p) {
+        co_return p.error();
       }
       auto [hec] = co_await s.async_handshake(ssl::stream_base::client, kAwait);
       if (hec) {
-        const long verify = SSL_get_verify_result(s.native_handle());
-        if (options.verify_peer && verify != X509_V_OK) {
-          co_return Error::permanent("TLS certificate of " + u.host +
-                                     " not accepted: " + X509_verify_cert_error_string(verify));
+        if (options.verify_peer) {
+          if (auto why = certificate_refusal(s.native_handle(), u.host); !why.empty()) {
+            co_return Error::permanent("TLS certificate of " + u.host + " not accepted: " + why);
+          }
         }
         co_return Error::unavailable("TLS handshake with " + origin_of(u) +
                                      " failed: " + hec.message());
@@ -263,7 +227,7 @@ struct HttpClient::Impl {
   asio::any_io_executor executor;
   HttpClientOptions options;
   ssl::context ssl_ctx;
-  std::string ca_error;
+  Status tls_setup;
   std::mutex mu;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
 };

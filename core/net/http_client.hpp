@@ -47,10 +47,6 @@ struct ParsedUrl {
 };
 Result<ParsedUrl> parse_http_url(std::string_view url);
 
-// Percent-encodes everything but RFC 3986 unreserved characters: for one path segment or
-// query value (a Matrix room id, a user id in ?user_id=).
-std::string url_encode(std::string_view text);
-
 class HttpClient {
  public:
   HttpClient(boost::asio::any_io_executor executor, HttpClientOptions options);

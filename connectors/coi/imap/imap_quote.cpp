@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "connectors/coi/imap/imap_chars.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::coi::imap {
 
@@ -25,70 +26,12 @@ bool has_forbidden(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
-constexpr std::string_view kBase64 =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::string_view kBase64Imap =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 int imap_b64_value(char c) {
   const std::size_t i = kBase64Imap.find(c);
   return i == std::string_view::npos ? -1 : static_cast<int>(i);
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// Strict UTF-8 decoding (RFC 3629 §4): no overlong forms, no surrogates, at most U+10FFFF.
-std::optional<std::vector<char32_t>> decode_utf8(std::string_view s) {
-  std::vector<char32_t> out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    char32_t cp = 0;
-    if (b0 < 0x80) {
-      len = 1;
-      cp = b0;
-    } else if (b0 >= 0xC2 && b0 <= 0xDF) {
-      len = 2;
-      cp = b0 & 0x1F;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-      len = 3;
-      cp = b0 & 0x0F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-      len = 4;
-      cp = b0 & 0x07;
-    } else {
-      return std::nullopt;
-    }
-    if (i + len > s.size()) return std::nullopt;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return std::nullopt;
-    }
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
 }
 
 }  // namespace
@@ -203,7 +146,7 @@ core::Result<EncodedCommand> CommandBuilder::build(std::string_view tag, Literal
 }
 
 core::Result<std::string> encode_mailbox_utf7(std::string_view utf8) {
-  auto cps = decode_utf8(utf8);
+  auto cps = core::decode_utf8(utf8);
   if (!cps) return core::Error::invalid("mailbox", "mailbox name is not valid UTF-8");
   std::string out;
   std::size_t i = 0;
@@ -295,34 +238,9 @@ core::Result<std::string> decode_mailbox_utf7(std::string_view s) {
       } else if (cp >= 0x20 && cp <= 0x7e) {
         return bad();  // §5.1.3: printable ASCII must not be base64-encoded
       }
-      append_utf8(out, cp);
+      core::append_utf8(out, cp);
     }
     i = end + 1;
-  }
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                            (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                            static_cast<unsigned char>(bytes[i + 2]);
-    out += kBase64[(v >> 18) & 0x3F];
-    out += kBase64[(v >> 12) & 0x3F];
-    out += kBase64[(v >> 6) & 0x3F];
-    out += kBase64[v & 0x3F];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kBase64[(v >> 18) & 0x3F];
-    out += kBase64[(v >> 12) & 0x3F];
-    out += rest == 2 ? kBase64[(v >> 6) & 0x3F] : '=';
-    out += '=';
   }
   return out;
 }

@@ -80,9 +80,6 @@ class CommandBuilder {
 core::Result<std::string> encode_mailbox_utf7(std::string_view utf8);
 core::Result<std::string> decode_mailbox_utf7(std::string_view mutf7);
 
-// RFC 4648 §4 base64 with padding (SASL, RFC 4422 §3 / RFC 3501 §6.2.2).
-std::string base64_encode(std::string_view bytes);
-
 // UIDs (ascending, no duplicates) as a compact sequence set: {1,2,3,7} -> "1:3,7".
 std::string format_uid_set(std::span<const std::uint32_t> uids);
 

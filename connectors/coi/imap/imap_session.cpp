@@ -4,8 +4,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,11 +11,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -30,6 +26,10 @@
 
 #include "connectors/coi/imap/imap_parser.hpp"
 #include "connectors/coi/imap/imap_quote.hpp"
+#include "core/net/resolve.hpp"
+#include "core/net/timeout.hpp"
+#include "core/net/tls_client.hpp"
+#include "core/text/base64.hpp"
 
 namespace coibridge::connectors::coi::imap {
 
@@ -40,6 +40,7 @@ using boost::system::error_code;
 using core::Error;
 using core::Result;
 using core::Status;
+using core::with_timeout;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
@@ -49,15 +50,6 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Upper bound on max_count, so the bookkeeping of one fetch stays small.
 constexpr std::size_t kMaxFetchCount = 100000;
-
-// Runs `op` against a timer; nullopt when the timer won (the operation is then cancelled).
-template <class T>
-asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> op, Clock::duration limit) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
-  auto r = co_await (std::move(op) || timer.async_wait(kAwait));
-  if (r.index() == 0) co_return std::get<0>(std::move(r));
-  co_return std::nullopt;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -106,13 +98,6 @@ Error refusal(std::string_view label, std::string_view what, const Response& tag
 void wipe(std::string& s) {
   if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
   s.clear();
-}
-
-// RFC 6066 §3: SNI carries host names only, never IP literals.
-bool is_ip_literal(const std::string& name) {
-  error_code ec;
-  asio::ip::make_address(name, ec);
-  return !ec;
 }
 
 }  // namespace
@@ -348,15 +333,12 @@ struct ImapSession::Impl {
     if (ep.port == 0) co_return Error::invalid("port", "IMAP port is 0");
     if (auto s = setup_tls_context(); !s.ok()) co_return s;
 
-    tcp::resolver resolver(ex);
-    auto resolved = co_await with_timeout(
-        resolver.async_resolve(ep.host, std::to_string(ep.port), kAwait), ep.timeout);
-    if (!resolved) co_return timeout("resolve");
-    auto [rec, endpoints] = *resolved;
-    if (rec) co_return net_error("resolve " + ep.host, rec);
+    auto endpoints =
+        co_await core::resolve_with_timeout(ex, ep.host, std::to_string(ep.port), ep.timeout);
+    if (!endpoints) co_return unavailable(endpoints.error().message);
 
     auto connected = co_await with_timeout(
-        asio::async_connect(stream.next_layer(), endpoints, kAwait), ep.timeout);
+        asio::async_connect(stream.next_layer(), *endpoints, kAwait), ep.timeout);
     if (!connected) co_return timeout("connect");
     if (auto [cec, peer] = *connected; cec) co_return net_error("connect", cec);
 
@@ -407,57 +389,36 @@ struct ImapSession::Impl {
 
   Status setup_tls_context() {
     if (ep.tls == TlsMode::kNone) return Status();
-    error_code ec;
-    if (ep.ca_file.empty()) {
-      ssl_ctx.set_default_verify_paths(ec);
-    } else {
-      ssl_ctx.load_verify_file(ep.ca_file, ec);
-    }
-    if (ec) {
-      return Error::invalid("ca_file", fmt::format("IMAP {}: cannot load CA file {}: {}", label,
-                                                   ep.ca_file, ec.message()));
-    }
-    if (!ep.verify_peer) {
-      spdlog::warn("imap {}: TLS certificate verification is OFF", label);
+    core::TlsClientOptions options;
+    options.ca_file = ep.ca_file;
+    options.verify_peer = ep.verify_peer;
+    options.label = "imap " + label;
+    if (auto s = core::configure_tls_client(ssl_ctx, options); !s) {
+      return Error::invalid("ca_file", fmt::format("IMAP {}: {}", label, s.error().message));
     }
     return Status();
   }
 
   asio::awaitable<Status> handshake() {
     const std::string name = ep.tls_server_name.empty() ? ep.host : ep.tls_server_name;
-    // RFC 8314 §4.1 / RFC 8996: TLS 1.2 or later. Set on the SSL object: it copied the
-    // context's settings when the stream was made.
-    if (SSL_set_min_proto_version(stream.native_handle(), TLS1_2_VERSION) != 1) {
-      co_return Error::internal("cannot require TLS 1.2");
-    }
-    if (!is_ip_literal(name)) {
-      if (SSL_set_tlsext_host_name(stream.native_handle(), name.c_str()) != 1) {
-        co_return Error::invalid("tls_server_name", "cannot use TLS server name " + name);
-      }
-    }
-    if (ep.verify_peer) {
-      stream.set_verify_mode(ssl::verify_peer);
-      // RFC 6125 / RFC 8314 §4.3: the certificate must name the server we meant to reach.
-      stream.set_verify_callback(ssl::host_name_verification(name));
-    } else {
-      stream.set_verify_mode(ssl::verify_none);
+    // RFC 8314 §4.3: the certificate must name the server we meant to reach.
+    if (auto p = core::prepare_tls_client(stream.native_handle(), name, ep.verify_peer); !p) {
+      co_return p;
     }
     auto r =
         co_await with_timeout(stream.async_handshake(ssl::stream_base::client, kAwait), ep.timeout);
     if (!r) co_return timeout("TLS handshake");
     if (auto [ec] = *r; ec) {
-      const long verify = SSL_get_verify_result(stream.native_handle());
+      const std::string refusal = core::certificate_refusal(stream.native_handle(), name);
       const bool verify_failed =
-          verify != X509_V_OK || (ec.category() == asio::error::get_ssl_category() &&
-                                  ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
-                                      SSL_R_CERTIFICATE_VERIFY_FAILED);
+          !refusal.empty() || (ec.category() == asio::error::get_ssl_category() &&
+                               ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+                                   SSL_R_CERTIFICATE_VERIFY_FAILED);
       if (ep.verify_peer && verify_failed) {
         // Trying again will not make the certificate trusted: an operator must act.
-        // (A host-name mismatch leaves the chain result at X509_V_OK.)
         co_return fail(Error::permanent(
             fmt::format("IMAP {}: TLS certificate of {} not accepted: {}", label, name,
-                        verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                            : "it does not name this host")));
+                        refusal.empty() ? "certificate verify failed" : refusal)));
       }
       co_return net_error("TLS handshake", ec);
     }
@@ -502,7 +463,7 @@ struct ImapSession::Impl {
       EncodedCommand cmd;
       cmd.secret = true;
       const std::string tag = next_tag();
-      std::string ir = base64_encode(message);
+      std::string ir = core::base64_encode(message);
       wipe(message);
       if (has_cap("SASL-IR")) {  // RFC 4959: initial response on the command line
         cmd.parts.push_back(fmt::format("{} AUTHENTICATE PLAIN {}\r\n", tag, ir));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "connectors/coi/mime/text_util.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::coi::mime {
 namespace {
@@ -146,23 +147,11 @@ std::optional<std::string> remove_bottom_quote(Lines& lines) {
   return quoted;
 }
 
+// A character reference to NUL, a surrogate or beyond U+10FFFF becomes U+FFFD (HTML's
+// "numeric character reference end state" does the same).
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
+  core::append_utf8(out, static_cast<char32_t>(cp));
 }
 
 std::string lower(std::string_view s) {

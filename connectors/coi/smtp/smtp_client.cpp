@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,11 +10,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -27,6 +24,9 @@
 #include <utility>
 
 #include "connectors/coi/smtp/smtp_reply.hpp"
+#include "core/net/resolve.hpp"
+#include "core/net/tls_client.hpp"
+#include "core/text/base64.hpp"
 
 namespace coibridge::connectors::coi::smtp {
 namespace {
@@ -53,7 +53,6 @@ class Session {
  public:
   Session(asio::any_io_executor ex, const SmtpEndpoint& ep, ssl::context& ctx)
       : ep_(ep),
-        resolver_(ex),
         stream_(ex, ctx),
         deadline_timer_(ex),
         server_(fmt::format("{}:{}", ep.host, ep.port)),
@@ -72,7 +71,6 @@ class Session {
   bool data_started() const { return data_started_; }
   void close() {
     error_code ignored;
-    resolver_.cancel();
     stream_.next_layer().close(ignored);
   }
   awaitable<void> quit();
@@ -110,11 +108,9 @@ class Session {
                                 const MailParams& params, const std::string& data);
 
   const SmtpEndpoint& ep_;
-  tcp::resolver resolver_;
   ssl::stream<tcp::socket> stream_;
   asio::steady_timer deadline_timer_;
   bool tls_ = false;
-  bool host_mismatch_ = false;
   bool data_started_ = false;
   Capabilities caps_;   // from the last EHLO of open()
   std::string server_;  // host:port, for messages
@@ -138,10 +134,11 @@ Error Session::net_error(const error_code& ec) {
   if (ec.category() == asio::error::get_ssl_category()) {
     // Say why a certificate was refused; OpenSSL's error string alone is just "certificate
     // verify failed".
-    if (host_mismatch_) {
-      detail += fmt::format(" (the certificate is not valid for the name \"{}\")", tls_name(ep_));
-    } else if (const long v = SSL_get_verify_result(stream_.native_handle()); v != X509_V_OK) {
-      detail += fmt::format(" ({})", X509_verify_cert_error_string(v));
+    if (ep_.verify_peer) {
+      if (auto why = core::certificate_refusal(stream_.native_handle(), tls_name(ep_));
+          !why.empty()) {
+        detail += " (" + why + ")";
+      }
     }
   }
   return Error::unavailable(fmt::format("SMTP {}: {} failed: {}", server_, step_, detail));
@@ -162,10 +159,15 @@ awaitable<void> Session::watchdog() {
 
 awaitable<Status> Session::connect() {
   begin("connect");
-  auto [rec, results] =
-      co_await resolver_.async_resolve(ep_.host, std::to_string(ep_.port), kUseTuple);
-  if (rec) co_return net_error(rec);
-  auto [cec, endpoint] = co_await asio::async_connect(stream_.next_layer(), results, kUseTuple);
+  // The watchdog bounds this step too; the lookup's own deadline keeps a hung getaddrinfo from
+  // holding the coroutine after the watchdog fired.
+  auto results = co_await core::resolve_with_timeout(stream_.get_executor(), ep_.host,
+                                                     std::to_string(ep_.port), ep_.timeout);
+  if (!results) {
+    co_return Error::unavailable(
+        fmt::format("SMTP {}: connect failed: {}", server_, results.error().message));
+  }
+  auto [cec, endpoint] = co_await asio::async_connect(stream_.next_layer(), *results, kUseTuple);
   if (cec) co_return net_error(cec);
   spdlog::debug("smtp {}: connected to {}", server_, endpoint.address().to_string());
   co_return Status{};
@@ -173,23 +175,13 @@ awaitable<Status> Session::connect() {
 
 awaitable<Status> Session::handshake() {
   begin("TLS handshake");
-  const std::string name = tls_name(ep_);
-  if (ep_.verify_peer) {
-    // Chain verification is OpenSSL's (verify_peer on the context); the leaf must also be
-    // valid for `name` (RFC 6125 via X509_check_host). host_name_verification only judges
-    // the leaf (depth 0), so a failure reported there with a verified chain is a mismatch.
-    stream_.set_verify_callback([this, check = ssl::host_name_verification(name)](
-                                    bool preverified, ssl::verify_context& vctx) mutable {
-      const bool ok = check(preverified, vctx);
-      if (preverified && !ok) host_mismatch_ = true;
-      return ok;
-    });
-  }
-  // SNI (RFC 6066 §3) carries host names only, never an address literal.
-  error_code not_ip;
-  asio::ip::make_address(name, not_ip);
-  if (not_ip && !SSL_set_tlsext_host_name(stream_.native_handle(), name.c_str())) {
-    co_return Error::internal(fmt::format("SMTP {}: cannot set the TLS server name", server_));
+  // RFC 8314 §4.3 / RFC 6125: the certificate must be valid for the name we meant.
+  if (auto p = core::prepare_tls_client(stream_.native_handle(), tls_name(ep_), ep_.verify_peer);
+      !p) {
+    co_return Error{p.error().kind,
+                    fmt::format("SMTP {}: {}", server_, p.error().message),
+                    p.error().field,
+                    {}};
   }
   auto [ec] = co_await stream_.async_handshake(ssl::stream_base::client, kUseTuple);
   if (ec) co_return net_error(ec);
@@ -293,10 +285,10 @@ awaitable<Status> Session::authenticate(const Capabilities& caps) {
     auto r = co_await command("AUTH LOGIN\r\n", "AUTH LOGIN");
     if (!r) co_return r.error();
     if (r->code != 334) co_return error_from_reply(server_, "AUTH LOGIN", *r);
-    r = co_await command(base64_encode(ep_.username) + "\r\n", "AUTH LOGIN username", true);
+    r = co_await command(core::base64_encode(ep_.username) + "\r\n", "AUTH LOGIN username", true);
     if (!r) co_return r.error();
     if (r->code != 334) co_return error_from_reply(server_, "AUTH LOGIN username", *r);
-    r = co_await command(base64_encode(ep_.password) + "\r\n", "AUTH LOGIN password", true);
+    r = co_await command(core::base64_encode(ep_.password) + "\r\n", "AUTH LOGIN password", true);
     if (!r) co_return r.error();
     if (r->code != 235) co_return error_from_reply(server_, "AUTH LOGIN", *r);
     co_return Status{};
@@ -540,36 +532,12 @@ Status check_request(const SmtpEndpoint& ep, const Envelope& env) {
   return {};
 }
 
-// A client context: TLS 1.2 or newer (RFC 8996 retired 1.0 and 1.1), peers verified against
-// `ca_file` or the system store unless verification was explicitly switched off.
 Status setup_tls(ssl::context& ctx, const SmtpEndpoint& ep) {
-  error_code ec;
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                  ec);
-  if (!ec && !SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION)) {
-    return Error::internal("cannot set the minimum TLS version");
-  }
-  if (!ep.verify_peer) {
-    spdlog::warn(
-        "smtp {}:{}: TLS CERTIFICATE VERIFICATION IS OFF (verify_peer = false): anyone on the "
-        "path can read and change this connection, including the password",
-        ep.host, ep.port);
-    ctx.set_verify_mode(ssl::verify_none, ec);
-    return {};
-  }
-  ctx.set_verify_mode(ssl::verify_peer, ec);
-  if (ep.ca_file.empty()) {
-    ctx.set_default_verify_paths(ec);
-  } else {
-    ctx.load_verify_file(ep.ca_file, ec);
-  }
-  if (ec) {
-    return Error::invalid(
-        "ca_file", fmt::format("cannot load the CA certificates {}: {}",
-                               ep.ca_file.empty() ? "of the system" : ep.ca_file, ec.message()));
-  }
-  return {};
+  core::TlsClientOptions options;
+  options.ca_file = ep.ca_file;
+  options.verify_peer = ep.verify_peer;
+  options.label = fmt::format("smtp {}:{}", ep.host, ep.port);
+  return core::configure_tls_client(ctx, options);
 }
 
 // One step of a session on its strand, closed by the watchdog when the step's deadline passes.

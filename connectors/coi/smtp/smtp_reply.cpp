@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "core/text/ascii.hpp"
+#include "core/text/base64.hpp"
 
 namespace coibridge::connectors::coi::smtp {
 namespace {
@@ -189,30 +190,6 @@ bool has_8bit(std::string_view text) {
 
 bool has_non_ascii(std::string_view text) { return has_8bit(text); }
 
-std::string base64_encode(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(data[k]); };
-  for (; i + 3 <= data.size(); i += 3) {
-    const unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (const std::size_t rest = data.size() - i; rest > 0) {
-    const unsigned v = (byte(i) << 16) | (rest == 2 ? byte(i + 1) << 8 : 0u);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::string auth_plain_response(std::string_view username, std::string_view password) {
   std::string raw;
   raw.reserve(username.size() + password.size() + 2);
@@ -220,7 +197,7 @@ std::string auth_plain_response(std::string_view username, std::string_view pass
   raw += username;
   raw += '\0';
   raw += password;
-  return base64_encode(raw);
+  return core::base64_encode(raw);
 }
 
 bool valid_address(std::string_view address, bool allow_empty) {

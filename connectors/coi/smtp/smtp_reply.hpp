@@ -77,7 +77,6 @@ std::string dot_stuff(std::string_view crlf_text);
 // True when any byte has the high bit set: the message then needs BODY=8BITMIME (RFC 6152).
 bool has_8bit(std::string_view text);
 
-std::string base64_encode(std::string_view data);
 // The AUTH PLAIN initial response (RFC 4616 §2, RFC 4954 §4): base64 of
 // authzid NUL authcid NUL password, with an empty authzid ("act as myself").
 std::string auth_plain_response(std::string_view username, std::string_view password);

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "core/text/hex.hpp"
+
 namespace coibridge::core::pg {
 namespace {
 
@@ -48,12 +50,8 @@ std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0x0F];
-  }
+  for (unsigned int i = 0; i < len; ++i) core::append_hex(out, digest[i]);
   return out;
 }
 

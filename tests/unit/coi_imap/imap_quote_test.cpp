@@ -124,17 +124,6 @@ TEST(ImapQuote, InvalidUtf7AndUtf8) {
   EXPECT_FALSE(decode_mailbox_utf7("&APx-").ok());  // non-zero padding bits
 }
 
-TEST(ImapQuote, Base64) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  // RFC 4616 §4 example: authcid "tim", password "tanstaaftanstaaf".
-  EXPECT_EQ(base64_encode(std::string("\0tim\0tanstaaftanstaaf", 21)),
-            "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
-}
-
 TEST(ImapQuote, UidSets) {
   const std::vector<std::uint32_t> a{1, 2, 3, 7, 9, 10};
   EXPECT_EQ(format_uid_set(a), "1:3,7,9:10");

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "connectors/coi/smtp/smtp_reply.hpp"
+#include "core/text/base64.hpp"
 
 namespace coibridge::connectors::coi::smtp {
 namespace {
@@ -324,9 +325,9 @@ TEST(SmtpClient, AuthLoginWhenPlainIsNotOfferedAndSecretsAreNotLogged) {
     p.hello({"AUTH LOGIN CRAM-MD5"});
     Peer::expect_prefix(p.read_line(), "AUTH LOGIN");
     p.send("334 VXNlcm5hbWU6\r\n");
-    if (p.read_line() != base64_encode("alice@example.org")) throw std::runtime_error("user");
+    if (p.read_line() != core::base64_encode("alice@example.org")) throw std::runtime_error("user");
     p.send("334 UGFzc3dvcmQ6\r\n");
-    if (p.read_line() != base64_encode("s3cret-pw")) throw std::runtime_error("password");
+    if (p.read_line() != core::base64_encode("s3cret-pw")) throw std::runtime_error("password");
     p.send("235 2.7.0 Authentication successful\r\n");
     p.accept_transaction(1);
   });
@@ -341,8 +342,8 @@ TEST(SmtpClient, AuthLoginWhenPlainIsNotOfferedAndSecretsAreNotLogged) {
   const std::string text = log.str();
   EXPECT_TRUE(contains(text, "AUTH LOGIN")) << text;
   EXPECT_FALSE(contains(text, "s3cret-pw")) << text;
-  EXPECT_FALSE(contains(text, base64_encode("s3cret-pw"))) << text;
-  EXPECT_FALSE(contains(text, base64_encode("alice@example.org"))) << text;
+  EXPECT_FALSE(contains(text, core::base64_encode("s3cret-pw"))) << text;
+  EXPECT_FALSE(contains(text, core::base64_encode("alice@example.org"))) << text;
 }
 
 TEST(SmtpClient, AuthPlainIsPreferredAndItsFailureIsRetryable) {

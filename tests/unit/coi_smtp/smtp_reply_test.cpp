@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "core/text/base64.hpp"
+
 namespace coibridge::connectors::coi::smtp {
 namespace {
 
@@ -201,22 +203,11 @@ TEST(Data, EightBit) {
   EXPECT_TRUE(has_8bit("\x80"));
 }
 
-TEST(Auth, Base64) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");  // RFC 4648 §10
-  EXPECT_EQ(base64_encode(std::string("\xff\xfe\x00", 3)), "//4A");
-}
-
 TEST(Auth, PlainResponse) {
   // RFC 4616 §4 example: authzid empty, authcid "tim", password "tanstaaftanstaaf".
   EXPECT_EQ(auth_plain_response("tim", "tanstaaftanstaaf"), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
   EXPECT_EQ(auth_plain_response("alice@example.org", "alicepw"),
-            base64_encode(std::string("\0alice@example.org\0alicepw", 26)));
+            core::base64_encode(std::string("\0alice@example.org\0alicepw", 26)));
 }
 
 TEST(Commands, MailFromParameters) {

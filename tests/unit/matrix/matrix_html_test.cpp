@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/matrix/utf8.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -107,7 +107,7 @@ TEST(HtmlToText, GarbageDoesNotBreakIt) {
   for (int i = 0; i < 5000; ++i) deep += "<blockquote><div><ul><li>";
   deep += "bottom";
   const std::string out = text(deep);
-  EXPECT_TRUE(is_valid_utf8(out));
+  EXPECT_TRUE(core::is_valid_utf8(out));
   EXPECT_LT(out.size(), 1000U);  // markers stop growing; libxml2 caps the depth
 }
 
@@ -200,8 +200,8 @@ TEST(SanitizeHtml, OutputIsWellFormedUtf8) {
   for (const std::string& input :
        {std::string("\xff\xfe<b>\xc3</b>"), std::string("&#xD800;&#0;&#x110000;&#128;"),
         std::string("<a href=\"https://e.org/\xff\">x</a>")}) {
-    EXPECT_TRUE(is_valid_utf8(clean(input))) << input;
-    EXPECT_TRUE(is_valid_utf8(text(input))) << input;
+    EXPECT_TRUE(core::is_valid_utf8(clean(input))) << input;
+    EXPECT_TRUE(core::is_valid_utf8(text(input))) << input;
   }
 }
 

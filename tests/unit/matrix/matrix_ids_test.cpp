@@ -5,8 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "connectors/matrix/utf8.hpp"
-
 namespace coibridge::connectors::matrix {
 namespace {
 
@@ -187,23 +185,6 @@ TEST(Ghosts, NamingIsChecked) {
     ASSERT_FALSE(bad.ok()) << prefix;
     EXPECT_EQ(bad.error().field, "ghost_prefix");
   }
-}
-
-TEST(Utf8, ValidationAndRepair) {
-  EXPECT_TRUE(is_valid_utf8("plain ü € 😀"));
-  for (const std::string bad : {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
-                                "\xf4\x90\x80\x80", "\xc3", "a\xe2\x82"}) {
-    EXPECT_FALSE(is_valid_utf8(bad));
-    EXPECT_TRUE(is_valid_utf8(repair_utf8(bad)));
-  }
-  EXPECT_EQ(repair_utf8("a\xff"
-                        "b"),
-            "a\xEF\xBF\xBD"
-            "b");
-  EXPECT_EQ(repair_utf8(std::string("a\0b", 3)),
-            "a\xEF\xBF\xBD"
-            "b");
-  EXPECT_EQ(repair_utf8("ok ü"), "ok ü");
 }
 
 }  // namespace

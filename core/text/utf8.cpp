@@ -1,8 +1,8 @@
-#include "connectors/matrix/utf8.hpp"
+#include "core/text/utf8.hpp"
 
 #include <cstddef>
 
-namespace coibridge::connectors::matrix {
+namespace coibridge::core {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
@@ -64,4 +64,39 @@ std::string repair_utf8(std::string_view text) {
   return out;
 }
 
-}  // namespace coibridge::connectors::matrix
+std::optional<std::vector<char32_t>> decode_utf8(std::string_view text) {
+  std::vector<char32_t> out;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t len = sequence_length(text, i);
+    if (len == 0) return std::nullopt;
+    const auto b0 = static_cast<unsigned char>(text[i]);
+    // The lead byte's payload bits: 7, 5, 4 or 3 of them for 1 to 4 byte sequences.
+    char32_t cp = len == 1 ? b0 : b0 & (0x7F >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace coibridge::core
