@@ -39,16 +39,35 @@ Endpoint endpoint_from(const core::MailServerConfig& server) {
   return ep;
 }
 
+// The reader's mailbox is an IMAP session.
+class SessionSource final : public MailboxSource {
+ public:
+  explicit SessionSource(imap::ImapSession& session) : session_(session) {}
+  awaitable<core::Result<imap::MailboxState>> select(std::string mailbox) override {
+    return session_.select(std::move(mailbox));
+  }
+  awaitable<core::Result<std::vector<imap::FetchedMessage>>> fetch_from(
+      std::uint32_t from_uid, std::size_t max_count) override {
+    return session_.fetch_from(from_uid, max_count);
+  }
+  awaitable<core::Result<imap::IdleResult>> idle(std::chrono::seconds max) override {
+    return session_.idle(max);
+  }
+
+ private:
+  imap::ImapSession& session_;
+};
+
 }  // namespace
 
 CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores,
                            core::MetricsRegistry& metrics)
     : config_(std::move(config)),
-      checkpoints_(stores.checkpoints),
       blobs_(stores.blobs),
       conversations_(stores.conversations),
       metrics_(metrics),
       addresses_(config_.address),
+      reader_(config_, addresses_, stores, metrics),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
       smtp_(endpoint_from<smtp::SmtpEndpoint>(config_.smtp)),
       smtp_sender_(smtp_) {
@@ -113,7 +132,8 @@ awaitable<void> CoiConnector::watch_forever(core::ConnectorContext& ctx, std::st
     core::Status st;
     auto session = co_await imap::ImapSession::connect(ctx.executor, imap_);
     if (session) {
-      st = co_await watch(ctx, **session, mailbox);
+      SessionSource source(**session);
+      st = co_await reader_.watch(ctx, source, mailbox);
     } else {
       st = session.error();
     }
