@@ -58,10 +58,25 @@ class SessionSource final : public MailboxSource {
   imap::ImapSession& session_;
 };
 
+class SmtpSubmission final : public MailSubmission {
+ public:
+  explicit SmtpSubmission(smtp::SmtpEndpoint endpoint) : sender_(std::move(endpoint)) {}
+  awaitable<core::Status> submit(const smtp::Envelope& envelope,
+                                 const std::string& message) override {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await sender_.send(ex, envelope, message);
+  }
+
+ private:
+  // Deliveries share logged-in SMTP sessions: a backlog pays connect, TLS and AUTH once.
+  smtp::SmtpSender sender_;
+};
+
 }  // namespace
 
 CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores,
-                           core::MetricsRegistry& metrics)
+                           core::MetricsRegistry& metrics,
+                           std::unique_ptr<MailSubmission> submission)
     : config_(std::move(config)),
       blobs_(stores.blobs),
       conversations_(stores.conversations),
@@ -69,8 +84,9 @@ CoiConnector::CoiConnector(core::CoiConnectorConfig config, Stores stores,
       addresses_(config_.address),
       reader_(config_, addresses_, stores, metrics),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
-      smtp_(endpoint_from<smtp::SmtpEndpoint>(config_.smtp)),
-      smtp_sender_(smtp_) {
+      submission_(submission ? std::move(submission)
+                             : std::make_unique<SmtpSubmission>(
+                                   endpoint_from<smtp::SmtpEndpoint>(config_.smtp))) {
   imap_.max_message_bytes = config_.max_message_bytes;
 }
 
@@ -199,8 +215,7 @@ awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(
   // A named envelope: g++ 12 destroys aggregate temporaries inside a co_await expression twice.
   smtp::Envelope envelope{config_.address, {}};
   for (const auto& to : (*mail)->to) envelope.rcpt_to.push_back(to.address);
-  auto ex = co_await asio::this_coro::executor;
-  auto st = co_await smtp_sender_.send(ex, envelope, *bytes);
+  auto st = co_await submission_->submit(envelope, *bytes);
   if (!st) co_return st.error();
   co_return core::RemoteMessageRef{config_.name, (*mail)->message_id};
 }

@@ -16,6 +16,7 @@
 #include "connectors/coi/imap/imap_session.hpp"
 #include "connectors/coi/inbound_mail.hpp"
 #include "connectors/coi/mail_mapping.hpp"
+#include "connectors/coi/mail_submission.hpp"
 #include "connectors/coi/mailbox_reader.hpp"
 #include "connectors/coi/mime/chat_mail.hpp"
 #include "connectors/coi/smtp/smtp_client.hpp"
@@ -31,7 +32,9 @@ namespace coibridge::connectors::coi {
 class CoiConnector final : public core::Connector {
  public:
   using Stores = MailboxReader::Stores;
-  CoiConnector(core::CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics);
+  // Mail goes out through `submission`; by default SMTP submission to config.smtp.
+  CoiConnector(core::CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics,
+               std::unique_ptr<MailSubmission> submission = nullptr);
 
   std::string_view name() const override { return config_.name; }
   core::Capabilities capabilities() const override;
@@ -60,9 +63,7 @@ class CoiConnector final : public core::Connector {
   AddressBook addresses_;
   MailboxReader reader_;
   imap::ImapEndpoint imap_;
-  smtp::SmtpEndpoint smtp_;
-  // Deliveries share logged-in SMTP sessions: a backlog pays connect, TLS and AUTH once.
-  smtp::SmtpSender smtp_sender_;
+  std::unique_ptr<MailSubmission> submission_;
 };
 
 }  // namespace coibridge::connectors::coi
