@@ -100,7 +100,8 @@ TEST_F(CoiDeliverTest, AMessageIsOneChatMailFromThePuppetToThePerson) {
   EXPECT_THAT(sent.envelope.rcpt_to, ElementsAre("alice@example.org"));
   const auto mail = parsed(0);
   EXPECT_TRUE(mail.is_chat);
-  EXPECT_EQ(mail.from.address, AddressBook("bridge@example.org").puppet_address("matrix", "@mia:matrix.test"));
+  EXPECT_EQ(mail.from.address,
+            AddressBook("bridge@example.org").puppet_address("matrix", "@mia:matrix.test"));
   EXPECT_EQ(mail.from.name, "Mia Matrix");
   EXPECT_THAT(mail.text, StartsWith("hello Alice"));
   // The message map learns the mail by its Message-ID, which a retry repeats.
@@ -112,8 +113,10 @@ TEST_F(CoiDeliverTest, AMessageIsOneChatMailFromThePuppetToThePerson) {
 }
 
 TEST_F(CoiDeliverTest, AGroupMessageGoesToTheMembersTheConnectorRemembers) {
-  const GroupState team{"Team", {"alice@example.org", "bridge@example.org", "bob@example.org"},
-                        "", "team-1@example.org"};
+  const GroupState team{"Team",
+                        {"alice@example.org", "bridge@example.org", "bob@example.org"},
+                        "",
+                        "team-1@example.org"};
   conversations_.states["group:TeamGroupId0001"] = to_json(team);
   auto ref = deliver(delivery(core::MessagePosted{{"hello team", std::nullopt, {}, std::nullopt}},
                               "group:TeamGroupId0001"));
@@ -130,8 +133,10 @@ TEST_F(CoiDeliverTest, AGroupMessageGoesToTheMembersTheConnectorRemembers) {
 }
 
 TEST_F(CoiDeliverTest, AnAdHocGroupMessageAnswersInTheGroupsThread) {
-  const GroupState team{"Team", {"alice@example.org", "bridge@example.org", "bob@example.org"},
-                        "team-1@example.org", "team-5@example.org"};
+  const GroupState team{"Team",
+                        {"alice@example.org", "bridge@example.org", "bob@example.org"},
+                        "team-1@example.org",
+                        "team-5@example.org"};
   conversations_.states["adhoc:team-1@example.org"] = to_json(team);
   auto ref = deliver(delivery(core::MessagePosted{{"hello team", std::nullopt, {}, std::nullopt}},
                               "adhoc:team-1@example.org"));
