@@ -100,7 +100,7 @@ asio::awaitable<void> drain(const Options& opt, Figures& fig) {
                                                        : opt.address);
   const coi::MappingContext mapping{"bench", addresses};
 
-  // The connector's loop (CoiConnector::watch) without publish and checkpoint: batches from
+  // The connector's loop (MailboxReader::watch) without publish and checkpoint: batches from
   // the last UID + 1 until one comes back short.
   std::uint32_t next = 1;
   t0 = Clock::now();

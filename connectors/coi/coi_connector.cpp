@@ -39,18 +39,53 @@ Endpoint endpoint_from(const MailServerConfig& server) {
   return ep;
 }
 
+// The reader's mailbox is an IMAP session.
+class SessionSource final : public MailboxSource {
+ public:
+  explicit SessionSource(imap::ImapSession& session) : session_(session) {}
+  awaitable<core::Result<imap::MailboxState>> select(std::string mailbox) override {
+    return session_.select(std::move(mailbox));
+  }
+  awaitable<core::Result<std::vector<imap::FetchedMessage>>> fetch_from(
+      std::uint32_t from_uid, std::size_t max_count) override {
+    return session_.fetch_from(from_uid, max_count);
+  }
+  awaitable<core::Result<imap::IdleResult>> idle(std::chrono::seconds max) override {
+    return session_.idle(max);
+  }
+
+ private:
+  imap::ImapSession& session_;
+};
+
+class SmtpSubmission final : public MailSubmission {
+ public:
+  explicit SmtpSubmission(smtp::SmtpEndpoint endpoint) : sender_(std::move(endpoint)) {}
+  awaitable<core::Status> submit(const smtp::Envelope& envelope,
+                                 const std::string& message) override {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await sender_.send(ex, envelope, message);
+  }
+
+ private:
+  // Deliveries share logged-in SMTP sessions: a backlog pays connect, TLS and AUTH once.
+  smtp::SmtpSender sender_;
+};
+
 }  // namespace
 
-CoiConnector::CoiConnector(CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics)
+CoiConnector::CoiConnector(CoiConnectorConfig config, Stores stores, core::MetricsRegistry& metrics,
+                           std::unique_ptr<MailSubmission> submission)
     : config_(std::move(config)),
-      checkpoints_(stores.checkpoints),
       blobs_(stores.blobs),
       conversations_(stores.conversations),
       metrics_(metrics),
       addresses_(config_.address),
+      reader_(config_, addresses_, stores, metrics),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
-      smtp_(endpoint_from<smtp::SmtpEndpoint>(config_.smtp)),
-      smtp_sender_(smtp_) {
+      submission_(submission ? std::move(submission)
+                             : std::make_unique<SmtpSubmission>(
+                                   endpoint_from<smtp::SmtpEndpoint>(config_.smtp))) {
   imap_.max_message_bytes = config_.max_message_bytes;
 }
 
@@ -112,7 +147,8 @@ awaitable<void> CoiConnector::watch_forever(core::ConnectorContext& ctx, std::st
     core::Status st;
     auto session = co_await imap::ImapSession::connect(ctx.executor, imap_);
     if (session) {
-      st = co_await watch(ctx, **session, mailbox);
+      SessionSource source(**session);
+      st = co_await reader_.watch(ctx, source, mailbox);
     } else {
       st = session.error();
     }
@@ -177,8 +213,7 @@ awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(
   // A named envelope: g++ 12 destroys aggregate temporaries inside a co_await expression twice.
   smtp::Envelope envelope{config_.address, {}};
   for (const auto& to : (*mail)->to) envelope.rcpt_to.push_back(to.address);
-  auto ex = co_await asio::this_coro::executor;
-  auto st = co_await smtp_sender_.send(ex, envelope, *bytes);
+  auto st = co_await submission_->submit(envelope, *bytes);
   if (!st) co_return st.error();
   co_return core::RemoteMessageRef{config_.name, (*mail)->message_id};
 }

@@ -1,5 +1,4 @@
-// The reading half of the COI connector: a mailbox drained as a pipeline of batches, each
-// batch published in one transaction, then IDLE.
+#include "connectors/coi/mailbox_reader.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +9,6 @@
 #include <map>
 #include <span>
 
-#include "connectors/coi/coi_connector.hpp"
 #include "connectors/coi/group_threads.hpp"
 #include "connectors/coi/inbound_mail.hpp"
 #include "core/async/offload.hpp"
@@ -38,15 +36,24 @@ constexpr std::size_t kMaxHeldBytes = std::size_t{64} << 20;
 
 }  // namespace
 
+MailboxReader::MailboxReader(const CoiConnectorConfig& config, const AddressBook& addresses,
+                             Stores stores, core::MetricsRegistry& metrics)
+    : config_(config),
+      addresses_(addresses),
+      checkpoints_(stores.checkpoints),
+      blobs_(stores.blobs),
+      conversations_(stores.conversations),
+      metrics_(metrics) {}
+
 // A mail waiting for the messages it names.
-struct CoiConnector::HeldMail {
+struct MailboxReader::HeldMail {
   imap::FetchedMessage message;
   MappedMail mapped;
   std::chrono::steady_clock::time_point since;
 };
 
 // What one mailbox session holds back, and how far it has read.
-struct CoiConnector::Holding {
+struct MailboxReader::Holding {
   std::deque<HeldMail> mails;  // ascending UID
   std::size_t bytes = 0;
   std::uint32_t last_read = 0;  // the highest UID read in this session
@@ -58,13 +65,13 @@ struct CoiConnector::Holding {
   bool over_bounds() const { return mails.size() > kMaxHeld || bytes > kMaxHeldBytes; }
 };
 
-struct CoiConnector::Batch {
+struct MailboxReader::Batch {
   std::vector<imap::FetchedMessage> fetched;
   std::vector<PreparedMail> prepared;  // one per fetched mail, once prepare() ran
 };
 
 // The events one batch becomes, in publishing order, each with the mail it came from.
-struct CoiConnector::Pending {
+struct MailboxReader::Pending {
   std::vector<core::BatchEvent> events;
   std::vector<const imap::FetchedMessage*> source;  // in the batch, or in `released`
   // Conversation of each mail placed in this commit by Message-ID: a later mail can answer
@@ -78,8 +85,8 @@ struct CoiConnector::Pending {
   std::deque<HeldMail> released;
 };
 
-awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::ImapSession& session,
-                                            const std::string& mailbox) {
+awaitable<core::Status> MailboxReader::watch(core::ConnectorContext& ctx, MailboxSource& session,
+                                             const std::string& mailbox) {
   auto state = co_await session.select(mailbox);
   if (!state) co_return state.error();
   auto saved = co_await checkpoints_.load(config_.name, mailbox);
@@ -153,7 +160,7 @@ awaitable<core::Status> CoiConnector::watch(core::ConnectorContext& ctx, imap::I
   }
 }
 
-awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch& batch) {
+awaitable<core::Status> MailboxReader::prepare(core::ConnectorContext& ctx, Batch& batch) {
   // MIME parsing and mapping are the costly part of a backlog; off the I/O thread they run
   // beside the next fetch and the previous commit, each half of the batch on its own thread.
   const std::size_t max_bytes = config_.max_message_bytes;
@@ -179,9 +186,9 @@ awaitable<core::Status> CoiConnector::prepare(core::ConnectorContext& ctx, Batch
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch& batch,
-                                             const std::string& mailbox, std::uint32_t uidvalidity,
-                                             Holding& holding) {
+awaitable<core::Status> MailboxReader::commit(core::ConnectorContext& ctx, Batch& batch,
+                                              const std::string& mailbox, std::uint32_t uidvalidity,
+                                              Holding& holding) {
   Pending pending;
   {
     // One lookup for every message that the batch's and the held ad-hoc group mails name.
@@ -280,7 +287,7 @@ awaitable<core::Status> CoiConnector::commit(core::ConnectorContext& ctx, Batch&
   co_return co_await checkpoints_.save(config_.name, mailbox, {uidvalidity, upto});
 }
 
-awaitable<core::Status> CoiConnector::release_held(Pending& pending, Holding& holding) {
+awaitable<core::Status> MailboxReader::release_held(Pending& pending, Holding& holding) {
   const auto release = [&](std::deque<HeldMail>::iterator it,
                            std::string conversation) -> awaitable<core::Status> {
     holding.bytes -= std::min(holding.bytes, it->message.body.size());
@@ -351,8 +358,8 @@ awaitable<core::Status> CoiConnector::release_held(Pending& pending, Holding& ho
   co_return core::Status{};
 }
 
-std::vector<std::string> CoiConnector::chain_groups(const Pending& pending,
-                                                    const mime::ParsedMail& mail) const {
+std::vector<std::string> MailboxReader::chain_groups(const Pending& pending,
+                                                     const mime::ParsedMail& mail) const {
   std::vector<std::string> out;
   for (const auto& id : named_messages(mail)) {
     const std::string* group = nullptr;
@@ -367,7 +374,7 @@ std::vector<std::string> CoiConnector::chain_groups(const Pending& pending,
   return out;
 }
 
-awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of(
+awaitable<core::Result<std::optional<std::string>>> MailboxReader::adhoc_group_of(
     Pending& pending, const mime::ParsedMail& mail, bool give_up) {
   using Found = std::optional<std::string>;
   auto found = chain_groups(pending, mail);
@@ -399,8 +406,8 @@ awaitable<core::Result<std::optional<std::string>>> CoiConnector::adhoc_group_of
   co_return Found(fallback_conversation(mail));
 }
 
-awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending,
-                                                         std::vector<std::string> groups) {
+awaitable<core::Result<std::string>> MailboxReader::unite(Pending& pending,
+                                                          std::vector<std::string> groups) {
   std::string survivor = groups.front();
   for (std::size_t k = 1; k < groups.size(); ++k) {
     // One mail names messages of two conversations: they are one group the bridge saw as
@@ -444,8 +451,8 @@ awaitable<core::Result<std::string>> CoiConnector::unite(Pending& pending,
   co_return survivor;
 }
 
-awaitable<core::Result<GroupState*>> CoiConnector::group_state(Pending& pending,
-                                                               const std::string& conversation) {
+awaitable<core::Result<GroupState*>> MailboxReader::group_state(Pending& pending,
+                                                                const std::string& conversation) {
   auto [slot, fresh] = pending.groups.try_emplace(conversation);
   if (fresh) {
     auto saved = co_await conversations_.load(config_.name, conversation);
@@ -459,8 +466,8 @@ awaitable<core::Result<GroupState*>> CoiConnector::group_state(Pending& pending,
   co_return &slot->second;
 }
 
-awaitable<core::Status> CoiConnector::place(Pending& pending, MappedMail& mapped,
-                                            const imap::FetchedMessage* source) {
+awaitable<core::Status> MailboxReader::place(Pending& pending, MappedMail& mapped,
+                                             const imap::FetchedMessage* source) {
   auto& [mail, event] = mapped;
   if (is_group_conversation(event.where.remote_id)) {
     auto state = co_await group_state(pending, event.where.remote_id);
@@ -486,8 +493,8 @@ awaitable<core::Status> CoiConnector::place(Pending& pending, MappedMail& mapped
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ctx,
-                                                      Pending& pending) {
+awaitable<core::Status> MailboxReader::publish_pending(core::ConnectorContext& ctx,
+                                                       Pending& pending) {
   std::size_t next = 0;
   while (next < pending.events.size()) {
     // The store ends a batch at an unlinked mail to a puppet: that event is published again
@@ -514,8 +521,9 @@ awaitable<core::Status> CoiConnector::publish_pending(core::ConnectorContext& ct
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::publish_direct(core::ConnectorContext& ctx, core::Event event,
-                                                     const imap::FetchedMessage& message) {
+awaitable<core::Status> MailboxReader::publish_direct(core::ConnectorContext& ctx,
+                                                      core::Event event,
+                                                      const imap::FetchedMessage& message) {
   // Not linked yet: a direct chat is opened on the puppet's network when it has them; else,
   // when the chat with the bridge account is linked (a room whose people all write through
   // puppets), the mail goes there.
@@ -536,8 +544,8 @@ awaitable<core::Status> CoiConnector::publish_direct(core::ConnectorContext& ctx
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::store_attachments(core::Event& event,
-                                                        const mime::ParsedMail& mail) {
+awaitable<core::Status> MailboxReader::store_attachments(core::Event& event,
+                                                         const mime::ParsedMail& mail) {
   if (event.who.avatar == kAvatarPart && mail.avatar) {
     auto location = co_await blobs_.put(core::sniff_image_type(*mail.avatar), *mail.avatar);
     if (!location) co_return location.error();
@@ -556,8 +564,9 @@ awaitable<core::Status> CoiConnector::store_attachments(core::Event& event,
   co_return core::Status{};
 }
 
-awaitable<core::Status> CoiConnector::refused(core::ConnectorContext& ctx, const core::Error& error,
-                                              const imap::FetchedMessage& message) {
+awaitable<core::Status> MailboxReader::refused(core::ConnectorContext& ctx,
+                                               const core::Error& error,
+                                               const imap::FetchedMessage& message) {
   if (error.kind != core::ErrorKind::kInvalidArgument) co_return error;
   co_return co_await ctx.sink.reject(config_.name, error.message, message.body);
 }

@@ -32,6 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -379,6 +380,36 @@ class Bridge:
             except FileNotFoundError:
                 continue
         return out
+
+    def marker_to(self, acc, room: str = "room") -> dcpeer.Msg:
+        """Drops a marker message of Rita into the spool conversation `room`, after what the
+        test checks, and waits until acc has it. The bridge delivers a conversation's queue in
+        order and Delta Chat fetches its mailbox in order, so whatever the bridge sent acc
+        before has reached acc by then, and what is missing now never comes. Returns the
+        marker as acc received it."""
+        key = uuid.uuid4().hex[:12]
+        text = f"marker {key}"
+        self.drop(f"marker-{key}", {"where": {"remote_id": room},
+                                    "who": {"connector": "spool", "remote_id": "rita", "display_name": "Remote Rita"},
+                                    "origin": {"remote_id": f"marker-{key}"},
+                                    "payload": {"kind": "message.posted", "body": {"text": text}}})
+        return acc.wait_for_message(text=text)
+
+    def outbox_through_marker(self, send_marker: Callable[[str], object],
+                              timeout: float = dcpeer.DEFAULT_TIMEOUT) -> list:
+        """outbox() once a marker has come through: `send_marker(text)` sends a message along
+        the path under test, after everything the test checks. The bridge publishes a mailbox
+        in order and delivers to a conversation in order, so once the marker is in the spool
+        whatever was sent before it has been delivered too, and what is missing now never
+        comes. Returns the deliveries other than the marker."""
+        marker = f"marker {uuid.uuid4().hex[:12]}"
+
+        def is_marker(d: dict) -> bool:
+            return d["event"]["payload"].get("body", {}).get("text") == marker
+
+        send_marker(marker)
+        self.wait_outbox(1, timeout, pred=is_marker)
+        return [(f, d) for f, d in self.outbox() if not is_marker(d)]
 
     def wait_outbox(self, n: int, timeout: float = dcpeer.DEFAULT_TIMEOUT,
                     pred: Optional[Callable] = None) -> list:

@@ -42,10 +42,6 @@ import pytest
 from dcpeer import (CONTACT_ID_DEVICE, CONTACT_ID_INFO, CONTACT_ID_SELF, STATE_OUT_MDN_RCVD, JsonRpcError,
                     Msg, find_raw_mail, maildir_messages)
 
-# After the expected effect, how long to keep looking for anything extra (a second event, a
-# second receipt, a stray message) before asserting "exactly once".
-SETTLE_SECONDS = 2.0
-
 RITA = {"connector": "spool", "remote_id": "rita", "display_name": "Remote Rita"}
 
 
@@ -167,8 +163,8 @@ def test_delta_chat_read_receipt_becomes_read_up_to_on_the_spool_message(bridge,
     assert e["origin"] == {"connector": "mail", "remote_id": str(mdn["Message-ID"]).strip().strip("<>")}
     assert mdn_field(mdn, "Disposition").endswith("displayed")
 
-    time.sleep(SETTLE_SECONDS)
-    assert [payload_kind(d) for _, d in bridge.outbox()] == ["read.up_to"]  # exactly once
+    out = bridge.outbox_through_marker(lambda text: alice.send_text(alice.chat_with(bridge.address), text))
+    assert [payload_kind(d) for _, d in out] == ["read.up_to"]  # exactly once
     assert len(mdns_for(stack, bridge.address, mid)) == 1
 
 
@@ -209,12 +205,13 @@ def test_spool_read_up_to_marks_the_delta_chat_message_read(bridge, make_account
     assert mdn_field(mdn, "Original-Message-ID") == f"<{mid}>"
     assert mdn_field(mdn, "Disposition") == "manual-action/MDN-sent-automatically; displayed"
 
-    time.sleep(SETTLE_SECONDS)
+    marker = bridge.marker_to(alice)
     assert len(mdns_for(stack, alice.addr, mid)) == 1  # exactly once
     assert {a.lower() for a in alice.read_receipts(mine)} == {puppet}
-    assert incoming_with(alice, "") == []  # the MDN is not shown as a message
+    assert [m.text for m in incoming_with(alice, "")] == [marker.text]  # the MDN is not shown as a message
     # nothing comes back: the bridge's own MDN is not read as Alice's
-    assert [payload_kind(d) for _, d in bridge.outbox()] == ["message.posted"]
+    out = bridge.outbox_through_marker(lambda text: alice.send_text(alice.chat_with(bridge.address), text))
+    assert [payload_kind(d) for _, d in out] == ["message.posted"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,8 +243,8 @@ def test_delta_chat_edit_becomes_message_edited_with_the_spool_id(bridge, make_a
 
     assert alice.get_message(mine).text == after  # Delta Chat's own view
 
-    time.sleep(SETTLE_SECONDS)
-    assert [payload_kind(d) for _, d in bridge.outbox()] == ["message.posted", "message.edited"]
+    out = bridge.outbox_through_marker(lambda text: alice.send_text(alice.chat_with(bridge.address), text))
+    assert [payload_kind(d) for _, d in out] == ["message.posted", "message.edited"]
 
 
 def test_delta_chat_edit_is_not_a_reply_to_the_message_it_edits(bridge, make_account, new_user):
@@ -271,8 +268,8 @@ def test_delta_chat_refuses_delete_for_everyone_of_plain_mail_and_nothing_reache
         alice.delete_for_all([mine])
     alice.delete_local([mine])  # all a plain Delta Chat user can do
     alice.wait_until(lambda: not alice.rpc.get_existing_msg_ids(alice.id, [mine]), "local delete")
-    time.sleep(SETTLE_SECONDS)
-    assert [payload_kind(d) for _, d in bridge.outbox()] == ["message.posted"]
+    out = bridge.outbox_through_marker(lambda text: alice.send_text(alice.chat_with(bridge.address), text))
+    assert [payload_kind(d) for _, d in out] == ["message.posted"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,7 +303,7 @@ def test_spool_edit_changes_the_delta_chat_message(bridge, make_account, new_use
     assert raw["Chat-Content"] == "editrequest"
     assert str(raw["In-Reply-To"]).strip() == f"<{original_mid}>"
 
-    time.sleep(SETTLE_SECONDS)
+    bridge.marker_to(alice)
     # exactly once: the message changed in place, the request is no message of its own
     assert [(x.id, x.text) for x in incoming_with(alice, tok)] == [(m.id, after)]
     assert len([r for r in maildir_messages(stack, alice.addr) if r.get("Chat-Edit")]) == 1
@@ -336,7 +333,7 @@ def test_spool_delete_reaches_delta_chat_which_keeps_plain_messages(bridge, make
     # Delta Chat fetched it and said why it does nothing
     alice.wait_event(lambda e: e.get("kind") == "Warning" and "Delete message: Not encrypted" in e.get("msg", ""),
                      since=since)
-    time.sleep(SETTLE_SECONDS)
+    bridge.marker_to(alice)
     assert alice.rpc.get_existing_msg_ids(alice.id, [m.id]) == [m.id]
     assert alice.get_message(m.id).text == text
     assert [x.id for x in incoming_with(alice, tok)] == [m.id]

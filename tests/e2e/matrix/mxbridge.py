@@ -20,11 +20,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
 ADMIN_TOKEN = "matrix-e2e-admin-token-0123456789"
 CONNECTOR = "matrix"
+
+
+def spool_text(delivery: dict) -> Optional[str]:
+    """The text of a spool delivery that posts a message, else None."""
+    return ((delivery.get("event") or {}).get("payload") or {}).get("body", {}).get("text")
 
 
 def psql_binary() -> str:
@@ -301,6 +307,25 @@ class MxBridge:
             return (self.outbox_dir / "deliveries.log").read_text().splitlines()
         except FileNotFoundError:
             return []
+
+    def wait_sql(self, query: str, expected: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (got := self.sql(query)) != expected:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{query} gave {got!r}, not {expected!r}; coi-bridge log tail:\n"
+                                     f"{self.log_tail(60)}")
+            time.sleep(0.05)
+
+    def outbox_through_marker(self, send_marker: Callable[[str], object], timeout: float = 60) -> list:
+        """The spool deliveries once a marker has come through: `send_marker(text)` sends a
+        message along the path under test, after everything the test checks. The bridge
+        publishes what one source sends in order and delivers to a conversation in order, so
+        once the marker is in the spool whatever was sent before it has been delivered too, and
+        what is missing now never comes. Returns the deliveries other than the marker."""
+        marker = f"marker {uuid.uuid4().hex[:12]}"
+        send_marker(marker)
+        self.wait_outbox(1, timeout, pred=lambda d: spool_text(d) == marker)
+        return [d for d in self.outbox() if spool_text(d) != marker]
 
     def wait_outbox(self, n: int, timeout: float = 60, pred: Optional[Callable] = None) -> list:
         deadline = time.monotonic() + timeout

@@ -18,8 +18,6 @@ import pytest
 import mxpeer
 from mxpeer import make_png
 
-SETTLE_SECONDS = 2.0
-
 
 def token() -> str:
     return uuid.uuid4().hex[:8]
@@ -82,9 +80,17 @@ def test_wrong_hs_token_gets_403_and_nothing_is_relayed(bridge, new_user, bridge
     status, body = bridge.http("GET", "/_matrix/app/v1/users/@_coi_x:matrix.test", None,
                                {"Authorization": f"Bearer {hs_token}"})
     assert status == 200, body
-    time.sleep(SETTLE_SECONDS)
-    assert bridge.outbox() == []
-    assert bridge.sql("SELECT count(*) FROM messages") == "0"
+
+    # A transaction with the right token after the refused ones: once it has come through,
+    # the refused ones would have too.
+    def send_marker(text):
+        marker = dict(event, event_id=f"$marker{token()}", content={"msgtype": "m.text", "body": text})
+        status, body = bridge.http("PUT", f"{path}-marker", {"events": [marker]},
+                                   {"Authorization": f"Bearer {hs_token}"})
+        assert (status, body) == (200, {})
+
+    assert bridge.outbox_through_marker(send_marker) == []
+    assert bridge.sql("SELECT count(*) FROM messages") == "1"
 
 
 def test_unknown_appservice_paths_and_methods(bridge, bridge_setup):
@@ -142,9 +148,10 @@ def test_text_crosses_both_ways_with_the_right_senders(bridge, new_user, bridge_
     assert m.sender == "@_coi_rita:matrix.test"
     profile = alice.hs.run(alice.client.get_displayname(m.sender))
     assert profile.displayname == "Remote Rita"
-    time.sleep(SETTLE_SECONDS)
-    # Nothing echoed back: the ghost's message did not come back to the spool.
-    assert len(bridge.outbox()) == 1, bridge.outbox()
+    # Nothing echoed back: the ghost's message did not come back to the spool before Alice's
+    # next one.
+    out = bridge.outbox_through_marker(lambda text: alice.send_text(room, text))
+    assert len(out) == 1, out
     assert len([m for m in alice.messages(room) if m.body == f"hello from the spool {tok}"]) == 1
 
 
@@ -162,8 +169,14 @@ def test_replayed_transaction_is_processed_once(bridge, new_user, bridge_setup):
     status, _ = bridge.http("PUT", f"/_matrix/app/v1/transactions/replay-{tok}-b", {"events": [event]}, auth)
     assert status == 200
     bridge.wait_outbox(1)
-    time.sleep(SETTLE_SECONDS)
-    assert [d["event"]["payload"]["body"]["text"] for d in bridge.outbox()] == [f"once {tok}"]
+
+    def send_marker(text):
+        marker = dict(event, event_id=f"$marker{tok}", content={"msgtype": "m.text", "body": text})
+        status, body = bridge.http("PUT", f"/_matrix/app/v1/transactions/marker-{tok}", {"events": [marker]}, auth)
+        assert (status, body) == (200, {})
+
+    out = bridge.outbox_through_marker(send_marker)
+    assert [d["event"]["payload"]["body"]["text"] for d in out] == [f"once {tok}"]
     assert bridge.sql(f"SELECT count(*) FROM seen_inbound WHERE key LIKE 'replay-{tok}%'") == "2"
 
 
@@ -321,8 +334,8 @@ def test_reply_edit_reaction_and_redactions_from_matrix(bridge, new_user, bridge
     assert added == {"kind": "reaction.changed", "target": spool_first, "reaction": "👍", "added": True}
     assert removed == {"kind": "reaction.changed", "target": spool_first, "reaction": "👍", "added": False}
     assert by_kind["message.deleted"] == [{"kind": "message.deleted", "target": spool_first}]
-    time.sleep(SETTLE_SECONDS)
-    assert len(bridge.outbox()) == 6
+    out = bridge.outbox_through_marker(lambda text: alice.send_text(room, text))
+    assert len(out) == 6, out
 
 
 def test_reply_edit_reaction_and_deletion_from_the_spool(bridge, new_user, bridge_setup):
@@ -362,8 +375,8 @@ def test_reply_edit_reaction_and_deletion_from_the_spool(bridge, new_user, bridg
     alice.wait_for_event(lambda rid, e: e.get("type") == "m.room.redaction" and
                          (e.get("redacts") or (e.get("content") or {}).get("redacts")) == original.event_id,
                          "the original's redaction")
-    time.sleep(SETTLE_SECONDS)
-    assert bridge.outbox() == []  # nothing of it came back
+    # Nothing of it came back: the ghost's events would have reached the bridge before Alice's.
+    assert bridge.outbox_through_marker(lambda text: alice.send_text(room, text)) == []
 
 
 def test_read_receipts_cross_both_ways(bridge, new_user, bridge_setup):
@@ -449,13 +462,13 @@ def test_sigkill_during_500_messages_loses_and_duplicates_nothing(bridge, new_us
     assert len(sent) == 500
     got = bridge.wait_outbox(500, timeout=300)
     timings["500 Matrix messages with a SIGKILL -> all in the spool"] = f"{time.monotonic() - t0:.1f} s"
-    time.sleep(SETTLE_SECONDS)
-    texts = [d["event"]["payload"]["body"]["text"] for d in bridge.outbox()]
+    texts = [d["event"]["payload"]["body"]["text"]
+             for d in bridge.outbox_through_marker(lambda text: alice.send_text(room, text))]
     assert sorted(texts) == bodies, f"{len(texts)} delivered, {len(set(texts))} distinct"
     written = [line.split(" ")[0] for line in bridge.deliveries_log() if line.endswith(" written")]
-    assert len(written) == len(set(written)) == 500
+    assert len(written) == len(set(written)) == 501  # and the marker
     # Relayed ones: the room's own events from before its link are kept unlinked.
-    assert bridge.sql("SELECT count(*) FROM messages WHERE bridge_id IS NOT NULL") == "500"
+    assert bridge.sql("SELECT count(*) FROM messages WHERE bridge_id IS NOT NULL") == "501"
     assert 100 <= killed_at < 500, killed_at
     assert len(got) >= 500
 
@@ -482,7 +495,7 @@ def test_skipped_transaction_numbers_make_the_bridge_read_the_rooms_history(brid
     status, _ = bridge.http("PUT", "/_matrix/app/v1/transactions/900000000", {"events": []}, auth)
     assert status == 200
     bridge.wait_outbox(2)
-    time.sleep(SETTLE_SECONDS)
-    texts = sorted(d["event"]["payload"]["body"]["text"] for d in bridge.outbox())
+    texts = sorted(d["event"]["payload"]["body"]["text"]
+                   for d in bridge.outbox_through_marker(lambda text: alice.send_text(room, text)))
     assert texts == [f"after the link {tok}", f"before the bridge {tok}"]
     assert "never arrived" in bridge.log_text()

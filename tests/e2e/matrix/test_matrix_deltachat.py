@@ -10,9 +10,6 @@ import uuid
 import mxbridge
 from mxpeer import ghost_of, make_png, portal_alias_of
 
-SETTLE_SECONDS = 2.0
-
-
 def token() -> str:
     return uuid.uuid4().hex[:8]
 
@@ -54,9 +51,12 @@ def test_matrix_user_opens_a_dm_with_a_ghost_and_both_sides_write(mail_bridge, d
     alice.read_receipt(room, answer.event_id)
     receipts = bob.wait_read(bob_msg.id)
     assert {a.lower() for a in receipts} == {puppet}
-    time.sleep(SETTLE_SECONDS)
-    assert [m.body for m in alice.messages(room) if m.sender == ghost] == [f"hello Alice, from Delta Chat {tok}"]
-    assert mail_bridge.sql("SELECT count(*) FROM messages WHERE kind = 'message.posted'") == "2"
+    # Nothing else of Bob's came to the room before his next message.
+    bob.send_text(got.chat_id, f"marker {tok}")
+    alice.wait_for_message(room_id=room, body=f"marker {tok}")
+    assert [m.body for m in alice.messages(room) if m.sender == ghost] == [f"hello Alice, from Delta Chat {tok}",
+                                                                           f"marker {tok}"]
+    assert mail_bridge.sql("SELECT count(*) FROM messages WHERE kind = 'message.posted'") == "3"
 
 
 def test_mail_to_a_matrix_users_puppet_opens_a_dm_on_matrix(mail_bridge, dc_account, new_user):

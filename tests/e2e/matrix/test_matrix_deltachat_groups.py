@@ -40,9 +40,6 @@ import mxbridge
 from mxpeer import MxUser, ghost_of, http_json
 
 BOT = "@coibridge:matrix.test"
-# After the last expected message appeared: how long to keep looking for duplicates. Longer
-# than a delivery retry (backoff_max_ms 1000 in mxbridge's config) and than one IDLE round.
-SETTLE_SECONDS = 5.0
 # How long a wait goes on without a single new expected message in the room before it gives
 # up. Longer than the bridge holds a mail whose named messages have not arrived (20 s by
 # default) plus a delivery; a bridge that lost the rest never shows them.
@@ -107,6 +104,9 @@ class Tally:
     def wrong_sender(self) -> list:
         return [(s, t) for s, t in self.seen if s != self.expected[t]]
 
+    def others_text(self) -> set:
+        return {text for _, text in self.others}
+
     def order(self, prefix: str) -> list:
         """The sequence numbers of the texts that start with prefix, in room order (first
         appearance)."""
@@ -139,12 +139,14 @@ def tally_room(user: MxUser, room_id: str, expected: dict) -> Tally:
     return tally
 
 
-def wait_room(user: MxUser, room_id: str, expected: dict, *, timeout: float = 300.0,
-              stall: float = STALL_SECONDS, settle: float = SETTLE_SECONDS,
-              started: Optional[float] = None) -> Tally:
+def wait_room(user: MxUser, room_id: str, expected: dict, *, marker: Callable[[], str], timeout: float = 300.0,
+              stall: float = STALL_SECONDS, started: Optional[float] = None) -> Tally:
     """Reads the room until every expected text is there (or nothing new came for `stall`
-    seconds, or `timeout` passed), then `settle` seconds more so that late duplicates show.
-    Returns the final tally; asserts nothing."""
+    seconds, or `timeout` passed). Then marker() sends one more message the same way and
+    returns its text. The bridge reads a mailbox in order and delivers to a room in order (a
+    delivery's retries included), so once the marker is in the room, a late duplicate of
+    what came before it would be too. Returns the final tally; asserts nothing but the
+    marker's arrival."""
     t0 = started if started is not None else time.monotonic()
     deadline = time.monotonic() + timeout
     last_progress, best = time.monotonic(), -1
@@ -156,8 +158,12 @@ def wait_room(user: MxUser, room_id: str, expected: dict, *, timeout: float = 30
             best, last_progress = have, now
         if have == len(expected):
             complete = now - t0
-            time.sleep(settle)
-            tally = tally_room(user, room_id, expected)
+            text = marker()
+            deadline = time.monotonic() + timeout
+            while text not in tally.others_text():
+                assert time.monotonic() < deadline, f"the marker {text!r} never reached the room; {tally.summary()}"
+                time.sleep(0.5)
+                tally = tally_room(user, room_id, expected)
             tally.complete_after = complete
             return tally
         if now > deadline or now - last_progress > stall:
@@ -279,6 +285,23 @@ def start_linked_group(bridge: mxbridge.MxBridge, alice: dcpeer.DcAccount, name:
     finally:
         alice.start_io()
     return group, conversation, bridge_id
+
+
+def marker_of(acc: dcpeer.DcAccount, chat_id: int) -> Callable[[], str]:
+    """A marker for wait_room: one more message of acc in the chat."""
+    def send() -> str:
+        text = f"marker {uuid.uuid4().hex[:8]}"
+        acc.send_text(chat_id, text)
+        return text
+    return send
+
+
+def lmtp_marker(stack: dcpeer.StackEnv, port: int, rcpt: str, mail: GroupMail) -> Callable[[], str]:
+    """A marker for wait_room: one more mail injected over LMTP."""
+    def send() -> str:
+        lmtp_deliver(stack, port, rcpt, [mail])
+        return mail.text
+    return send
 
 
 def send_burst(acc: dcpeer.DcAccount, chat_id: int, texts: list) -> float:
@@ -434,7 +457,7 @@ def test_burst_into_a_linked_group_reaches_the_room_exactly_once(parallel_delive
         bob_done = pool.submit(send_burst, bob, b_first.chat_id, from_bob)
         alice_seconds = send_burst(alice, group, from_alice)
         bob_seconds = bob_done.result(timeout=120)
-    tally = wait_room(mia, room, expected, started=t0)
+    tally = wait_room(mia, room, expected, marker=marker_of(alice, group), started=t0)
 
     timings["group burst: Alice's 200 queued in Delta Chat"] = f"{alice_seconds:.1f} s"
     timings["group burst: Bob's 50 queued in Delta Chat"] = f"{bob_seconds:.1f} s"
@@ -453,7 +476,7 @@ def test_burst_into_a_linked_group_reaches_the_room_exactly_once(parallel_delive
     # One group, one conversation: the one linked, with every message in it.
     conv = one_conversation(mail_bridge, name)
     assert conv["remote_id"] == conversation and conv["bridge_id"] == bridge_id, conv
-    assert conv["kind"] == "group" and conv["messages"] == 251, conv
+    assert conv["kind"] == "group" and conv["messages"] == 252, conv  # with the hello and the marker
     assert {alice.addr.lower(), bob.addr.lower()} <= set(conv["members"]), conv
 
 
@@ -481,7 +504,10 @@ def test_unlinked_group_is_one_conversation_and_crosses_once_linked(parallel_del
     assert conv["remote_id"].startswith("adhoc:"), conv
     assert conv["unlinked_events"] >= 30, conv
     assert {alice.addr.lower(), bob.addr.lower()} <= set(conv["members"]), conv
-    time.sleep(SETTLE_SECONDS)  # nothing splits off later either
+    # Nothing splits off later either: Alice's next message finds all 31 in one conversation.
+    alice.send_text(group, f"{tok} marker")
+    wait_conversation(mail_bridge, f"the marker counted in a conversation titled {name!r}",
+                      lambda items: sum(c["messages"] for c in items) == 31, lambda: by_title(mail_bridge, name))
     assert [c["remote_id"] for c in by_title(mail_bridge, name)] == [conv["remote_id"]]
 
     room = linked_room(mia, mail_bridge, name)
@@ -500,11 +526,11 @@ def test_unlinked_group_is_one_conversation_and_crosses_once_linked(parallel_del
         bob_done = pool.submit(send_burst, bob, b_first.chat_id, from_bob)
         send_burst(alice, group, from_alice)
         bob_done.result(timeout=60)
-    tally = wait_room(mia, room, expected, started=t0)
+    tally = wait_room(mia, room, expected, marker=marker_of(alice, group), started=t0)
     print(f"after the link: {tally.summary()}; {diagnostics(mail_bridge)}")
     assert tally.exactly_once, f"{tally.summary()}; {diagnostics(mail_bridge)}"
     conv = one_conversation(mail_bridge, name)
-    assert conv["bridge_id"] == bridge_id and conv["messages"] == 50, conv
+    assert conv["bridge_id"] == bridge_id and conv["messages"] == 52, conv  # with the two markers
 
 
 @pytest.mark.parametrize("order", ["reversed", "shuffled"])
@@ -518,7 +544,8 @@ def test_group_mails_out_of_order_over_lmtp_reach_the_linked_room_once(order, ma
     tok = token()
     name = f"Lmtp {order} {tok}"
     people = [("Alice DC", f"alice{tok}@{stack.domain}"), ("Bob DC", f"bob{tok}@{stack.domain}")]
-    mails = delta_chat_group_mails(name, people, mail_bridge.mail.address, 40, tok, order)
+    mails = delta_chat_group_mails(name, people, mail_bridge.mail.address, 41, tok, order)
+    marker = mails.pop()
     conversation = f"adhoc:{mails[0].message_id.strip('<>')}"
     room = linked_room(mia, mail_bridge, name)
     bridge_id = mail_bridge.link_pair(("mail", conversation), ("matrix", room))
@@ -531,7 +558,8 @@ def test_group_mails_out_of_order_over_lmtp_reach_the_linked_room_once(order, ma
     expected = {m.text: ghost_of(m.sender) for m in mails}
     t0 = time.monotonic()
     seconds = lmtp_deliver(stack, lmtp_port, mail_bridge.mail.address, injected)
-    tally = wait_room(mia, room, expected, started=t0)
+    tally = wait_room(mia, room, expected, marker=lmtp_marker(stack, lmtp_port, mail_bridge.mail.address, marker),
+                      started=t0)
     seq = tally.order(f"{tok} {order} ")
     timings[f"LMTP {order}: 40 mails injected in"] = f"{seconds:.2f} s"
     timings[f"LMTP {order}: all in the room after"] = (f"{tally.complete_after:.1f} s" if tally.complete_after
@@ -544,7 +572,7 @@ def test_group_mails_out_of_order_over_lmtp_reach_the_linked_room_once(order, ma
 
     conv = one_conversation(mail_bridge, name)
     assert conv["remote_id"] == conversation and conv["bridge_id"] == bridge_id, conv
-    assert conv["messages"] == 40, conv
+    assert conv["messages"] == 41, conv  # with the marker
 
 
 def test_coi_group_with_an_id_out_of_order_over_lmtp_reaches_the_linked_room_once(mail_bridge, stack, lmtp_port,
@@ -556,17 +584,19 @@ def test_coi_group_with_an_id_out_of_order_over_lmtp_reaches_the_linked_room_onc
     group_id = f"Gx{tok}{uuid.uuid4().hex[:14]}"
     name = f"Coi {tok}"
     people = [("Carol COI", f"carol{tok}@{stack.domain}"), ("Dave COI", f"dave{tok}@{stack.domain}")]
-    mails = coi_group_mails(group_id, name, people, mail_bridge.mail.address, 10, tok)
+    mails = coi_group_mails(group_id, name, people, mail_bridge.mail.address, 11, tok)
+    marker = mails.pop()
     room = linked_room(mia, mail_bridge, name)
     bridge_id = mail_bridge.link_pair(("mail", f"group:{group_id}"), ("matrix", room))
     injected = list(mails)
     random.Random(10).shuffle(injected)
     lmtp_deliver(stack, lmtp_port, mail_bridge.mail.address, injected)
-    tally = wait_room(mia, room, {m.text: ghost_of(m.sender) for m in mails})
+    tally = wait_room(mia, room, {m.text: ghost_of(m.sender) for m in mails},
+                      marker=lmtp_marker(stack, lmtp_port, mail_bridge.mail.address, marker))
     assert tally.exactly_once, tally.summary()
     conv = one_conversation(mail_bridge, name)
     assert conv["remote_id"] == f"group:{group_id}" and conv["bridge_id"] == bridge_id, conv
-    assert conv["messages"] == 10, conv
+    assert conv["messages"] == 11, conv  # with the marker
 
 
 def test_bridge_killed_in_a_burst_loses_nothing_and_doubles_nothing(parallel_delivery, mail_bridge, stack, dc_account,
@@ -606,7 +636,7 @@ def test_bridge_killed_in_a_burst_loses_nothing_and_doubles_nothing(parallel_del
     # application service gone meanwhile.
     time.sleep(2)
     mail_bridge.start()
-    tally = wait_room(mia, room, expected, started=t0)
+    tally = wait_room(mia, room, expected, marker=marker_of(alice, group), started=t0)
     timings["SIGKILL in a burst: killed after"] = f"{killed_at:.1f} s, {at_kill} of 150 in the room"
     timings["SIGKILL in a burst: all 150 in the room after"] = (f"{tally.complete_after:.1f} s"
                                                                 if tally.complete_after else f"never ({tally.summary()})")
@@ -618,7 +648,7 @@ def test_bridge_killed_in_a_burst_loses_nothing_and_doubles_nothing(parallel_del
                       "alice")
     conv = one_conversation(mail_bridge, name)
     assert conv["remote_id"] == conversation and conv["bridge_id"] == bridge_id, conv
-    assert conv["messages"] == 151, conv
+    assert conv["messages"] == 152, conv  # with the hello and the marker
 
 
 def test_rename_and_new_member_keep_the_conversation(mail_bridge, dc_account, new_user):
@@ -650,7 +680,7 @@ def test_rename_and_new_member_keep_the_conversation(mail_bridge, dc_account, ne
     bob.send_text(b_first.chat_id, f"{tok} bob after the rename")
     expected = {f"{tok} alice after the rename": ghost_of(alice.addr),
                 f"{tok} bob after the rename": ghost_of(bob.addr)}
-    tally = wait_room(mia, room, expected, timeout=90)
+    tally = wait_room(mia, room, expected, marker=marker_of(alice, group), timeout=90)
     assert tally.exactly_once, tally.summary()
     [conv] = wait_conversation(mail_bridge, f"the conversation titled {renamed!r}",
                                lambda items: len(items) == 1, lambda: by_title(mail_bridge, renamed))
@@ -668,7 +698,7 @@ def test_rename_and_new_member_keep_the_conversation(mail_bridge, dc_account, ne
     bob.send_text(b_first.chat_id, f"{tok} bob greets carol")
     expected |= {f"{tok} welcome carol": ghost_of(alice.addr), f"{tok} carol here": ghost_of(carol.addr),
                  f"{tok} bob greets carol": ghost_of(bob.addr)}
-    tally = wait_room(mia, room, expected, timeout=90)
+    tally = wait_room(mia, room, expected, marker=marker_of(alice, group), timeout=90)
     assert tally.exactly_once, tally.summary()
     conv = one_conversation(mail_bridge, renamed)
     assert conv["remote_id"] == conversation and conv["bridge_id"] == bridge_id, conv
