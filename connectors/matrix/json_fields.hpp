@@ -21,6 +21,14 @@ struct FieldError : std::runtime_error {
   std::string field;
 };
 
+// A string member, "" when `obj` is no object or the member is absent or not a string: for
+// fields whose absence is itself the answer. Never throws.
+inline std::string text_or_empty(const json& obj, const char* key) {
+  if (!obj.is_object()) return {};
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 inline std::string join(std::string_view path, std::string_view key) {
   std::string out(path);
   if (!out.empty()) out += '.';
