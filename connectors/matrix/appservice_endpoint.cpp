@@ -123,7 +123,7 @@ awaitable<core::HttpResponse> AppserviceEndpoint::handle(const core::HttpRequest
 
 awaitable<core::HttpResponse> AppserviceEndpoint::on_user_query(std::string user_id) {
   // Only ids this bridge could have made exist; creating them answers the query.
-  if (!remote_id_of_ghost(user_id, naming_))
+  if (!person_of_ghost(user_id, naming_))
     co_return matrix_error(404, "M_NOT_FOUND", "not a ghost of this bridge");
   const auto localpart = split_id(user_id);
   if (!localpart) co_return matrix_error(404, "M_NOT_FOUND", "malformed user id");

@@ -15,7 +15,7 @@ awaitable<core::Result<core::RemoteMessageRef>> RoomDelivery::manage_room(
     co_return nothing;
   }
   if (const auto* left = std::get_if<core::MemberLeft>(&event.payload)) {
-    auto member = ghost_user_id(left->member.remote_id, mapping_.naming);
+    auto member = ghost_user_id(left->member.connector, left->member.remote_id, mapping_.naming);
     if (!member) co_return core::Error::permanent(member.error().message);
     const std::string leaver = *member;
     auto r = co_await api_.leave_room(room, leaver);

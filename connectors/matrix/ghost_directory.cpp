@@ -9,7 +9,7 @@ namespace coibridge::connectors::matrix {
 using boost::asio::awaitable;
 
 awaitable<core::Result<std::string>> GhostDirectory::ready(const core::ActorRef& who) {
-  auto id = ghost_user_id(who.remote_id, naming_);
+  auto id = ghost_user_id(who.connector, who.remote_id, naming_);
   if (!id) co_return id.error();
   const std::string ghost = *id;
   const std::string name = who.display_name.empty() ? who.remote_id : who.display_name;

@@ -68,7 +68,7 @@ MatrixConnector::MatrixConnector(asio::any_io_executor executor, MatrixConnector
       metrics_(metrics),
       executor_(std::move(executor)) {
   mapping_.connector = config_.name;
-  mapping_.naming = GhostNaming{config_.server_name, config_.ghost_prefix};
+  mapping_.naming = GhostNaming{config_.server_name, config_.ghost_prefix, config_.dm_connector};
   mapping_.bot_localpart = config_.bot_localpart;
 }
 

@@ -75,18 +75,24 @@ std::optional<std::string_view> prefixed_local_name(std::string_view id, char si
   return local.substr(naming.prefix.size());
 }
 
-core::Result<std::string> prefixed_id(char sigil, std::string_view name, const GhostNaming& naming,
-                                      const char* field) {
-  if (name.empty()) return core::Error::invalid(field, "is empty");
+// <sigil><prefix><escaped>:<server>, within the length limit.
+core::Result<std::string> prefixed_escaped(char sigil, std::string_view escaped,
+                                           const GhostNaming& naming, const char* field) {
   std::string id(1, sigil);
   id += naming.prefix;
-  id += escape_localpart(name);
+  id += escaped;
   id += ':';
   id += naming.server_name;
   if (id.size() > kMaxIdBytes) {
     return core::Error::invalid(field, "is too long for a Matrix id of at most 255 bytes");
   }
   return id;
+}
+
+core::Result<std::string> prefixed_id(char sigil, std::string_view name, const GhostNaming& naming,
+                                      const char* field) {
+  if (name.empty()) return core::Error::invalid(field, "is empty");
+  return prefixed_escaped(sigil, escape_localpart(name), naming, field);
 }
 
 }  // namespace
@@ -260,14 +266,56 @@ core::Status check_ghost_naming(const GhostNaming& naming) {
   return {};
 }
 
-core::Result<std::string> ghost_user_id(std::string_view remote_id, const GhostNaming& naming) {
-  return prefixed_id('@', remote_id, naming, "remote_id");
+namespace {
+
+// Never written by escape_localpart, which puts only '_' or a-z after a '_'.
+constexpr std::string_view kPartSeparator = "_-";
+
+// Where "_-" starts in escaped text, reading it escape by escape; npos when it has none.
+std::size_t part_separator(std::string_view escaped) {
+  std::size_t i = 0;
+  while (i < escaped.size()) {
+    if (escaped[i] == '_') {
+      if (i + 1 < escaped.size() && escaped[i + 1] == '-') return i;
+      i += 2;
+    } else if (escaped[i] == '=') {
+      i += 3;
+    } else {
+      ++i;
+    }
+  }
+  return std::string_view::npos;
 }
 
-std::optional<std::string> remote_id_of_ghost(std::string_view user_id, const GhostNaming& naming) {
+}  // namespace
+
+core::Result<std::string> ghost_user_id(std::string_view connector, std::string_view remote_id,
+                                        const GhostNaming& naming) {
+  if (connector == naming.short_form_connector) {
+    return prefixed_id('@', remote_id, naming, "remote_id");
+  }
+  if (remote_id.empty()) return core::Error::invalid("remote_id", "is empty");
+  if (connector.empty()) return core::Error::invalid("connector", "is empty");
+  return prefixed_escaped(
+      '@', escape_localpart(connector) + std::string(kPartSeparator) + escape_localpart(remote_id),
+      naming, "remote_id");
+}
+
+std::optional<GhostPerson> person_of_ghost(std::string_view user_id, const GhostNaming& naming) {
   const auto escaped = prefixed_local_name(user_id, '@', naming);
   if (!escaped || escaped->empty()) return std::nullopt;
-  return unescape_localpart(*escaped);
+  const std::size_t separator = part_separator(*escaped);
+  if (separator == std::string_view::npos) {
+    if (naming.short_form_connector.empty()) return std::nullopt;
+    auto remote_id = unescape_localpart(*escaped);
+    if (!remote_id) return std::nullopt;
+    return GhostPerson{naming.short_form_connector, std::move(*remote_id)};
+  }
+  auto connector = unescape_localpart(std::string_view(*escaped).substr(0, separator));
+  auto remote_id =
+      unescape_localpart(std::string_view(*escaped).substr(separator + kPartSeparator.size()));
+  if (!connector || connector->empty() || !remote_id || remote_id->empty()) return std::nullopt;
+  return GhostPerson{std::move(*connector), std::move(*remote_id)};
 }
 
 bool in_ghost_namespace(std::string_view user_id, const GhostNaming& naming) {

@@ -7,11 +7,16 @@
 // most 255 bytes. They accept what the spec tells clients to accept, including historical
 // user ids, not only what a server may create today.
 //
-// Ghosts: a person of another network appears as @<prefix><escaped remote id>:<server>,
-// escaped with the "Mapping from other character sets" algorithm (same appendix):
+// Ghosts: a person of another network, (connector, remote id), appears as
+// @<prefix><escaped connector>_-<escaped remote id>:<server>, each part escaped with the
+// "Mapping from other character sets" algorithm (same appendix):
 //   a-z 0-9 - . /  stay;  _ -> __;  A-Z -> _ and the lower-case letter;
 //   every other byte of the UTF-8 text, and =, -> = and two lower-case hex digits.
-// so bob@example.org becomes @_coi_bob=40example.org:matrix.test. Group portals get the
+// The escape never writes '_' before '-', so "_-" separates the two parts unambiguously:
+// bob@example.org of the connector "xmpp" is @_coi_xmpp_-bob=40example.org:matrix.test.
+// The people of one connector, the one direct chats go to (dm_connector), keep the short
+// ids of earlier versions, @<prefix><escaped remote id>:<server>, so the ghosts rooms already
+// hold stay theirs: a ghost id without "_-" is that connector's person. Group portals get the
 // alias #<prefix><escaped group id>:<server> the same way. The prefix must match the
 // exclusive namespaces of the registration (bridges.md §2.1).
 
@@ -62,17 +67,25 @@ std::optional<std::string> unescape_localpart(std::string_view escaped);
 struct GhostNaming {
   std::string server_name;                                // the homeserver's name, e.g. matrix.test
   std::string prefix = std::string(kDefaultGhostPrefix);  // of ghost localparts and portal aliases
+  // The connector whose people have short ghost ids (dm_connector); empty: none has.
+  std::string short_form_connector = {};
 };
 
 // A usable naming: a valid server name and a non-empty prefix of compliant localpart
 // characters (error fields "server_name" and "ghost_prefix").
 core::Status check_ghost_naming(const GhostNaming& naming);
 
-// The ghost of a remote person (for mail: their address, lower-cased by the caller). Fails
-// with kInvalidArgument when the id would exceed 255 bytes.
-core::Result<std::string> ghost_user_id(std::string_view remote_id, const GhostNaming& naming);
-// The remote id a ghost stands for; nullopt for any other user id or a malformed escape.
-std::optional<std::string> remote_id_of_ghost(std::string_view user_id, const GhostNaming& naming);
+// The ghost of a remote person: of `connector`, with `remote_id` (for mail: their address,
+// lower-cased by the caller). Fails with kInvalidArgument when the id would exceed 255 bytes.
+core::Result<std::string> ghost_user_id(std::string_view connector, std::string_view remote_id,
+                                        const GhostNaming& naming);
+// The person a ghost stands for; nullopt for any other user id or a malformed escape.
+struct GhostPerson {
+  std::string connector;
+  std::string remote_id;
+  bool operator==(const GhostPerson&) const = default;
+};
+std::optional<GhostPerson> person_of_ghost(std::string_view user_id, const GhostNaming& naming);
 // In our exclusive namespace: on our server with a localpart that starts with the prefix,
 // whether or not the rest is a well-formed escape.
 bool in_ghost_namespace(std::string_view user_id, const GhostNaming& naming);

@@ -142,7 +142,8 @@ awaitable<core::Status> Portals::on_invite(const json& event) {
     if (joined) bot_.add(room);
     co_return joined;
   }
-  const auto person = remote_id_of_ghost(invitee, mapping_.naming);
+  // The ghost says whose it is: the direct chat opens on that person's network.
+  const auto person = person_of_ghost(invitee, mapping_.naming);
   if (!person) co_return core::Status{};
   if (permission_of(inviter, config_.permissions, config_.server_name) < PermissionLevel::kUser) {
     // A direct chat is a room the bridge opens on request: that needs the "user" level. The
@@ -154,15 +155,15 @@ awaitable<core::Status> Portals::on_invite(const json& event) {
   }
   if (auto st = co_await api_.join_room(room, invitee); !st) co_return st;
   ghosts_.joined(invitee, room);
-  if (runtime_.direct_chats == nullptr || config_.dm_connector.empty()) {
-    co_return core::Error::permanent("no connector for direct chats (set dm_connector)");
+  if (runtime_.direct_chats == nullptr) {
+    co_return core::Error::permanent("this process offers no direct chats");
   }
   const core::ActorRef requester{config_.name, inviter,
                                  mapping_.display_name(inviter).value_or(inviter)};
   // Named, not braced in the call: g++ 12 destroys such a temporary twice in a co_await.
   const core::ConversationRef here{config_.name, room};
-  const std::string target = config_.dm_connector;
-  auto linked_chat = co_await runtime_.direct_chats->link(here, requester, target, *person);
+  auto linked_chat =
+      co_await runtime_.direct_chats->link(here, requester, person->connector, person->remote_id);
   if (!linked_chat && linked_chat.error().kind != core::ErrorKind::kConflict)
     co_return linked_chat.error();
   co_return core::Status{};

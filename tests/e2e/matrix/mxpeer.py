@@ -112,9 +112,12 @@ def make_png(seed: str, side: int = 32) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def ghost_of(remote_id: str, server_name: str = "matrix.test") -> str:
-    """The ghost user id of a mail address (or any remote id)."""
-    return f"@_coi_{escape_localpart(remote_id)}:{server_name}"
+def ghost_of(remote_id: str, server_name: str = "matrix.test", connector: Optional[str] = None) -> str:
+    """The ghost user id of a person: of the connector direct chats go to (the mail account,
+    short form) when `connector` is None, else of that connector ("<connector>_-<id>")."""
+    if connector is None:
+        return f"@_coi_{escape_localpart(remote_id)}:{server_name}"
+    return f"@_coi_{escape_localpart(connector)}_-{escape_localpart(remote_id)}:{server_name}"
 
 
 def portal_alias_of(conversation: str, server_name: str = "matrix.test") -> str:

@@ -77,7 +77,7 @@ def test_wrong_hs_token_gets_403_and_nothing_is_relayed(bridge, new_user, bridge
     assert (status, body["errcode"]) == (401, "M_UNAUTHORIZED")
     # The right token: the same request is accepted (so the refusals were about the token).
     hs_token = registration_tokens(bridge_setup)["hs_token"]
-    status, body = bridge.http("GET", "/_matrix/app/v1/users/@_coi_x:matrix.test", None,
+    status, body = bridge.http("GET", "/_matrix/app/v1/users/@_coi_spool_-x:matrix.test", None,
                                {"Authorization": f"Bearer {hs_token}"})
     assert status == 200, body
 
@@ -145,7 +145,7 @@ def test_text_crosses_both_ways_with_the_right_senders(bridge, new_user, bridge_
     bridge.drop("001", spool_message(f"hello from the spool {tok}", f"s-{tok}"))
     m = alice.wait_for_message(room_id=room, body=f"hello from the spool {tok}")
     timings["spool file -> Matrix message"] = f"{(time.monotonic() - t0) * 1000:.0f} ms"
-    assert m.sender == "@_coi_rita:matrix.test"
+    assert m.sender == "@_coi_spool_-rita:matrix.test"
     profile = alice.hs.run(alice.client.get_displayname(m.sender))
     assert profile.displayname == "Remote Rita"
     # Nothing echoed back: the ghost's message did not come back to the spool before Alice's
@@ -240,18 +240,18 @@ def test_image_crosses_both_ways_byte_identical(bridge, new_user, bridge_setup):
     event["payload"]["body"]["attachments"] = [
         {"filename": "back.png", "content_type": "image/png", "size": 0, "location": "file:back.png"}]
     bridge.drop("001", event)
-    image = alice.wait_for_event(lambda rid, e: rid == room and e.get("sender") == "@_coi_rita:matrix.test"
+    image = alice.wait_for_event(lambda rid, e: rid == room and e.get("sender") == "@_coi_spool_-rita:matrix.test"
                                  and (e.get("content") or {}).get("msgtype") == "m.image", "m.image from the ghost")
     assert image["content"]["info"]["mimetype"] == "image/png"
     assert alice.download(image["content"]["url"]) == back
     text = alice.wait_for_message(room_id=room, body=f"from the spool {tok}")
-    assert text.sender == "@_coi_rita:matrix.test"
+    assert text.sender == "@_coi_spool_-rita:matrix.test"
 
 
 def test_senders_picture_becomes_the_ghosts_avatar_and_a_new_one_replaces_it(bridge, new_user, bridge_setup):
     alice = new_user("alice", displayname="Alice Matrix")
     room = bridged_room(bridge, alice, bridge_setup)
-    ghost = "@_coi_rita:matrix.test"
+    ghost = "@_coi_spool_-rita:matrix.test"
     tok = token()
     for n in (1, 2):
         picture = make_png(f"{tok}-face-{n}", side=16)
@@ -271,7 +271,7 @@ def test_member_changes_and_a_rename_reach_the_room(bridge, new_user, bridge_set
     alice = new_user("alice", displayname="Alice Matrix")
     room = bridged_room(bridge, alice, bridge_setup)
     sam = {"connector": "spool", "remote_id": "sam", "display_name": "Sam Spool"}
-    sam_ghost = "@_coi_sam:matrix.test"
+    sam_ghost = "@_coi_spool_-sam:matrix.test"
     tok = token()
 
     def members() -> set:
@@ -295,7 +295,7 @@ def test_member_changes_and_a_rename_reach_the_room(bridge, new_user, bridge_set
     bridge.drop("003", spool_payload(f"rename-{tok}", {"kind": "conversation.renamed", "name": f"Team {tok}"}))
     emote = alice.wait_for_event(lambda rid, e: rid == room and (e.get("content") or {}).get("msgtype") == "m.emote",
                                  "the rename as an emote")
-    assert emote["sender"] == "@_coi_rita:matrix.test"
+    assert emote["sender"] == "@_coi_spool_-rita:matrix.test"
     assert emote["content"]["body"] == f"renamed the chat to \u201cTeam {tok}\u201d"
     levels = alice.hs.run(alice.client.room_get_state_event(room, "m.room.power_levels")).content
     levels.setdefault("users", {})["@coibridge:matrix.test"] = 50
@@ -342,7 +342,7 @@ def test_reply_edit_reaction_and_deletion_from_the_spool(bridge, new_user, bridg
     alice = new_user("alice", displayname="Alice Matrix")
     room = bridged_room(bridge, alice, bridge_setup)
     tok = token()
-    ghost = "@_coi_rita:matrix.test"
+    ghost = "@_coi_spool_-rita:matrix.test"
     bridge.drop("001", spool_message(f"original {tok}", f"o-{tok}"))
     original = alice.wait_for_message(room_id=room, body=f"original {tok}")
     target = {"connector": "spool", "remote_id": f"o-{tok}"}
@@ -396,7 +396,7 @@ def test_read_receipts_cross_both_ways(bridge, new_user, bridge_setup):
                     if json.loads(p.read_text())["event"]["payload"]["kind"] == "message.posted")
     bridge.drop("002", spool_payload(f"rr-{tok}", {"kind": "read.up_to",
                                                    "target": {"connector": "spool", "remote_id": spool_id}}))
-    alice.wait_for_receipt(room, "@_coi_rita:matrix.test", mine)
+    alice.wait_for_receipt(room, "@_coi_spool_-rita:matrix.test", mine)
 
 
 def test_typing_crosses_both_ways_and_so_does_its_end(bridge, new_user, bridge_setup):
@@ -417,7 +417,7 @@ def test_typing_crosses_both_ways_and_so_does_its_end(bridge, new_user, bridge_s
     assert stopped["who"]["remote_id"] == alice.user_id and stopped["payload"]["active"] is False
     assert started["where"] == stopped["where"] == {"connector": "matrix", "remote_id": room}
 
-    ghost = "@_coi_rita:matrix.test"
+    ghost = "@_coi_spool_-rita:matrix.test"
     tok = token()
     bridge.drop("001", spool_payload(f"ty-{tok}", {"kind": "typing", "active": True}))
     deadline = time.monotonic() + 30

@@ -103,7 +103,7 @@ def test_admin_links_a_room_by_alias_with_link_and_messages_cross(make_bridge, n
     # spool -> Matrix
     bridge.drop("001", spool_message(f"hello back {tok}", f"s-{tok}", f"general{tok}"))
     m = admin.wait_for_message(room_id=team, body=f"hello back {tok}")
-    assert m.sender == "@_coi_rita:matrix.test"
+    assert m.sender == "@_coi_spool_-rita:matrix.test"
 
     # MSC2346 bridge info on the linked room, under both event types.
     for event_type in ("m.bridge", "uk.half-shot.bridge"):

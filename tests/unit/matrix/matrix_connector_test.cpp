@@ -342,7 +342,7 @@ class MatrixConnectorTest : public ::testing::Test {
   }
 
   std::string ghost_of(const std::string& address) {
-    return *ghost_user_id(address, GhostNaming{kServer, "_coi_"});
+    return *ghost_user_id("mail", address, GhostNaming{kServer, "_coi_", "mail"});
   }
 
   asio::io_context io_;

@@ -122,28 +122,69 @@ TEST(Localpart, UnescapeIsTheExactInverse) {
 }
 
 TEST(Ghosts, UserIdsForMailAddresses) {
-  const GhostNaming naming{"matrix.test"};
-  EXPECT_EQ(naming.prefix, "_coi_");
-  EXPECT_EQ(*ghost_user_id("bob@example.org", naming), "@_coi_bob=40example.org:matrix.test");
-  EXPECT_EQ(remote_id_of_ghost("@_coi_bob=40example.org:matrix.test", naming), "bob@example.org");
-  const auto ghost = ghost_user_id("Ünïcode.User+tag@Example.org", naming);
+  const GhostNaming naming{"matrix.test", "_coi_", "mail"};
+  EXPECT_EQ(GhostNaming{"matrix.test"}.prefix, "_coi_");
+  EXPECT_EQ(*ghost_user_id("mail", "bob@example.org", naming),
+            "@_coi_bob=40example.org:matrix.test");
+  EXPECT_EQ(person_of_ghost("@_coi_bob=40example.org:matrix.test", naming),
+            (GhostPerson{"mail", "bob@example.org"}));
+  const auto ghost = ghost_user_id("mail", "Ünïcode.User+tag@Example.org", naming);
   ASSERT_TRUE(ghost.ok());
   EXPECT_TRUE(is_compliant_user_id(*ghost)) << *ghost;
-  EXPECT_EQ(remote_id_of_ghost(*ghost, naming), "Ünïcode.User+tag@Example.org");
+  EXPECT_EQ(person_of_ghost(*ghost, naming), (GhostPerson{"mail", "Ünïcode.User+tag@Example.org"}));
   EXPECT_TRUE(in_ghost_namespace(*ghost, naming));
 
-  const GhostNaming other{"matrix.test", "_mail_"};
-  EXPECT_EQ(*ghost_user_id("a@b", other), "@_mail_a=40b:matrix.test");
-  EXPECT_FALSE(remote_id_of_ghost("@_coi_a=40b:matrix.test", other).has_value());
+  const GhostNaming other{"matrix.test", "_mail_", "mail"};
+  EXPECT_EQ(*ghost_user_id("mail", "a@b", other), "@_mail_a=40b:matrix.test");
+  EXPECT_FALSE(person_of_ghost("@_coi_a=40b:matrix.test", other).has_value());
+}
+
+// A ghost is derived from (connector, remote id): the same address text on two networks is two
+// people, and two ghosts.
+TEST(Ghosts, TheSameRemoteIdOnTwoNetworksIsTwoGhosts) {
+  const GhostNaming naming{"matrix.test", "_coi_", "mail"};
+  const auto mail = ghost_user_id("mail", "bob@example.org", naming);
+  const auto xmpp = ghost_user_id("xmpp", "bob@example.org", naming);
+  const auto other_mail = ghost_user_id("mail-2", "bob@example.org", naming);
+  ASSERT_TRUE(mail.ok() && xmpp.ok() && other_mail.ok());
+  EXPECT_EQ(*xmpp, "@_coi_xmpp_-bob=40example.org:matrix.test");
+  EXPECT_EQ(*other_mail, "@_coi_mail-2_-bob=40example.org:matrix.test");
+  EXPECT_NE(*mail, *xmpp);
+  EXPECT_NE(*mail, *other_mail);
+  EXPECT_TRUE(is_compliant_user_id(*xmpp));
+  EXPECT_EQ(person_of_ghost(*xmpp, naming), (GhostPerson{"xmpp", "bob@example.org"}));
+  EXPECT_EQ(person_of_ghost(*other_mail, naming), (GhostPerson{"mail-2", "bob@example.org"}));
+  // Underscores and capitals on either side stay unambiguous.
+  const auto tricky = ghost_user_id("slack_2", "U_X-y", naming);
+  ASSERT_TRUE(tricky.ok());
+  EXPECT_EQ(person_of_ghost(*tricky, naming), (GhostPerson{"slack_2", "U_X-y"}));
+}
+
+// The migration rule: ghosts made before ghosts named their network have no "_-"; they are
+// the people of the connector direct chats go to (dm_connector), which keeps that form, so
+// the ghosts already in rooms go on speaking for the same people.
+TEST(Ghosts, ShortGhostIdsOfEarlierVersionsStayTheDirectChatConnectors) {
+  const GhostNaming naming{"matrix.test", "_coi_", "mail"};
+  EXPECT_EQ(person_of_ghost("@_coi_carol=40example.org:matrix.test", naming),
+            (GhostPerson{"mail", "carol@example.org"}));
+  EXPECT_EQ(*ghost_user_id("mail", "carol@example.org", naming),
+            "@_coi_carol=40example.org:matrix.test");
+  // Without such a connector, a short ghost id is nobody's.
+  EXPECT_FALSE(person_of_ghost("@_coi_carol=40example.org:matrix.test", GhostNaming{"matrix.test"})
+                   .has_value());
+  // And a connector's people get the long form when another one has the short form.
+  EXPECT_EQ(*ghost_user_id("mail", "carol@example.org", GhostNaming{"matrix.test"}),
+            "@_coi_mail_-carol=40example.org:matrix.test");
 }
 
 TEST(Ghosts, OtherUserIdsAreNotGhosts) {
-  const GhostNaming naming{"matrix.test"};
+  const GhostNaming naming{"matrix.test", "_coi_", "mail"};
   for (const char* not_ghost :
        {"@alice:matrix.test", "@_coi_bob=40example.org:other.test", "@_coi_:matrix.test",
         "@_coi_bob=4:matrix.test", "@_coi_Bob:matrix.test", "@_co_bob:matrix.test", "", "_coi_bob",
-        "#_coi_bob:matrix.test", "@_coi_bob=40example.org:matrix.test:8448"}) {
-    EXPECT_FALSE(remote_id_of_ghost(not_ghost, naming).has_value()) << not_ghost;
+        "#_coi_bob:matrix.test", "@_coi_bob=40example.org:matrix.test:8448",
+        "@_coi__-bob:matrix.test", "@_coi_xmpp_-:matrix.test", "@_coi_xmpp_-B:matrix.test"}) {
+    EXPECT_FALSE(person_of_ghost(not_ghost, naming).has_value()) << not_ghost;
   }
   // Malformed escapes are still in our exclusive namespace (nobody else can register them).
   EXPECT_TRUE(in_ghost_namespace("@_coi_bob=4:matrix.test", naming));
@@ -153,14 +194,16 @@ TEST(Ghosts, OtherUserIdsAreNotGhosts) {
 
 TEST(Ghosts, TooLongAndEmptyRemoteIdsFail) {
   const GhostNaming naming{"matrix.test"};
-  const auto too_long = ghost_user_id(std::string(200, '@'), naming);  // 600 bytes escaped
+  const auto too_long = ghost_user_id("", std::string(200, '@'), naming);  // 600 bytes escaped
   ASSERT_FALSE(too_long.ok());
   EXPECT_EQ(too_long.error().kind, core::ErrorKind::kInvalidArgument);
   EXPECT_EQ(too_long.error().field, "remote_id");
-  EXPECT_FALSE(ghost_user_id("", naming).ok());
+  EXPECT_FALSE(ghost_user_id("", "", naming).ok());
+  EXPECT_FALSE(ghost_user_id("xmpp", "", naming).ok());
+  EXPECT_FALSE(ghost_user_id("xmpp", std::string(200, '@'), naming).ok());
   const std::string longest(255 - std::string("@_coi_:matrix.test").size(), 'a');
-  EXPECT_TRUE(ghost_user_id(longest, naming).ok());
-  EXPECT_FALSE(ghost_user_id(longest + "a", naming).ok());
+  EXPECT_TRUE(ghost_user_id("", longest, naming).ok());
+  EXPECT_FALSE(ghost_user_id("", longest + "a", naming).ok());
 }
 
 TEST(Portals, AliasesForGroups) {
