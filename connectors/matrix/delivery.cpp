@@ -21,7 +21,7 @@ awaitable<core::Result<core::RemoteMessageRef>> RoomDelivery::manage_room(
     auto r = co_await api_.leave_room(room, leaver);
     // M_FORBIDDEN: not in the room (never joined, or gone already) - the outcome wanted.
     if (!r && ClientApi::errcode_of(r.error()) != "M_FORBIDDEN") co_return r.error();
-    ghosts_.left(leaver, room);
+    co_await ghosts_.left(leaver, room);
     co_return nothing;
   }
   const auto& renamed = std::get<core::ConversationRenamed>(event.payload);
@@ -119,6 +119,12 @@ awaitable<core::Result<core::RemoteMessageRef>> RoomDelivery::deliver(
       case MatrixSend::Kind::kTyping:
         if (auto st = co_await api_.set_typing(room, ghost, send.content); !st) posted = st.error();
         break;
+    }
+    if (!posted && ClientApi::errcode_of(posted.error()) == "M_FORBIDDEN") {
+      // The ghost is remembered in the room but is not (kicked, or the homeserver was reset
+      // while the bridge was down): forget it, and the retry joins it again.
+      co_await ghosts_.left(ghost, room);
+      co_return core::Error::unavailable(posted.error().message);
     }
     if (!posted) co_return posted.error();
     if (first_event_id.empty()) first_event_id = *posted;

@@ -40,9 +40,29 @@ awaitable<core::Result<std::string>> GhostDirectory::ready(const core::ActorRef&
       spdlog::info("matrix {}: avatar of {} not set: {}", connector_, ghost, blob.error().message);
     }
   }
+  if (puppets_ != nullptr) {
+    // Not remembering it only costs the same requests again.
+    auto saved = co_await puppets_->save_profile(connector_, ghost, name + "\n" + who.avatar);
+    if (!saved)
+      spdlog::warn("matrix {}: ghost {} not recorded: {}", connector_, ghost,
+                   saved.error().message);
+  }
   std::lock_guard lock(mu_);
   ready_.insert(ready_key);
   co_return ghost;
+}
+
+awaitable<core::Status> GhostDirectory::restore() {
+  if (puppets_ == nullptr) co_return core::Status{};
+  auto state = co_await puppets_->load(connector_);
+  if (!state) co_return state.error();
+  std::lock_guard lock(mu_);
+  for (const auto& profile : state->profiles)
+    ready_.insert(profile.puppet_id + "\n" + profile.profile);
+  for (const auto& membership : state->memberships) {
+    in_.emplace(membership.puppet_id, membership.conversation);
+  }
+  co_return core::Status{};
 }
 
 awaitable<core::Result<std::string>> GhostDirectory::enter(const core::ActorRef& who,
@@ -61,18 +81,34 @@ awaitable<core::Result<std::string>> GhostDirectory::enter(const core::ActorRef&
     joined_room = co_await api_.join_room(room, ghost);
   }
   if (!joined_room) co_return joined_room.error();
-  joined(ghost, room);
+  co_await joined(ghost, room);
   co_return ghost;
 }
 
-void GhostDirectory::joined(const std::string& ghost, const std::string& room) {
-  std::lock_guard lock(mu_);
-  in_.emplace(ghost, room);
+awaitable<void> GhostDirectory::joined(const std::string& ghost, const std::string& room) {
+  {
+    std::lock_guard lock(mu_);
+    if (!in_.emplace(ghost, room).second) co_return;
+  }
+  if (puppets_ == nullptr) co_return;
+  auto saved = co_await puppets_->set_member(connector_, ghost, room, true);
+  if (!saved) {
+    spdlog::warn("matrix {}: {} in {} not recorded: {}", connector_, ghost, room,
+                 saved.error().message);
+  }
 }
 
-void GhostDirectory::left(const std::string& ghost, const std::string& room) {
-  std::lock_guard lock(mu_);
-  in_.erase({ghost, room});
+awaitable<void> GhostDirectory::left(const std::string& ghost, const std::string& room) {
+  {
+    std::lock_guard lock(mu_);
+    in_.erase({ghost, room});
+  }
+  if (puppets_ == nullptr) co_return;
+  auto saved = co_await puppets_->set_member(connector_, ghost, room, false);
+  if (!saved) {
+    spdlog::warn("matrix {}: {} leaving {} not recorded: {}", connector_, ghost, room,
+                 saved.error().message);
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> GhostDirectory::rooms() const {

@@ -36,7 +36,7 @@ core::Error not_started() { return core::Error::unavailable("matrix connector no
 struct MatrixConnector::Parts {
   explicit Parts(MatrixConnector& c)
       : names(*c.api_, c.mapping_.naming),
-        ghosts(*c.api_, c.stores_.blobs, c.mapping_.naming, c.config_.name),
+        ghosts(*c.api_, c.stores_.blobs, c.stores_.puppets, c.mapping_.naming, c.config_.name),
         bot(*c.api_, c.config_.name),
         portals(c.config_, c.mapping_, *c.api_, ghosts, bot, c.runtime_, c.stores_.conversations),
         commands(c.config_, *c.api_, bot, portals, c.runtime_),
@@ -117,6 +117,7 @@ awaitable<core::Status> MatrixConnector::preflight() {
   }
   // The endpoint exists before the ping: the homeserver answers it by calling us.
   if (!parts_) assemble();
+  if (auto st = co_await parts_->ghosts.restore(); !st) co_return st;
   if (auto st = co_await ping_homeserver(); !st) co_return st;
   if (auto st = co_await api_->register_user(config_.bot_localpart); !st) co_return st;
   // The rooms the bot is in already: those no bridge links take commands.

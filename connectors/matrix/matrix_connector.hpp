@@ -25,6 +25,7 @@
 #include "core/store/blob_store.hpp"
 #include "core/store/conversation_state_store.hpp"
 #include "core/store/inbound_ledger.hpp"
+#include "core/store/puppet_store.hpp"
 
 namespace coibridge::connectors::matrix {
 
@@ -35,6 +36,7 @@ class MatrixConnector final : public core::Connector {
     core::InboundLedger& ledger;
     // The mail groups the dm_connector knows (portal rooms by alias are made for those only).
     core::ConversationStateStore* conversations = nullptr;
+    core::PuppetStore* puppets = nullptr;  // ghosts and their rooms across restarts
   };
   // preflight() loads the registration file named in `config` and reaches the homeserver
   // over HTTP.

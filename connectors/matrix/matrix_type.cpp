@@ -54,7 +54,8 @@ core::ConnectorType connector_type() {
         }
         return core::ConnectorPtr(std::make_shared<MatrixConnector>(
             services.executor, std::move(matrix),
-            MatrixConnector::Stores{services.blobs, services.ledger, &services.conversations},
+            MatrixConnector::Stores{services.blobs, services.ledger, &services.conversations,
+                                    &services.puppets},
             services.metrics));
       },
       .verbs = {{

@@ -68,7 +68,7 @@ awaitable<core::Result<std::string>> Portals::open_direct_chat(std::string perso
             {"initial_state", initial_state}};
   auto room = co_await api_.create_room(body, *ghost);
   if (!room) co_return room.error();
-  ghosts_.joined(*ghost, *room);
+  co_await ghosts_.joined(*ghost, *room);
   co_return *room;
 }
 
@@ -154,7 +154,7 @@ awaitable<core::Status> Portals::on_invite(const json& event) {
     co_return co_await api_.leave_room(room, invitee);
   }
   if (auto st = co_await api_.join_room(room, invitee); !st) co_return st;
-  ghosts_.joined(invitee, room);
+  co_await ghosts_.joined(invitee, room);
   if (runtime_.direct_chats == nullptr) {
     co_return core::Error::permanent("this process offers no direct chats");
   }

@@ -172,10 +172,11 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
   core::pg::PgBlobStore blobs(db);
   core::pg::PgInboundLedger ledger(db);
   core::pg::PgConversationStateStore conversations(db);
+  core::pg::PgPuppetStore puppets(db);
   if (auto st = register_connectors(
           config, types, registry,
           core::ConnectorServices{
-              io.get_executor(), checkpoints, blobs, ledger, conversations, metrics, {}});
+              io.get_executor(), checkpoints, blobs, ledger, conversations, puppets, metrics, {}});
       !st) {
     spdlog::error("{}", st.error().message);
     return kExitUsage;

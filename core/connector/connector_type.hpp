@@ -20,6 +20,7 @@ class CheckpointStore;
 class ConversationStateStore;
 class InboundLedger;
 class MetricsRegistry;
+class PuppetStore;
 
 // What the process offers a connector it creates.
 struct ConnectorServices {
@@ -28,6 +29,7 @@ struct ConnectorServices {
   BlobStore& blobs;
   InboundLedger& ledger;
   ConversationStateStore& conversations;
+  PuppetStore& puppets;
   MetricsRegistry& metrics;
   // The instances, of any type, whose type offers direct chats (ConnectorType::direct_chats):
   // where a connector may open a person's direct chat when its config names none.

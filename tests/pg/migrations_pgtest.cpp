@@ -11,9 +11,10 @@ namespace {
 
 using testing::PgDatabase;
 
-const char* const kTables[] = {"bridges",     "links",         "identities", "puppets",
-                               "messages",    "message_parts", "outbox",     "dead_letters",
-                               "checkpoints", "seen_inbound",  "audit_log",  "schema_migrations"};
+const char* const kTables[] = {"bridges",      "links",         "puppets",   "puppet_memberships",
+                               "messages",     "message_parts", "outbox",    "dead_letters",
+                               "checkpoints",  "seen_inbound",  "audit_log", "schema_migrations",
+                               "conversations"};
 
 TEST(Migrations, ApplyOnEmptyDatabaseCreatesEveryTable) {
   PgDatabase db;

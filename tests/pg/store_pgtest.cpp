@@ -359,5 +359,26 @@ TEST_F(StoreTest, UnreachableDatabaseIsUnavailableNotACrash) {
   EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);
 }
 
+TEST_F(StoreTest, PuppetsAndTheirConversationsOutliveTheProcess) {
+  PgPuppetStore puppets{db_};
+  ASSERT_TRUE(run_awaitable(puppets.save_profile("hs", "@g1:x", "Bob\nblob:1")).ok());
+  ASSERT_TRUE(run_awaitable(puppets.save_profile("hs", "@g1:x", "Bobby\nblob:2")).ok());
+  ASSERT_TRUE(run_awaitable(puppets.save_profile("other", "@g1:x", "elsewhere")).ok());
+  ASSERT_TRUE(run_awaitable(puppets.set_member("hs", "@g1:x", "!dm:x", true)).ok());
+  ASSERT_TRUE(run_awaitable(puppets.set_member("hs", "@g1:x", "!dm:x", true)).ok());  // again
+  ASSERT_TRUE(run_awaitable(puppets.set_member("hs", "@g1:x", "!team:x", true)).ok());
+  ASSERT_TRUE(run_awaitable(puppets.set_member("hs", "@g1:x", "!team:x", false)).ok());
+  ASSERT_TRUE(run_awaitable(puppets.set_member("hs", "@g2:x", "!team:x", false)).ok());  // never in
+
+  PgPuppetStore after_restart{db_};
+  auto state = run_awaitable(after_restart.load("hs"));
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  ASSERT_EQ(state->profiles.size(), 1u);
+  EXPECT_EQ(state->profiles[0].puppet_id, "@g1:x");
+  EXPECT_EQ(state->profiles[0].profile, "Bobby\nblob:2");
+  EXPECT_EQ(state->memberships, (std::vector<PuppetMembership>{{"@g1:x", "!dm:x"}}));
+  EXPECT_TRUE(run_awaitable(after_restart.load("nobody"))->profiles.empty());
+}
+
 }  // namespace
 }  // namespace coibridge::core::pg

@@ -59,6 +59,40 @@ awaitable<Status> PgInboundLedger::remember(std::string connector, std::string k
   });
 }
 
+awaitable<Result<PuppetState>> PgPuppetStore::load(std::string connector) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<PuppetState> {
+    pqxx::read_transaction tx(c);
+    PuppetState state;
+    for (const auto& row : tx.exec_prepared("puppet_profiles", connector)) {
+      state.profiles.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+    }
+    for (const auto& row : tx.exec_prepared("puppet_memberships", connector)) {
+      state.memberships.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+    }
+    return state;
+  });
+}
+
+awaitable<Status> PgPuppetStore::save_profile(std::string connector, std::string puppet_id,
+                                              std::string profile) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("puppet_profile_put", connector, puppet_id, profile);
+    tx.commit();
+    return {};
+  });
+}
+
+awaitable<Status> PgPuppetStore::set_member(std::string connector, std::string puppet_id,
+                                            std::string conversation, bool member) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared(member ? "puppet_join" : "puppet_leave", connector, puppet_id, conversation);
+    tx.commit();
+    return {};
+  });
+}
+
 awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(
     std::string connector, std::string conversation) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<nlohmann::json>> {

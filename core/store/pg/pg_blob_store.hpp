@@ -8,6 +8,7 @@
 #include "core/store/conversation_state_store.hpp"
 #include "core/store/inbound_ledger.hpp"
 #include "core/store/pg/db_executor.hpp"
+#include "core/store/puppet_store.hpp"
 
 namespace coibridge::core::pg {
 
@@ -29,6 +30,19 @@ class PgInboundLedger final : public InboundLedger {
   boost::asio::awaitable<Result<bool>> seen(std::string connector, std::string key) override;
   boost::asio::awaitable<Status> remember(std::string connector, std::string key,
                                           std::chrono::seconds keep) override;
+
+ private:
+  DbExecutor& db_;
+};
+
+class PgPuppetStore final : public PuppetStore {
+ public:
+  explicit PgPuppetStore(DbExecutor& db) : db_(db) {}
+  boost::asio::awaitable<Result<PuppetState>> load(std::string connector) override;
+  boost::asio::awaitable<Status> save_profile(std::string connector, std::string puppet_id,
+                                              std::string profile) override;
+  boost::asio::awaitable<Status> set_member(std::string connector, std::string puppet_id,
+                                            std::string conversation, bool member) override;
 
  private:
   DbExecutor& db_;

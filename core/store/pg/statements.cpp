@@ -251,6 +251,20 @@ constexpr Statement kStatements[] = {
      " VALUES ($1, $2, now() + make_interval(secs => $3::bigint))"
      " ON CONFLICT (connector, key) DO UPDATE SET expires_at = EXCLUDED.expires_at"},
     {"inbound_expire", "DELETE FROM seen_inbound WHERE expires_at < now()"},
+    {"puppet_profiles", "SELECT puppet_id, profile FROM puppets WHERE connector = $1"},
+    {"puppet_memberships",
+     "SELECT puppet_id, conversation FROM puppet_memberships WHERE connector = $1"
+     " ORDER BY joined_at, puppet_id, conversation"},
+    {"puppet_profile_put",
+     "INSERT INTO puppets (connector, puppet_id, profile) VALUES ($1, $2, $3)"
+     " ON CONFLICT (connector, puppet_id)"
+     " DO UPDATE SET profile = EXCLUDED.profile, updated_at = now()"},
+    {"puppet_join",
+     "INSERT INTO puppet_memberships (connector, puppet_id, conversation) VALUES ($1, $2, $3)"
+     " ON CONFLICT DO NOTHING"},
+    {"puppet_leave",
+     "DELETE FROM puppet_memberships WHERE connector = $1 AND puppet_id = $2"
+     " AND conversation = $3"},
     // --- blobs (attachment bytes in transit)
     {"blob_put",
      "INSERT INTO blobs (key, content_type, size, data) VALUES ($1, $2, $3, $4)"

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "connectors/matrix/matrix_ids.hpp"
@@ -54,6 +55,8 @@ class FakeClientApi final : public ClientApi {
   std::vector<std::string> bot_rooms;                // what joined_rooms("") answers
   // Joins of these users fail with M_FORBIDDEN until they are invited.
   std::set<std::string> needs_invite;
+  // Sends of these users fail with M_FORBIDDEN (not in the room) until they join it again.
+  std::set<std::string> not_in_room;
 
   std::vector<Call> of(const std::string& what) const {
     std::vector<Call> out;
@@ -93,6 +96,7 @@ class FakeClientApi final : public ClientApi {
   }
   awaitable<core::Status> join_room(std::string room, std::string as_user) override {
     calls.push_back({"join_room", room, as_user});
+    not_in_room.erase(as_user);
     if (needs_invite.contains(as_user)) co_return matrix_error("M_FORBIDDEN");
     co_return core::Status{};
   }
@@ -126,6 +130,7 @@ class FakeClientApi final : public ClientApi {
                                                   std::string txn_id, json content,
                                                   std::string as_user) override {
     calls.push_back({"send_event", room, as_user, type, txn_id, content});
+    if (not_in_room.contains(as_user)) co_return matrix_error("M_FORBIDDEN");
     // The homeserver's answer depends on the transaction id only, as a repeat gets the
     // first answer ("Transaction identifiers").
     co_return "$sent-" + txn_id;
@@ -247,9 +252,44 @@ class NoBlobs final : public core::BlobStore {
   awaitable<core::Result<std::int64_t>> purge(std::chrono::seconds) override { co_return 0; }
 };
 
+// What PgPuppetStore keeps, in memory: shared by the connectors of a test as the database is
+// shared by the runs of a process.
+class MemoryPuppets final : public core::PuppetStore {
+ public:
+  awaitable<core::Result<core::PuppetState>> load(std::string connector) override {
+    core::PuppetState state;
+    for (const auto& [key, profile] : profiles) {
+      if (key.first == connector) state.profiles.push_back({key.second, profile});
+    }
+    for (const auto& [c, puppet, room] : memberships) {
+      if (c == connector) state.memberships.push_back({puppet, room});
+    }
+    co_return state;
+  }
+  awaitable<core::Status> save_profile(std::string connector, std::string puppet_id,
+                                       std::string profile) override {
+    profiles[{connector, puppet_id}] = profile;
+    co_return core::Status{};
+  }
+  awaitable<core::Status> set_member(std::string connector, std::string puppet_id,
+                                     std::string conversation, bool member) override {
+    if (member) {
+      memberships.emplace(connector, puppet_id, conversation);
+    } else {
+      memberships.erase({connector, puppet_id, conversation});
+    }
+    co_return core::Status{};
+  }
+  std::map<std::pair<std::string, std::string>, std::string> profiles;
+  std::set<std::tuple<std::string, std::string, std::string>> memberships;
+};
+
 class MatrixConnectorTest : public ::testing::Test {
  protected:
-  MatrixConnectorTest() {
+  MatrixConnectorTest() { connector_ = make_connector(); }
+
+  // A connector as the process makes it; a second one is the same bridge after a restart.
+  std::unique_ptr<MatrixConnector> make_connector() {
     MatrixConnectorConfig config;
     config.name = "matrix";
     config.homeserver_url = "http://homeserver.invalid";
@@ -261,10 +301,10 @@ class MatrixConnectorTest : public ::testing::Test {
     registration.as_token = "the-as-token";
     registration.sender_localpart = "coibridge";
     api_ = std::make_shared<FakeClientApi>();
-    connector_ = std::make_unique<MatrixConnector>(
-        io_.get_executor(), config, MatrixConnector::Stores{blobs_, ledger_, nullptr}, metrics_,
-        registration, api_);
     sink_.linked.insert(kPortal);
+    return std::make_unique<MatrixConnector>(
+        io_.get_executor(), config, MatrixConnector::Stores{blobs_, ledger_, nullptr, &puppets_},
+        metrics_, registration, api_);
   }
 
   // Runs `body` while the connector's run() is active, as the supervisor would.
@@ -352,6 +392,7 @@ class MatrixConnectorTest : public ::testing::Test {
   FakeSink sink_;
   EmptyMessageMap messages_;
   std::shared_ptr<FakeClientApi> api_;
+  MemoryPuppets puppets_;
   std::unique_ptr<MatrixConnector> connector_;
 };
 
@@ -490,6 +531,33 @@ TEST_F(MatrixConnectorTest, BotCommandWithinTheSendersLevelIsAnswered) {
   ASSERT_EQ(answers.size(), 1u);
   const std::string text = answers[0].content["body"];
   EXPECT_TRUE(text.starts_with("coi-bridge is running.")) << text;
+}
+
+TEST_F(MatrixConnectorTest, GhostsAndTheirRoomsAreRememberedAcrossARestart) {
+  ASSERT_TRUE(deliver(mail_text("before the restart")).ok());
+  const std::string ghost = ghost_of("bob@example.org");
+  EXPECT_TRUE(puppets_.memberships.contains({"matrix", ghost, kPortal}));
+
+  connector_ = make_connector();  // a new process, the same database
+  ASSERT_TRUE(preflight().ok());
+  api_->calls.clear();
+  ASSERT_TRUE(deliver(mail_text("after the restart")).ok());
+  // The ghost exists, shows Bob and is in the room: no request but the message itself.
+  EXPECT_EQ(api_->sequence(), (std::vector<std::string>{"send_event"}));
+}
+
+TEST_F(MatrixConnectorTest, AGhostRememberedInARoomItLeftJoinsAgainOnTheRetry) {
+  ASSERT_TRUE(deliver(mail_text("first")).ok());
+  const std::string ghost = ghost_of("bob@example.org");
+  api_->not_in_room.insert(ghost);  // kicked while the bridge looked away
+  api_->calls.clear();
+  auto failed = deliver(mail_text("second"));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().kind, core::ErrorKind::kUnavailable);  // retried, not dead-lettered
+  EXPECT_FALSE(puppets_.memberships.contains({"matrix", ghost, kPortal}));
+  api_->calls.clear();
+  ASSERT_TRUE(deliver(mail_text("second")).ok());
+  EXPECT_EQ(api_->sequence(), (std::vector<std::string>{"join_room", "send_event"}));
 }
 
 }  // namespace
