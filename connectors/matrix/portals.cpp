@@ -78,14 +78,13 @@ awaitable<core::Result<bool>> Portals::open_public_portal(std::string alias) {
     co_return false;
   }
   const auto conversation = group_id_of_portal_alias(alias, mapping_.naming);
-  if (!conversation ||
-      !(conversation->starts_with("group:") || conversation->starts_with("adhoc:"))) {
-    co_return false;
-  }
-  // Only groups the mail side has seen: an alias must not conjure up conversations.
-  auto known = co_await conversations_->load(config_.dm_connector, *conversation);
+  if (!conversation) co_return false;
+  // Only groups the other side has described as such: an alias must not conjure up
+  // conversations, nor open someone's direct chat. The id itself is that connector's, opaque.
+  auto known = co_await conversations_->describe(config_.dm_connector, *conversation);
   if (!known) co_return known.error();
-  if (!*known) co_return false;
+  if (!*known || (*known)->kind != "group") co_return false;
+  const std::string title = (*known)->title.empty() ? *conversation : (*known)->title;
   const auto parts = split_id(alias);
   if (!parts) co_return false;
 
@@ -94,9 +93,8 @@ awaitable<core::Result<bool>> Portals::open_public_portal(std::string alias) {
   json body{{"preset", "public_chat"},
             {"visibility", "private"},  // not listed in the room directory
             {"room_alias_name", parts->localpart},
-            {"name", *conversation},
-            {"topic",
-             "Bridged with the mail group " + *conversation + " (" + config_.dm_connector + ")"}};
+            {"name", title},
+            {"topic", "Bridged with the group " + title + " (" + config_.dm_connector + ")"}};
   auto created = co_await api_.create_room(body, "");
   if (!created) {
     // Another query made it a moment ago: the alias exists, which is all the answer says.

@@ -33,6 +33,9 @@ class ConversationStateStore {
   virtual boost::asio::awaitable<Status> save(
       std::string connector, std::string conversation, nlohmann::json state,
       std::optional<ConversationInfo> info = std::nullopt) = 0;
+  // What the connector last said the conversation is (save's `info`), if it said anything.
+  virtual boost::asio::awaitable<Result<std::optional<ConversationInfo>>> describe(
+      std::string connector, std::string conversation) = 0;
   // Conversations of this connector whose description has this match key, oldest first;
   // merged ones are left out.
   virtual boost::asio::awaitable<Result<std::vector<std::string>>> find_by_key(

@@ -380,5 +380,24 @@ TEST_F(StoreTest, PuppetsAndTheirConversationsOutliveTheProcess) {
   EXPECT_TRUE(run_awaitable(after_restart.load("nobody"))->profiles.empty());
 }
 
+TEST_F(StoreTest, AConversationIsDescribedAsItsConnectorLastSaidItWas) {
+  PgConversationStateStore conversations{db_};
+  EXPECT_FALSE(run_awaitable(conversations.describe("mail", "group:1"))->has_value());
+  ASSERT_TRUE(run_awaitable(conversations.save("mail", "group:1", nlohmann::json::object(),
+                                               ConversationInfo{"group", "Team", {"a@x"}, "k"}))
+                  .ok());
+  ASSERT_TRUE(
+      run_awaitable(conversations.save("mail", "group:1", nlohmann::json::object(),
+                                       ConversationInfo{"group", "Team 2", {"a@x", "b@x"}, ""}))
+          .ok());
+  const auto info = run_awaitable(conversations.describe("mail", "group:1"));
+  ASSERT_TRUE(info.ok() && info->has_value());
+  EXPECT_EQ((*info)->kind, "group");
+  EXPECT_EQ((*info)->title, "Team 2");
+  EXPECT_EQ((*info)->members, (std::vector<std::string>{"a@x", "b@x"}));
+  EXPECT_EQ((*info)->match_key, "");
+  EXPECT_FALSE(run_awaitable(conversations.describe("other", "group:1"))->has_value());
+}
+
 }  // namespace
 }  // namespace coibridge::core::pg

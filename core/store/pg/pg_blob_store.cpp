@@ -93,6 +93,22 @@ awaitable<Status> PgPuppetStore::set_member(std::string connector, std::string p
   });
 }
 
+awaitable<Result<std::optional<ConversationInfo>>> PgConversationStateStore::describe(
+    std::string connector, std::string conversation) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<ConversationInfo>> {
+    pqxx::nontransaction tx(c);
+    auto rows = tx.exec_prepared("conversation_info", connector, conversation);
+    if (rows.empty()) return std::optional<ConversationInfo>{};
+    ConversationInfo info;
+    info.kind = rows[0][0].as<std::string>();
+    info.title = rows[0][1].as<std::string>();
+    info.members =
+        nlohmann::json::parse(rows[0][2].as<std::string>()).get<std::vector<std::string>>();
+    info.match_key = rows[0][3].is_null() ? std::string() : rows[0][3].as<std::string>();
+    return std::optional<ConversationInfo>(std::move(info));
+  });
+}
+
 awaitable<Result<std::optional<nlohmann::json>>> PgConversationStateStore::load(
     std::string connector, std::string conversation) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<nlohmann::json>> {

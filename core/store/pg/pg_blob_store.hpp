@@ -56,6 +56,8 @@ class PgConversationStateStore final : public ConversationStateStore {
   boost::asio::awaitable<Status> save(std::string connector, std::string conversation,
                                       nlohmann::json state,
                                       std::optional<ConversationInfo> info = std::nullopt) override;
+  boost::asio::awaitable<Result<std::optional<ConversationInfo>>> describe(
+      std::string connector, std::string conversation) override;
   boost::asio::awaitable<Result<std::vector<std::string>>> find_by_key(
       std::string connector, std::string match_key) override;
   boost::asio::awaitable<Result<std::string>> merge(std::string connector, std::string a,

@@ -193,6 +193,9 @@ constexpr Statement kStatements[] = {
      "EXCLUDED.title,"
      " members = EXCLUDED.members,"
      " match_key = CASE WHEN conversations.merged_into IS NULL THEN EXCLUDED.match_key END"},
+    {"conversation_info",
+     "SELECT kind, title, members::text, match_key FROM conversations"
+     " WHERE connector = $1 AND remote_id = $2"},
     {"conversation_by_key",
      "SELECT remote_id FROM conversations WHERE connector = $1 AND match_key = $2 AND merged_into "
      "IS NULL"

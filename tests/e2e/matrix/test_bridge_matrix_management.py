@@ -265,8 +265,9 @@ def test_portal_room_is_made_when_its_alias_is_joined(make_bridge, new_user, bri
     bridge = make_bridge(matrix_extra="      dm_connector: spool\n      public_portals: true\n")
     tok = token()
     group = f"group:Team_{tok}"
-    # The mail side knows the group (the COI connector keeps its state); another one it does not.
-    bridge.sql(f"INSERT INTO conversation_state (connector, conversation, state) VALUES ('spool', '{group}', '{{}}')")
+    # The other side has described the conversation as a group (as the COI connector does for
+    # the groups it reads); another one it has not.
+    bridge.sql(f"INSERT INTO conversations (connector, remote_id, kind, title) VALUES ('spool', '{group}', 'group', 'Team {tok}')")
     alias = mxpeer.portal_alias_of(group, bridge_setup.server_name)
     assert alias == f"#_coi_group=3a_team__{tok}:matrix.test"
 
@@ -276,6 +277,9 @@ def test_portal_room_is_made_when_its_alias_is_joined(make_bridge, new_user, bri
     info = wait_state(alice, room, "m.bridge", f"coi:bridge:{bridge_id}", lambda b: "bridgebot" in b,
                       "m.bridge on the portal", bridge)
     assert info["bridgebot"] == bot_of(bridge_setup)
+    # Named as the other side describes the group, not by its id.
+    wait_state(alice, room, "m.room.name", "", lambda c: c.get("name") == f"Team {tok}",
+               "the portal's name", bridge)
 
     alice.send_text(room, f"into the portal {tok}")
     [d] = bridge.wait_outbox(1)
@@ -284,6 +288,7 @@ def test_portal_room_is_made_when_its_alias_is_joined(make_bridge, new_user, bri
     assert alice.wait_for_message(room_id=room, body=f"out of the portal {tok}").sender == "@_coi_rita:matrix.test"
 
     # Unknown groups, other conversations and foreign names have no portal.
+    bridge.sql("INSERT INTO conversations (connector, remote_id, kind) VALUES ('spool', 'dm:bob@example.org', 'direct')")
     for missing in (mxpeer.portal_alias_of(f"group:unknown{tok}", "matrix.test"),
                     mxpeer.portal_alias_of("dm:bob@example.org", "matrix.test")):
         try:
@@ -299,7 +304,7 @@ def test_no_portals_unless_public_portals_is_on(make_bridge, new_user, bridge_se
     alice = new_user("alice")
     bridge = make_bridge(matrix_extra="      dm_connector: spool\n")
     group = f"group:g{token()}"
-    bridge.sql(f"INSERT INTO conversation_state (connector, conversation, state) VALUES ('spool', '{group}', '{{}}')")
+    bridge.sql(f"INSERT INTO conversations (connector, remote_id, kind) VALUES ('spool', '{group}', 'group')")
     try:
         alice.join(mxpeer.portal_alias_of(group, bridge_setup.server_name))
     except mxpeer.MxError as e:

@@ -177,6 +177,12 @@ class MemoryConversations final : public core::ConversationStateStore {
  public:
   std::map<std::string, nlohmann::json> states;  // by conversation (one connector)
   std::map<std::string, core::ConversationInfo> infos;
+  boost::asio::awaitable<core::Result<std::optional<core::ConversationInfo>>> describe(
+      std::string, std::string conversation) override {
+    const auto it = infos.find(conversation);
+    if (it == infos.end()) co_return std::optional<core::ConversationInfo>{};
+    co_return std::optional<core::ConversationInfo>(it->second);
+  }
   int saves = 0;
 
   boost::asio::awaitable<core::Result<std::optional<nlohmann::json>>> load(
