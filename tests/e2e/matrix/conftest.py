@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,21 +49,6 @@ def pytest_runtest_makereport(item, call):
         _FAILED.append(item.nodeid)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _synapse(*args: str, env: dict) -> str:
-    r = subprocess.run([str(REPO / "scripts" / "synapse"), *args], capture_output=True, text=True,
-                       env=env, timeout=240, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise AssertionError(f"scripts/synapse {' '.join(args)} failed ({r.returncode}):\n"
-                             f"{r.stdout}{r.stderr}")
-    return r.stdout
-
-
 @pytest.fixture(scope="session")
 def as_recorder():
     rec = mxpeer.TransactionRecorder()
@@ -88,7 +72,7 @@ def synapse_parts(as_recorder, tmp_path_factory):
     workdir = Path(workdir) if workdir else tmp_path_factory.mktemp("synapse")
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("SYNAPSE_PORT", str(_free_port()))
+    env.setdefault("SYNAPSE_PORT", str(mxpeer.free_port()))
     env["SYNAPSE_SERVER_NAME"] = SERVER_NAME
     # The interpreter running these tests is the one from .cache/matrix-venv: Synapse runs on
     # the same, and scripts/synapse need not check the venv again.
@@ -105,18 +89,14 @@ def synapse_parts(as_recorder, tmp_path_factory):
     setup = None
     binary = os.environ.get("COIBRIDGE_BINARY")
     if binary:
-        # Two ports asked for one after the other can be the same one (each was free when
-        # asked); the bridge must not get the homeserver's.
-        port = _free_port()
-        while str(port) == env["SYNAPSE_PORT"]:
-            port = _free_port()
+        port = mxpeer.free_port(avoid=[int(env["SYNAPSE_PORT"])])
         setup = mxbridge.BridgeSetup(binary, workdir, port, hs_url, SERVER_NAME)
         setup.generate_registration()
         registrations.append(str(setup.registration))
     _BRIDGE_SETUP.append(setup)
     _LOGS.append(workdir / "homeserver.log")
     try:
-        out = _synapse("up", str(workdir), *registrations, env=env)
+        out = mxpeer.synapse_script("up", str(workdir), *registrations, env=env)
         m = re.search(r"in (\d+) ms, RSS (.*)$", out.strip().splitlines()[-1])
         if m:
             _TIMINGS["synapse start"] = f"{m.group(1)} ms (RSS {m.group(2)} after start)"
@@ -129,7 +109,7 @@ def synapse_parts(as_recorder, tmp_path_factory):
         m = re.search(r"RSS (.*)$", status.stdout.strip())
         if m:
             _TIMINGS["synapse RSS at the end"] = m.group(1)
-        down = _synapse("down", str(workdir), env=env)
+        down = mxpeer.synapse_script("down", str(workdir), env=env)
         _TIMINGS["synapse stop"] = down.strip().rsplit(" in ", 1)[-1]
 
 
@@ -150,6 +130,13 @@ def new_user(hs):
 @pytest.fixture
 def timings() -> dict:
     return _TIMINGS
+
+
+@pytest.fixture(scope="session")
+def log_on_failure():
+    """log_on_failure(path): the end of that log is printed after the run when a test failed
+    (as the session homeserver's is)."""
+    return _LOGS.append
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -183,19 +170,21 @@ def _pg_admin() -> str:
 
 @pytest.fixture
 def make_bridge(bridge_setup, tmp_path, request):
-    """make_bridge(start=True, registration=None, mail=None, matrix_extra="") -> MxBridge with a
-    fresh database (matrix_extra: more keys of the Matrix connector's entry, indented by six).
+    """make_bridge(start=True, registration=None, mail=None, matrix_extra="", more_matrix=()) ->
+    MxBridge with a fresh database (matrix_extra: more keys of the Matrix connector's entry,
+    indented by six; more_matrix: BridgeSetups of more Matrix connectors in the same process).
     One runs at a time: they share the port the homeserver's registration names."""
     admin = _pg_admin()
     made: list = []
     dbs: list = []
 
-    def make(start: bool = True, registration=None, mail=None, matrix_extra: str = "") -> mxbridge.MxBridge:
+    def make(start: bool = True, registration=None, mail=None, matrix_extra: str = "",
+             more_matrix=()) -> mxbridge.MxBridge:
         db = f"mxbridge_{os.getpid()}_{random.randrange(10**9)}"
         mxbridge.psql(admin, f'CREATE DATABASE "{db}"')
         dbs.append(db)
         b = mxbridge.MxBridge(bridge_setup, tmp_path / f"bridge{len(made)}", f"{admin} dbname={db}", registration,
-                              mail, matrix_extra)
+                              mail, matrix_extra, more_matrix)
         made.append(b)
         if start:
             b.start()

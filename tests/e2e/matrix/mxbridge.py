@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 ADMIN_TOKEN = "matrix-e2e-admin-token-0123456789"
 CONNECTOR = "matrix"
@@ -53,25 +53,32 @@ def psql(conninfo: str, sql: str) -> str:
 
 
 class BridgeSetup:
-    """What the session fixes: the port, the config's Matrix part, the registration file."""
+    """What the session fixes for one Matrix connector: the bridge's port, the connector's
+    name, its homeserver and its registration file."""
 
-    def __init__(self, binary: str, workdir: Path, port: int, hs_url: str, server_name: str):
+    def __init__(self, binary: str, workdir: Path, port: int, hs_url: str, server_name: str,
+                 name: str = CONNECTOR):
         self.binary = binary
         self.dir = workdir
         self.port = port
         self.hs_url = hs_url
         self.server_name = server_name
+        self.name = name
         self.registration = workdir / "coi-bridge-registration.yaml"
 
-    def matrix_yaml(self, registration: Optional[Path] = None, extra: str = "") -> str:
-        """The connectors.matrix part; `extra` is more YAML of the same entry, indented by six."""
+    def matrix_entry(self, registration: Optional[Path] = None, extra: str = "") -> str:
+        """This connector's entry of connectors.matrix; `extra` is more YAML of the same entry,
+        indented by six."""
         q = json.dumps
-        return ("  matrix:\n"
-                f"    - name: {CONNECTOR}\n"
+        return (f"    - name: {q(self.name)}\n"
                 f"      homeserver_url: {q(self.hs_url)}\n"
                 f"      server_name: {q(self.server_name)}\n"
                 f"      registration: {q(str(registration or self.registration))}\n"
                 f"      url: {q(f'http://127.0.0.1:{self.port}')}\n" + extra)
+
+    def matrix_yaml(self, registration: Optional[Path] = None, extra: str = "") -> str:
+        """The connectors.matrix part with this connector alone."""
+        return "  matrix:\n" + self.matrix_entry(registration, extra)
 
     def generate_registration(self) -> str:
         """Runs `coi-bridge generate-registration`; returns what it printed."""
@@ -117,8 +124,12 @@ class MailAccount:
 
 
 class MxBridge:
+    """One coi-bridge process: the Matrix connector of `setup`, then those of `more_matrix` (the
+    same port, other homeservers), a spool connector "spool", and a COI connector if `mail`."""
+
     def __init__(self, setup: BridgeSetup, workdir: Path, conninfo: str, registration: Optional[Path] = None,
-                 mail: Optional[MailAccount] = None, matrix_extra: str = ""):
+                 mail: Optional[MailAccount] = None, matrix_extra: str = "",
+                 more_matrix: Iterable[BridgeSetup] = ()):
         self.setup = setup
         self.dir = workdir
         self.conninfo = conninfo
@@ -148,7 +159,8 @@ class MxBridge:
             "connectors:\n"
             "  spool:\n"
             f"    - {{name: spool, inbox_dir: {q(str(self.inbox))}, outbox_dir: {q(str(self.outbox_dir))}}}\n"
-            + setup.matrix_yaml(registration, matrix_extra) + (mail.yaml() if mail else ""))
+            + setup.matrix_yaml(registration, matrix_extra) + "".join(m.matrix_entry() for m in more_matrix)
+            + (mail.yaml() if mail else ""))
         self.mail = mail
 
     # ---- process
@@ -241,9 +253,13 @@ class MxBridge:
 
     def link_pair(self, a: tuple, b: tuple) -> int:
         """A bridge linking (connector, conversation) a and b."""
+        return self.link_all(a, b)
+
+    def link_all(self, *ends: tuple) -> int:
+        """A bridge linking every (connector, conversation) of `ends`."""
         status, made = self.api("POST", "/api/v1/bridges", {"name": f"b{random.randrange(10**9)}"})
         assert status == 201, (status, made)
-        for connector, remote_id in (a, b):
+        for connector, remote_id in ends:
             status, body = self.api("POST", f"/api/v1/bridges/{made['id']}/links",
                                     {"connector": connector, "remote_id": remote_id})
             assert status == 201, (connector, remote_id, status, body)

@@ -46,6 +46,8 @@ import hmac
 import json
 import os
 import secrets
+import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -155,6 +157,33 @@ def http_json(method: str, url: str, body: Any = None, token: Optional[str] = No
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+# --------------------------------------------------------------------------------------------
+# Starting and stopping homeservers (scripts/synapse)
+
+SYNAPSE_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "synapse"
+
+
+def free_port(avoid: Iterable[int] = ()) -> int:
+    """A TCP port on 127.0.0.1 that was free when asked and is none of `avoid`: two ports asked
+    for one after the other can be the same one (each was free when asked)."""
+    avoid = set(avoid)
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in avoid:
+            return port
+
+
+def synapse_script(*args: str, env: dict) -> str:
+    """Runs `scripts/synapse ARGS` (SYNAPSE_* settings in `env`); returns what it printed."""
+    r = subprocess.run([str(SYNAPSE_SCRIPT), *args], capture_output=True, text=True, env=env, timeout=240,
+                       stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise AssertionError(f"scripts/synapse {' '.join(args)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return r.stdout
 
 
 # --------------------------------------------------------------------------------------------
