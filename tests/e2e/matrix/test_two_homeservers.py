@@ -152,17 +152,18 @@ def test_one_bridge_relays_between_rooms_on_both_homeservers_and_the_spool(bridg
     bridge.drop("001", spool_message(f"hello both {tok}", f"s-{tok}", "conv-ab"))
     for side, user, room in ((a, alice, room_a), (b, bob, room_b)):
         m = user.wait_for_message(room_id=room, body=f"hello both {tok}")
-        assert m.sender == ghost_of("rita", side.server_name)
+        assert m.sender == ghost_of("rita", side.server_name, connector="spool")
         assert user.hs.run(user.client.get_displayname(m.sender)).displayname == "Remote Rita"
 
     # From one homeserver to the other (and the spool): Alice's message reaches Bob from her
-    # ghost on B, Bob's reaches Alice from his ghost on A.
+    # ghost on B, Bob's reaches Alice from his ghost on A; each ghost names the network of the
+    # person it stands for.
     alice.send_text(room_a, f"alice to bob {tok}")
     m = bob.wait_for_message(room_id=room_b, body=f"alice to bob {tok}")
-    assert m.sender == ghost_of(alice.user_id, b.server_name)
+    assert m.sender == ghost_of(alice.user_id, b.server_name, connector="hs-a")
     bob.send_text(room_b, f"bob to alice {tok}")
     m = alice.wait_for_message(room_id=room_a, body=f"bob to alice {tok}")
-    assert m.sender == ghost_of(bob.user_id, a.server_name)
+    assert m.sender == ghost_of(bob.user_id, a.server_name, connector="hs-b")
 
     out = bridge.wait_outbox(2)
     assert sorted((spool_text(d), d["event"]["who"]["connector"], d["target"]["remote_id"]) for d in out) == [
