@@ -22,13 +22,10 @@ bool plausible_address(const std::string& address) {
 // Whether every required key was there and valid.
 bool parse_server(core::ConfigSection& section, MailServerConfig& server) {
   bool ok = true;
-  if (auto host = section.text("host", Need::kRequired); !host) {
-    ok = false;
-  } else if (host->empty()) {
-    section.error("host", "must not be empty");
-    ok = false;
-  } else {
+  if (auto host = section.nonempty_text("host")) {
     server.host = std::move(*host);
+  } else {
+    ok = false;
   }
   if (auto port = section.integer("port", 1, 65535, Need::kRequired)) {
     server.port = static_cast<std::uint16_t>(*port);

@@ -9,13 +9,13 @@ core::ConnectorType connector_type() {
   return core::ConnectorType{
       .key = "coi",
       .parse = parse_coi_config,
-      .create = [](const core::ConnectorConfig& config,
-                   const core::ConnectorServices& services) -> core::Result<core::ConnectorPtr> {
-        return core::ConnectorPtr(std::make_shared<CoiConnector>(
-            dynamic_cast<const CoiConnectorConfig&>(config),
-            CoiConnector::Stores{services.checkpoints, services.blobs, services.conversations},
-            services.metrics));
-      },
+      .create = core::create_with<CoiConnectorConfig>(
+          [](const CoiConnectorConfig& config, const core::ConnectorServices& services) {
+            return std::make_shared<CoiConnector>(
+                config,
+                CoiConnector::Stores{services.checkpoints, services.blobs, services.conversations},
+                services.metrics);
+          }),
       .verbs = {},
       .direct_chats = true,
   };

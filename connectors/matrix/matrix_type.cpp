@@ -40,24 +40,23 @@ core::ConnectorType connector_type() {
   return core::ConnectorType{
       .key = "matrix",
       .parse = parse_matrix_config,
-      .create = [](const core::ConnectorConfig& config,
-                   const core::ConnectorServices& services) -> core::Result<core::ConnectorPtr> {
-        auto matrix = dynamic_cast<const MatrixConnectorConfig&>(config);
-        // Direct chats with ghosts go to the one connector of another network that offers
-        // them, when there is just one and the config names none.
-        if (matrix.dm_connector.empty()) {
-          std::vector<std::string> candidates;
-          for (const auto* other : services.direct_chat_instances) {
-            if (other->type != matrix.type) candidates.push_back(other->name);
-          }
-          if (candidates.size() == 1) matrix.dm_connector = candidates.front();
-        }
-        return core::ConnectorPtr(std::make_shared<MatrixConnector>(
-            services.executor, std::move(matrix),
-            MatrixConnector::Stores{services.blobs, services.ledger, &services.conversations,
-                                    &services.puppets},
-            services.metrics));
-      },
+      .create = core::create_with<MatrixConnectorConfig>(
+          [](MatrixConnectorConfig matrix, const core::ConnectorServices& services) {
+            // Direct chats with ghosts go to the one connector of another network that offers
+            // them, when there is just one and the config names none.
+            if (matrix.dm_connector.empty()) {
+              std::vector<std::string> candidates;
+              for (const auto* other : services.direct_chat_instances) {
+                if (other->type != matrix.type) candidates.push_back(other->name);
+              }
+              if (candidates.size() == 1) matrix.dm_connector = candidates.front();
+            }
+            return std::make_shared<MatrixConnector>(
+                services.executor, std::move(matrix),
+                MatrixConnector::Stores{services.blobs, services.ledger, &services.conversations,
+                                        &services.puppets},
+                services.metrics);
+          }),
       .verbs = {{
           .name = "generate-registration",
           .summary = "write each Matrix connector's appservice registration file (new\n"

@@ -9,11 +9,10 @@ core::ConnectorType connector_type() {
   return core::ConnectorType{
       .key = "spool",
       .parse = parse_spool_config,
-      .create = [](const core::ConnectorConfig& config,
-                   const core::ConnectorServices& services) -> core::Result<core::ConnectorPtr> {
-        return core::ConnectorPtr(std::make_shared<SpoolConnector>(
-            dynamic_cast<const SpoolConnectorConfig&>(config), services.blobs));
-      },
+      .create = core::create_with<SpoolConnectorConfig>(
+          [](const SpoolConnectorConfig& config, const core::ConnectorServices& services) {
+            return std::make_shared<SpoolConnector>(config, services.blobs);
+          }),
       .verbs = {},
   };
 }

@@ -20,12 +20,12 @@ namespace {
 // A secret file is a password or a token: anything near this size is the wrong file.
 constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
 
-struct FileEntry {
+}  // namespace
+
+struct ConfigSection::FileEntry {
   YAML::Node value;
   int line = 0;
 };
-
-}  // namespace
 
 struct ConfigSection::Shared {
   EnvLookup env;
@@ -117,6 +117,15 @@ std::optional<std::string> ConfigSection::text(std::string_view key, Need need) 
   }
   return config_internal::scalar_string(entry->value, join_path(data_->path, key), entry->line,
                                         shared_->errors);
+}
+
+std::optional<std::string> ConfigSection::nonempty_text(std::string_view key) {
+  auto value = text(key, Need::kRequired);
+  if (value && value->empty()) {
+    error(key, "must not be empty");
+    return std::nullopt;
+  }
+  return value;
 }
 
 namespace config_internal {
@@ -217,29 +226,30 @@ std::optional<std::size_t> ConfigSection::word(std::string_view key, const std::
 }
 
 std::optional<ConfigSection> ConfigSection::section(std::string_view key, Need need) {
-  data_->asked.emplace(key);
-  const FileEntry* entry = data_->find(key);
-  if (entry == nullptr) {
-    if (need == Need::kRequired) error(key, "required");
+  if (need == Need::kRequired && data_->find(key) == nullptr) {
+    error(key, "required");
     return std::nullopt;
   }
-  if (!entry->value.IsMap() && !entry->value.IsNull()) {
-    error(key, "expected a mapping");
-    return std::nullopt;
-  }
+  const FileEntry* entry = composite(key, false, "a mapping");
+  if (entry == nullptr) return std::nullopt;
   return ConfigSection(shared_, join_path(data_->path, key), entry->line, entry->value);
 }
 
-std::optional<std::vector<ConfigSection>> ConfigSection::list(std::string_view key) {
+const ConfigSection::FileEntry* ConfigSection::composite(std::string_view key, bool sequence,
+                                                         std::string_view expected) {
   data_->asked.emplace(key);
   const FileEntry* entry = data_->find(key);
+  if (entry == nullptr || entry->value.IsNull()) return entry;
+  if (sequence ? entry->value.IsSequence() : entry->value.IsMap()) return entry;
+  error(key, "expected " + std::string(expected));
+  return nullptr;
+}
+
+std::optional<std::vector<ConfigSection>> ConfigSection::list(std::string_view key) {
+  const FileEntry* entry = composite(key, true, "a list");
   if (entry == nullptr) return std::nullopt;
   std::vector<ConfigSection> out;
   if (entry->value.IsNull()) return out;
-  if (!entry->value.IsSequence()) {
-    error(key, "expected a list");
-    return std::nullopt;
-  }
   const std::string list_path = join_path(data_->path, key);
   std::size_t index = 0;
   for (const auto& item : entry->value) {
@@ -256,15 +266,10 @@ std::optional<std::vector<ConfigSection>> ConfigSection::list(std::string_view k
 
 std::optional<std::vector<ConfigSection::Entry>> ConfigSection::entries(std::string_view key,
                                                                         std::string_view expected) {
-  data_->asked.emplace(key);
-  const FileEntry* entry = data_->find(key);
+  const FileEntry* entry = composite(key, false, expected);
   if (entry == nullptr) return std::nullopt;
   std::vector<Entry> out;
   if (entry->value.IsNull()) return out;
-  if (!entry->value.IsMap()) {
-    error(key, "expected " + std::string(expected));
-    return std::nullopt;
-  }
   const std::string map_path = join_path(data_->path, key);
   config_internal::for_each_entry(
       entry->value, map_path, shared_->errors,

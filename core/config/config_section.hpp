@@ -41,6 +41,8 @@ class ConfigSection {
   // The key's text, from the environment or the file. nullopt when absent (an error when
   // required) or when it is not a scalar (an error).
   std::optional<std::string> text(std::string_view key, Need need = Need::kOptional);
+  // A required key whose value must not be empty either ("must not be empty").
+  std::optional<std::string> nonempty_text(std::string_view key);
   // A credential: text(), or the contents of the file that <key>_file names, without one
   // trailing newline. Setting both in the file is an error. Messages never quote it.
   std::optional<std::string> secret(std::string_view key, Need need = Need::kOptional);
@@ -84,6 +86,10 @@ class ConfigSection {
   std::string env_name(std::string_view key) const;
 
  private:
+  struct FileEntry;
+  // The entry of a list (`sequence`) or mapping under `key`: null when absent or, reported as
+  // "expected <expected>", of another kind. A null YAML value is an empty one.
+  const FileEntry* composite(std::string_view key, bool sequence, std::string_view expected);
   std::optional<std::size_t> word(std::string_view key, const std::string_view* words,
                                   std::size_t count, Need need);
   std::shared_ptr<Shared> shared_;

@@ -57,6 +57,16 @@ struct ConnectorType {
 
 using ConnectorTypes = std::vector<ConnectorType>;
 
+// A ConnectorType::create from `make(const Config&, const ConnectorServices&)`, which returns
+// the new connector: the instance's config arrives as the type's own struct.
+template <class Config, class Make>
+auto create_with(Make make) {
+  return [make](const ConnectorConfig& config,
+                const ConnectorServices& services) -> Result<ConnectorPtr> {
+    return ConnectorPtr(make(dynamic_cast<const Config&>(config), services));
+  };
+}
+
 // The parsers the configuration loader needs, by key.
 ConnectorConfigParsers config_parsers(const ConnectorTypes& types);
 const ConnectorType* find_type(const ConnectorTypes& types, std::string_view key);

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "core/model/enum_names.hpp"
+
 namespace coibridge::core {
 namespace {
 
@@ -171,21 +173,9 @@ Payload payload_from(const json& j) {
 }  // namespace
 
 const char* to_string(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalidArgument:
-      return "invalid_argument";
-    case ErrorKind::kNotFound:
-      return "not_found";
-    case ErrorKind::kConflict:
-      return "conflict";
-    case ErrorKind::kUnavailable:
-      return "unavailable";
-    case ErrorKind::kPermanent:
-      return "permanent";
-    case ErrorKind::kInternal:
-      return "internal";
-  }
-  return "internal";
+  static constexpr std::array<const char*, 6> kNames = {
+      "invalid_argument", "not_found", "conflict", "unavailable", "permanent", "internal"};
+  return enum_name<ErrorKind::kInternal>(kind, kNames, "internal");
 }
 
 const char* payload_kind(const Payload& payload) {

@@ -1,19 +1,13 @@
 #include "core/model/publish.hpp"
 
+#include "core/model/enum_names.hpp"
+
 namespace coibridge::core {
 
 const char* to_string(PublishStatus status) {
-  switch (status) {
-    case PublishStatus::kAccepted:
-      return "accepted";
-    case PublishStatus::kDuplicate:
-      return "duplicate";
-    case PublishStatus::kEcho:
-      return "echo";
-    case PublishStatus::kUnlinked:
-      return "unlinked";
-  }
-  return "unknown";
+  static constexpr std::array<const char*, 4> kNames = {"accepted", "duplicate", "echo",
+                                                        "unlinked"};
+  return enum_name<PublishStatus::kUnlinked>(status, kNames, "unknown");
 }
 
 }  // namespace coibridge::core

@@ -99,11 +99,10 @@ core::ConnectorType connector_type() {
   return core::ConnectorType{
       .key = "notes",
       .parse = parse_notes,
-      .create = [](const core::ConnectorConfig& config,
-                   const core::ConnectorServices&) -> core::Result<core::ConnectorPtr> {
-        return core::ConnectorPtr(
-            std::make_shared<NotesConnector>(dynamic_cast<const NotesConfig&>(config)));
-      },
+      .create = core::create_with<NotesConfig>(
+          [](const NotesConfig& config, const core::ConnectorServices&) {
+            return std::make_shared<NotesConnector>(config);
+          }),
       .verbs = {{.name = "notes-dirs",
                  .summary = "print each notes connector's directory",
                  .run = print_dirs}},
