@@ -85,6 +85,46 @@ struct MailboxReader::Pending {
   std::deque<HeldMail> released;
 };
 
+namespace {
+
+// In a direct chat every mail the bridge reads comes from the one contact, whose Delta Chat
+// gives each message its own Date second, later than the one before (chatmail core,
+// create_smeared_timestamp). The mail server may still deliver mails sent moments apart in
+// another order (Postfix delivers a burst in parallel), so within a batch a direct chat's
+// events go out by Date; equal Dates keep their mailbox order. Groups keep mailbox order:
+// their members' clocks disagree, and their thread order is placed already.
+void order_direct_chats_by_date(std::vector<core::BatchEvent>& events,
+                                std::vector<const imap::FetchedMessage*>& source) {
+  std::map<std::string, std::vector<std::size_t>> slots;  // direct chat -> its positions
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& where = events[i].event.where.remote_id;
+    if (dm_peer(where)) slots[where].push_back(i);
+  }
+  for (const auto& [conversation, positions] : slots) {
+    auto sorted = positions;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) {
+      return events[a].event.at < events[b].event.at;
+    });
+    if (sorted == positions) continue;
+    std::vector<core::BatchEvent> moved_events;
+    std::vector<const imap::FetchedMessage*> moved_source;
+    for (auto i : sorted) {
+      moved_events.push_back(std::move(events[i]));
+      moved_source.push_back(source[i]);
+    }
+    for (std::size_t k = 0; k < positions.size(); ++k) {
+      events[positions[k]] = std::move(moved_events[k]);
+      source[positions[k]] = moved_source[k];
+    }
+  }
+}
+
+}  // namespace
+
+void MailboxReader::order_direct_chats_by_date(Pending& pending) {
+  coi::order_direct_chats_by_date(pending.events, pending.source);
+}
+
 awaitable<core::Status> MailboxReader::watch(core::ConnectorContext& ctx, MailboxSource& session,
                                              const std::string& mailbox) {
   auto state = co_await session.select(mailbox);
@@ -264,6 +304,7 @@ awaitable<core::Status> MailboxReader::commit(core::ConnectorContext& ctx, Batch
     if (auto st = co_await place(pending, mapped, &message); !st) co_return st;
   }
   if (auto st = co_await release_held(pending, holding); !st) co_return st;
+  order_direct_chats_by_date(pending);
   if (auto st = co_await publish_pending(ctx, pending); !st) co_return st;
   // The group states after the events: a state saved before a publish that then failed would
   // already hold the members the re-read mail adds, and their MemberJoined would be lost. The

@@ -71,6 +71,8 @@ class MailboxReader {
                                               const std::string& mailbox, std::uint32_t uidvalidity,
                                               Holding& holding);
   struct Pending;
+  // Direct chats' events of this commit in the order of their mails' Date.
+  static void order_direct_chats_by_date(Pending& pending);
   // Places the held mails whose group is known now, in chain order, then those that stop
   // waiting (group_threads.hpp).
   boost::asio::awaitable<core::Status> release_held(Pending& pending, Holding& holding);

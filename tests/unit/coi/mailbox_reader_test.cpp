@@ -254,5 +254,33 @@ TEST_F(MailboxReaderTest, AnAnnouncedMemberAdditionIsAMemberJoinedOfItsOwn) {
   EXPECT_THAT(saved_group(kGroup).members, ::testing::Contains("dave@example.org"));
 }
 
+// Delta Chat gives each message its own later Date second; the mail server may deliver a
+// burst in another order. A direct chat's mails read together go out in Date order.
+TEST_F(MailboxReaderTest, ADirectChatsMailsDeliveredOutOfOrderArePublishedByDate) {
+  const auto mail = [](const std::string& id, const std::string& second, const std::string& text) {
+    return "From: Alice <alice@example.org>\r\nTo: bridge@example.org\r\nSubject: x\r\n"
+           "Date: Tue, 07 Jan 2025 10:05:" +
+           second + " +0000\r\nMessage-ID: <" + id +
+           ">\r\nChat-Version: 1.0\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n" +
+           text + "\r\n";
+  };
+  // In mailbox (UID) order: the first, then the third, then the second; and a group mail
+  // between them, which keeps its place.
+  mailbox_.add(mail("m1@example.org", "01", "one"));
+  mailbox_.add(mail("m3@example.org", "03", "three"));
+  mailbox_.add(group_mail("team-1@example.org", "bob@example.org", "group"));
+  mailbox_.add(mail("m2@example.org", "02", "two"));
+  ASSERT_TRUE(ended_cleanly(session()));
+  std::vector<std::string> texts;
+  for (const auto& event : sink_.accepted) {
+    if (const auto* posted = std::get_if<core::MessagePosted>(&event.payload)) {
+      texts.push_back(posted->body.text.substr(0, posted->body.text.find_first_of("\r\n")));
+    }
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"one", "two", "group", "three"}));
+  EXPECT_EQ(checkpoint(), 4u);
+}
+
 }  // namespace
 }  // namespace coibridge::connectors::coi
