@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -29,6 +31,39 @@ using boost::asio::awaitable;
 constexpr std::uintmax_t kMaxInboxFile = 1024 * 1024;
 // An attachment file named by an inbox event.
 constexpr std::uintmax_t kMaxAttachmentFile = 64 * 1024 * 1024;
+
+// The contents of `path`, or why not: only a regular file itself is read, never what a
+// symbolic link points at (O_NOFOLLOW), so a link dropped into the inbox cannot hand the
+// bridge a file from elsewhere to relay.
+std::optional<std::string> read_regular_file(const fs::path& path, std::uintmax_t limit,
+                                             std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) return "is a symbolic link; only regular files are read";
+    return std::string("cannot open: ") + std::strerror(errno);
+  }
+  struct stat st {};
+  std::optional<std::string> problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::string("cannot stat: ") + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "is not a regular file";
+  } else if (static_cast<std::uintmax_t>(st.st_size) > limit) {
+    problem = "is larger than " + std::to_string(limit) + " bytes";
+  } else {
+    out.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const auto n = ::read(fd, out.data() + done, out.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    out.resize(done);
+  }
+  ::close(fd);
+  return problem;
+}
 
 // Writes data to path only if path does not exist yet: a temporary file, then link(2),
 // which fails with EEXIST instead of replacing. Returns false with errno set on failure;
@@ -89,15 +124,10 @@ awaitable<core::Result<SpoolConnector::StoredFile>> SpoolConnector::store_file(
         "location", std::string(location) + " must name a file in the inbox directory");
   }
   const fs::path path = fs::path(config_.inbox_dir) / name;
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) co_return core::Error::invalid("location", name + ": " + ec.message());
-  if (size > kMaxAttachmentFile) {
-    co_return core::Error::invalid(
-        "location", name + " is larger than " + std::to_string(kMaxAttachmentFile) + " bytes");
+  std::string data;
+  if (auto problem = read_regular_file(path, kMaxAttachmentFile, data)) {
+    co_return core::Error::invalid("location", name + " " + *problem);
   }
-  std::ifstream in(path, std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (content_type.empty()) content_type = core::sniff_image_type(data);
   const std::size_t bytes = data.size();
   auto stored = co_await blobs_.put(std::move(content_type), std::move(data));
@@ -156,8 +186,11 @@ awaitable<void> SpoolConnector::run(core::ConnectorContext& ctx) {
     std::vector<fs::path> files;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(config_.inbox_dir, ec)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".json")
-        files.push_back(entry.path());
+      // A symbolic link named *.json is taken too, and refused as a dead letter: read, it
+      // would relay a file from outside the inbox.
+      const auto status = entry.symlink_status(ec);
+      const bool candidate = fs::is_regular_file(status) || fs::is_symlink(status);
+      if (candidate && entry.path().extension() == ".json") files.push_back(entry.path());
     }
     // Names order the files, so a script can sequence what it drops in.
     std::sort(files.begin(), files.end());
@@ -169,18 +202,10 @@ awaitable<void> SpoolConnector::run(core::ConnectorContext& ctx) {
 
 awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, const fs::path& file) {
   std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) co_return;  // gone meanwhile
+  if (!fs::exists(fs::symlink_status(file, ec))) co_return;  // gone meanwhile
   std::string text;
   std::string problem;
-  if (size > kMaxInboxFile) {
-    problem = "file is larger than " + std::to_string(kMaxInboxFile) + " bytes";
-  } else {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    text = buf.str();
-  }
+  if (auto why = read_regular_file(file, kMaxInboxFile, text)) problem = "file " + *why;
 
   std::optional<core::Event> event;
   if (problem.empty()) {

@@ -91,6 +91,16 @@ class ProcessTest : public ::testing::Test {
 
 class ExternalDbTest : public ProcessTest {
  protected:
+  std::string dead_letter_reasons() {
+    pqxx::connection c(pg_.conninfo());
+    pqxx::read_transaction tx(c);
+    std::string out;
+    for (const auto& row : tx.exec("SELECT reason FROM dead_letters ORDER BY id")) {
+      out += row[0].as<std::string>() + "\n";
+    }
+    return out;
+  }
+
   void SetUp() override { write_config({pg_.conninfo(), ""}); }
 
   std::int64_t count(const std::string& sql) {
@@ -286,6 +296,76 @@ TEST_F(ExternalDbTest, MalformedInboundFileBecomesADeadLetterAndTheSpoolMovesOn)
   EXPECT_NE(metrics.body.find("coibridge_outbox_depth 0"), std::string::npos);
   EXPECT_NE(metrics.body.find("coibridge_http_requests_total"), std::string::npos);
   EXPECT_EQ(bridge->stop(SIGTERM), 0);
+}
+
+// An inbox file or an attachment that is a symbolic link is refused, never read: otherwise a
+// link to a file outside the inbox would be relayed (a root-only file, say). A good file
+// dropped after them still arrives.
+TEST_F(ExternalDbTest, SymbolicLinksInTheSpoolInboxAreDeadLettersNotRead) {
+  auto bridge = start();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"links"})").body)["id"]
+                .get<std::int64_t>();
+  for (const char* conv : {"room-a", "room-b"}) {
+    ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
+                   json{{"connector", "spool"}, {"remote_id", conv}}.dump())
+                  .status,
+              201);
+  }
+  const std::string in = dir_.path() + "/in";
+  fs::create_directories(in);
+  fs::create_directories(dir_.path() + "/out");
+  const auto message = [](const std::string& origin, const std::string& text,
+                          const std::string& attachment) {
+    json event{{"where", {{"remote_id", "room-a"}}},
+               {"who", {{"connector", "spool"}, {"remote_id", "eve"}}},
+               {"origin", {{"remote_id", origin}}},
+               {"payload", {{"kind", "message.posted"}, {"body", {{"text", text}}}}}};
+    if (!attachment.empty()) {
+      event["payload"]["body"]["attachments"] = json::array({{{"filename", "x.txt"},
+                                                              {"content_type", "text/plain"},
+                                                              {"size", 12},
+                                                              {"location", "file:" + attachment}}});
+    }
+    return event.dump();
+  };
+  // Outside the inbox: what a link must not leak.
+  std::ofstream(dir_.path() + "/secret.json") << message("secret", "SECRET-OUTSIDE", "");
+  std::ofstream(dir_.path() + "/secret.txt") << "SECRET-BYTES";
+  fs::create_symlink(dir_.path() + "/secret.txt", in + "/att-link");
+  { std::ofstream(in + "/002.json.part") << message("m2", "with a linked file", "att-link"); }
+  fs::create_symlink(dir_.path() + "/secret.json", in + "/001.json");
+  fs::rename(in + "/002.json.part", in + "/002.json");
+  { std::ofstream(in + "/003.json.part") << message("m3", "after the links", ""); }
+  fs::rename(in + "/003.json.part", in + "/003.json");
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (count("SELECT count(*) FROM messages") + count("SELECT count(*) FROM dead_letters") < 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(
+      count("SELECT count(*) FROM dead_letters WHERE reason LIKE '001.json: %symbolic link%'"), 1)
+      << dead_letter_reasons();
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE reason LIKE '%att-link%symbolic link%'"),
+            1)
+      << dead_letter_reasons();
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 1);  // only the good one
+  EXPECT_EQ(count("SELECT count(*) FROM blobs"), 0);
+  EXPECT_TRUE(fs::exists(dir_.path() + "/secret.json"));  // the link went, not its target
+  EXPECT_FALSE(fs::exists(in + "/001.json"));
+  const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (count("SELECT count(*) FROM outbox") != 0 &&
+         std::chrono::steady_clock::now() < deadline2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+  const auto log = read_file(dir_.path() + "/out/deliveries.log");
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_.path() + "/out")) {
+    if (!entry.is_regular_file()) continue;
+    const auto text = read_file(entry.path());
+    EXPECT_EQ(text.find("SECRET"), std::string::npos) << entry.path();
+  }
 }
 
 TEST_F(ExternalDbTest, SecretsNeverReachTheLog) {
