@@ -80,6 +80,9 @@ std::shared_ptr<core::ConnectorConfig> parse_matrix_config(core::ConfigSection& 
   if (auto dm = section.text("dm_connector")) m->dm_connector = std::move(*dm);
   m->permissions = parse_permissions(section);
   if (auto v = section.boolean("public_portals")) m->public_portals = *v;
+  if (auto n = section.integer("max_transaction_bytes", 1024 * 1024, std::int64_t{1} << 30)) {
+    m->max_transaction_bytes = static_cast<std::size_t>(*n);
+  }
   if (auto ca = section.text("ca_file")) m->ca_file = std::move(*ca);
   if (auto v = section.boolean("verify_certificate")) m->verify_certificate = *v;
   if (!ok) return nullptr;

@@ -26,7 +26,10 @@ struct MatrixConnectorConfig : core::ConnectorConfig {
   // Unset: users of server_name are "user", nobody is "admin".
   std::optional<std::map<std::string, std::string>> permissions;
   bool public_portals = false;  // rooms for groups on alias query (#<prefix><group>:<server>)
-  std::string ca_file;          // empty: the system's CA certificates
+  // The largest appservice transaction taken. Synapse pushes up to 100 events of up to
+  // 64 KiB each, plus ephemeral events, in one transaction: far more than http.max_body_bytes.
+  std::size_t max_transaction_bytes = 32 * 1024 * 1024;
+  std::string ca_file;  // empty: the system's CA certificates
   bool verify_certificate = true;
 };
 

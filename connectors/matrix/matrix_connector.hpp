@@ -61,6 +61,7 @@ class MatrixConnector final : public core::Connector {
   boost::asio::awaitable<core::Status> linked(core::PortalLink link) override;
   boost::asio::awaitable<core::Status> unlinked(core::PortalLink link) override;
   core::HttpClaim claims_http(const core::HttpRequest& request) const override;
+  std::size_t http_body_limit() const override { return config_.max_transaction_bytes; }
   boost::asio::awaitable<core::HttpResponse> handle_http(const core::HttpRequest& request) override;
 
  private:

@@ -208,8 +208,15 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
        [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
   // Connector webhooks (a homeserver's transactions, ...) to the instance that claims them;
   // the rest is the admin API.
+  core::HttpServerOptions http_options;
+  http_options.host = config.http.host;
+  http_options.port = config.http.port;
+  http_options.max_body_bytes = config.http.max_body_bytes;
+  http_options.body_limit_for = [&registry](std::string_view path) {
+    return registry.http_body_limit(path);
+  };
   core::HttpServer http(
-      io.get_executor(), {config.http.host, config.http.port, config.http.max_body_bytes},
+      io.get_executor(), http_options,
       [&admin, &registry](const core::HttpRequest& req) -> awaitable<core::HttpResponse> {
         if (auto connector = registry.http_handler(req)) {
           co_return co_await connector->handle_http(req);

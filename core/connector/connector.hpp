@@ -181,6 +181,9 @@ class Connector {
   // gets the requests that carry its own credentials. The response must be sent only after
   // what the request carried is committed (or rejected).
   virtual HttpClaim claims_http(const HttpRequest& /*request*/) const { return HttpClaim::kNone; }
+  // The largest request body this connector takes on the paths it claims; 0: the server's
+  // http.max_body_bytes.
+  virtual std::size_t http_body_limit() const { return 0; }
   virtual boost::asio::awaitable<HttpResponse> handle_http(const HttpRequest& /*request*/) {
     co_return HttpResponse::json(404, R"({"error":"not found"})");
   }

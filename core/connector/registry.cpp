@@ -1,5 +1,7 @@
 #include "core/connector/registry.hpp"
 
+#include <algorithm>
+
 namespace coibridge::core {
 
 Status ConnectorRegistry::add(ConnectorPtr connector) {
@@ -41,6 +43,18 @@ ConnectorPtr ConnectorRegistry::http_handler(const HttpRequest& request) const {
     }
   }
   return best;
+}
+
+std::size_t ConnectorRegistry::http_body_limit(std::string_view path) const {
+  // Decided from the path alone: the body limit applies before the request's credentials
+  // are looked at, so the largest limit among the instances serving the path counts.
+  HttpRequest head;
+  head.path = std::string(path);
+  std::size_t limit = 0;
+  for (const auto& [_, c] : by_name_) {
+    if (c->claims_http(head) != HttpClaim::kNone) limit = std::max(limit, c->http_body_limit());
+  }
+  return limit;
 }
 
 }  // namespace coibridge::core

@@ -19,6 +19,9 @@ class ConnectorRegistry {
   // The connector with the strongest claim on an HTTP request (Connector::claims_http), or
   // null when none claims it.
   ConnectorPtr http_handler(const HttpRequest& request) const;
+  // The largest body a connector that claims `path` takes (Connector::http_body_limit); 0
+  // when none claims it or none says.
+  std::size_t http_body_limit(std::string_view path) const;
 
  private:
   std::map<std::string, ConnectorPtr, std::less<>> by_name_;

@@ -228,12 +228,26 @@ asio::awaitable<void> session(std::shared_ptr<Connection> c) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(opt.header_limit, std::numeric_limits<std::uint32_t>::max())));
-    // Also checked against Content-Length as soon as the head is parsed, so an oversized
-    // body is refused before any of it is read.
-    parser.body_limit(static_cast<std::uint64_t>(opt.max_body_bytes));
+    // The limit depends on the path, known once the head is read: until then none, and then
+    // the path's limit, checked against Content-Length at once so that an oversized body is
+    // refused before any of it is read.
+    parser.body_limit(boost::none);
+    std::size_t body_limit = opt.max_body_bytes;
 
     c->stream.expires_after(opt.read_timeout);
     auto [ec, n] = co_await http::async_read_header(c->stream, buffer, parser, kAwait);
+    if (!ec) {
+      const auto& head = parser.get();
+      if (opt.body_limit_for) {
+        const std::string_view target = head.target();
+        const std::size_t for_path = opt.body_limit_for(target.substr(0, target.find('?')));
+        if (for_path > 0) body_limit = for_path;
+      }
+      parser.body_limit(static_cast<std::uint64_t>(body_limit));
+      if (const auto length = parser.content_length(); length && *length > body_limit) {
+        ec = http::error::body_limit;
+      }
+    }
     if (!ec) {
       const auto& head = parser.get();
       // RFC 9110 §10.1.1: a client waiting for 100 (Continue) sends the body only then.
@@ -248,7 +262,7 @@ asio::awaitable<void> session(std::shared_ptr<Connection> c) {
         co_await fail_connection(
             c->stream,
             error_response(413, "payload_too_large",
-                           fmt::format("request body exceeds {} bytes", opt.max_body_bytes)),
+                           fmt::format("request body exceeds {} bytes", body_limit)),
             opt.read_timeout);
       } else if (ec == http::error::header_limit) {
         co_await fail_connection(

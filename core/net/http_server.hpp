@@ -20,7 +20,10 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";            // an IP address literal (no name resolution)
   std::uint16_t port = 0;                    // 0: any free port; listen() returns the one chosen
   std::size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413 (RFC 9110 §15.5.14)
-  std::size_t header_limit = 16 * 1024;      // larger request heads get 431 (RFC 6585 §5)
+  // A different limit for some requests, by their path (a homeserver's transactions are
+  // larger than admin calls); 0 or unset: max_body_bytes.
+  std::function<std::size_t(std::string_view path)> body_limit_for = {};
+  std::size_t header_limit = 16 * 1024;  // larger request heads get 431 (RFC 6585 §5)
   // Budget for reading one request (head and body) and for writing one response. An idle
   // keep-alive connection is closed when it elapses.
   std::chrono::milliseconds read_timeout{30000};

@@ -42,6 +42,8 @@ class TestConnector final : public core::Connector {
   // Claims requests under http_prefix; by instance when they carry http_token as a Bearer.
   std::string http_prefix;
   std::string http_token;
+  std::size_t http_limit = 0;
+  std::size_t http_body_limit() const override { return http_limit; }
   core::HttpClaim claims_http(const core::HttpRequest& request) const override {
     if (http_prefix.empty() || !request.path.starts_with(http_prefix))
       return core::HttpClaim::kNone;

@@ -61,6 +61,7 @@ TEST(MatrixConfig, NeedsItsKeysAndValidValues) {
   EXPECT_EQ(m.ghost_prefix, "_coi_");
   EXPECT_EQ(m.bot_localpart, "coibridge");
   EXPECT_TRUE(m.verify_certificate);
+  EXPECT_EQ(m.max_transaction_bytes, 32u * 1024 * 1024);  // Synapse's transactions fit
 }
 
 TEST(MatrixConfig, PermissionsMapSubjectsToLevels) {

@@ -142,6 +142,23 @@ TEST_F(HttpServerTest, OversizedBodyGets413WithoutReachingTheHandler) {
   EXPECT_EQ(calls_.load(), 1);
 }
 
+TEST_F(HttpServerTest, APathMayTakeLargerBodiesThanTheRest) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  options.body_limit_for = [](std::string_view path) -> std::size_t {
+    return path.starts_with("/_matrix/app/") ? 64 * 1024 : 0;
+  };
+  start(echo, options);
+  const std::string big(32 * 1024, 'x');
+  EXPECT_EQ(http_request(kHost, port_, "PUT", "/_matrix/app/v1/transactions/1?x=1", big).status,
+            200);
+  EXPECT_EQ(http_request(kHost, port_, "POST", "/api/v1/bridges", big).status, 413);
+  const auto over = http_request(kHost, port_, "PUT", "/_matrix/app/v1/transactions/2",
+                                 std::string(64 * 1024 + 1, 'x'));
+  EXPECT_EQ(over.status, 413);
+  EXPECT_NE(over.body.find("65536"), std::string::npos) << over.body;
+}
+
 TEST_F(HttpServerTest, OversizedContentLengthIsRefusedBeforeTheBodyIsSent) {
   HttpServerOptions options;
   options.max_body_bytes = 1024;

@@ -37,6 +37,13 @@ TEST(ConnectorRegistry, HttpRequestGoesToTheInstanceWhoseCredentialsItCarries) {
   // No instance's credentials: the first by name answers (and refuses it).
   EXPECT_EQ(registry.http_handler(request("/_matrix/app/v1/transactions/1", "wrong")), a);
   EXPECT_EQ(registry.http_handler(request("/api/v1/bridges", "token-a")), nullptr);
+
+  // The body limit is the path's, before any credentials are looked at: the largest of the
+  // instances serving it.
+  a->http_limit = 1000;
+  b->http_limit = 5000;
+  EXPECT_EQ(registry.http_body_limit("/_matrix/app/v1/transactions/1"), 5000u);
+  EXPECT_EQ(registry.http_body_limit("/api/v1/bridges"), 0u);
 }
 
 }  // namespace
