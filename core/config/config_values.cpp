@@ -1,3 +1,6 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 
 #include "core/config/config_internal.hpp"
@@ -93,6 +96,12 @@ std::optional<std::string> parse_listen(std::string_view text, std::string& host
   }
   std::uint16_t parsed_port = 0;
   if (auto error = parse_port(port_part, parsed_port)) return error;
+  // The server binds an address and looks up no names, so a name would pass here and fail at
+  // start-up: refuse it now.
+  in_addr v4{};
+  if (text.front() != '[' && ::inet_pton(AF_INET, std::string(host_part).c_str(), &v4) != 1) {
+    return "host must be an IP address (no names are looked up), e.g. 127.0.0.1 or [::1]";
+  }
   host = std::string(host_part);
   port = parsed_port;
   return std::nullopt;
