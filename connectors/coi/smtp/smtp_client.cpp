@@ -169,6 +169,12 @@ awaitable<Status> Session::connect() {
   }
   auto [cec, endpoint] = co_await asio::async_connect(stream_.next_layer(), *results, kUseTuple);
   if (cec) co_return net_error(cec);
+  if (ep_.tls == TlsMode::kNone && !endpoint.address().is_loopback()) {
+    // The password and every mail would cross the network in clear text (RFC 8314 §3).
+    co_return Error::invalid(
+        "tls", fmt::format("SMTP {}: without TLS only to loopback addresses, not {}", server_,
+                           endpoint.address().to_string()));
+  }
   spdlog::debug("smtp {}: connected to {}", server_, endpoint.address().to_string());
   co_return Status{};
 }

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -154,14 +155,15 @@ class FakeServer {
  public:
   using Script = std::function<void(Peer&)>;
 
-  explicit FakeServer(Script script) : FakeServer(std::vector<Script>{std::move(script)}) {}
+  explicit FakeServer(Script script, in_addr_t bind_to = htonl(INADDR_LOOPBACK))
+      : FakeServer(std::vector<Script>{std::move(script)}, bind_to) {}
 
   // Accepts one connection per script, in turn.
-  explicit FakeServer(std::vector<Script> scripts) {
+  explicit FakeServer(std::vector<Script> scripts, in_addr_t bind_to = htonl(INADDR_LOOPBACK)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_addr.s_addr = bind_to;
     addr.sin_port = 0;
     socklen_t len = sizeof addr;
     if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
@@ -587,6 +589,39 @@ TEST(SmtpClient, DataAfterTheStartTlsReplyIsRefused) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(contains(st.error().message, "after its STARTTLS reply")) << st.error().message;
+}
+
+// An IPv4 address of this machine that is not a loopback one, if it has one.
+std::optional<std::string> non_loopback_address() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<std::string> out;
+  for (auto* i = list; i != nullptr && !out; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text) != nullptr) out = text;
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+// RFC 8314 §3: without TLS the password and the mail cross the network in clear text, which
+// only a loopback test server may ask for.
+TEST(SmtpClient, PlaintextToANonLoopbackAddressIsRefusedBeforeAnythingIsSent) {
+  const auto address = non_loopback_address();
+  if (!address) GTEST_SKIP() << "this machine has no IPv4 address but loopback ones";
+  std::atomic<bool> silent{false};
+  FakeServer server([&](Peer& p) { silent = p.closes_without_more_data(); }, htonl(INADDR_ANY));
+  auto ep = endpoint(server.port());
+  ep.host = *address;
+  auto st = send(ep, envelope(), kMessage);
+  server.join();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_TRUE(contains(st.error().message, "without TLS only to loopback")) << st.error().message;
+  EXPECT_TRUE(silent.load());  // not a byte: no EHLO, let alone AUTH
 }
 
 TEST(SmtpClient, SilentServerTimesOut) {
