@@ -15,8 +15,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <csignal>
 #include <cstdio>
 #include <list>
+#include <optional>
 #include <thread>
 
 #include "core/admin/admin_api.hpp"
@@ -40,6 +42,9 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+// Set by SIGINT or SIGTERM before the event loop watches for them (run_bridge).
+volatile std::sig_atomic_t g_stop_asked = 0;
 
 // How long start-up waits for a configured database server that is still coming up.
 constexpr std::chrono::seconds kDatabaseWait{30};
@@ -147,18 +152,39 @@ int run_migrate(const core::Config& config) {
 }
 
 int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
+  // Until the event loop watches for them, SIGINT and SIGTERM only ask for a stop, which is
+  // looked at between the start-up steps: killed there, the process would leave its embedded
+  // database running.
+  struct sigaction ask {};
+  ask.sa_handler = [](int) { g_stop_asked = 1; };
+  sigemptyset(&ask.sa_mask);
+  ::sigaction(SIGINT, &ask, nullptr);
+  ::sigaction(SIGTERM, &ask, nullptr);
+
   auto database = open_database(config);
   if (!database) {
     spdlog::error("database: {}", database.error().message);
     return kExitFailure;
   }
   core::pg::DbExecutor db(database->conninfo, config.database.pool_size);
+  const auto stop_before_start = [&]() {
+    spdlog::info("stop asked for during start-up: stopping");
+    db.stop();
+    if (database->embedded) {
+      if (auto st = database->embedded->stop(); !st) spdlog::warn("{}", st.error().message);
+    }
+    return kExitOk;
+  };
+  if (g_stop_asked) return stop_before_start();
   if (auto report = apply_migrations(db, kDatabaseWait); !report) {
     spdlog::error("migration failed: {}", report.error().message);
+    db.stop();
+    if (database->embedded) (void)database->embedded->stop();
     return kExitFailure;
   } else {
     for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
   }
+  if (g_stop_asked) return stop_before_start();
 
   asio::io_context io(1);
   // CPU-bound work of the connectors (parsing a backlog of mail) runs here, next to the one
@@ -236,6 +262,21 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
   bool http_done = false;
   asio::co_spawn(io, http.run(), [&](std::exception_ptr) { http_done = true; });
 
+  // From here the event loop takes the signals. One during the preflight checks cancels them
+  // and ends start-up cleanly.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::optional<int> signal_in_preflight;
+  asio::cancellation_signal preflight_cancel;
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    signal_in_preflight = signo;
+    preflight_cancel.emit(asio::cancellation_type::terminal);
+  });
+  if (g_stop_asked) {
+    signal_in_preflight = SIGTERM;
+    preflight_cancel.emit(asio::cancellation_type::terminal);
+  }
+
   // Preflight checks run with the HTTP server up (a homeserver pings back); one failing ends
   // start-up before any connector starts.
   bool preflight_done = false;
@@ -244,6 +285,7 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
       io,
       [&]() -> awaitable<void> {
         for (const auto& connector : registry.all()) {
+          if (signal_in_preflight) break;
           auto st = co_await connector->preflight();
           if (!st) {
             preflight_error =
@@ -251,17 +293,22 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
             break;
           }
         }
-        preflight_done = true;
       },
-      asio::detached);
+      asio::bind_cancellation_slot(preflight_cancel.slot(),
+                                   [&](std::exception_ptr) { preflight_done = true; }));
   while (!preflight_done && !io.stopped()) io.run_one();
-  if (!preflight_error.empty()) {
-    spdlog::error("{}", preflight_error);
+  if (signal_in_preflight || !preflight_error.empty()) {
+    if (signal_in_preflight) {
+      spdlog::info("signal {} during the preflight checks: stopping", *signal_in_preflight);
+    } else {
+      spdlog::error("{}", preflight_error);
+    }
+    signals.cancel();
     http.stop();
     io.run();
     db.stop();
     if (database->embedded) (void)database->embedded->stop();
-    return kExitFailure;
+    return signal_in_preflight ? kExitOk : kExitFailure;
   }
 
   std::list<asio::cancellation_signal> connector_cancel;
@@ -279,7 +326,6 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
                  asio::bind_cancellation_slot(purge_cancel.slot(), asio::detached));
   asio::co_spawn(io, scheduler.run(), [&](std::exception_ptr) { scheduler_done = true; });
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", signo);

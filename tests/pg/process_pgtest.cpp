@@ -405,6 +405,32 @@ TEST_F(ProcessTest, EmbeddedDatabaseComesUpAndIsAdoptedAfterACrash) {
   EXPECT_FALSE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
 }
 
+// A stop asked for while start-up waits for a peer (here a homeserver that is not there)
+// stops the process cleanly, and its embedded database with it.
+TEST_F(ProcessTest, SigtermDuringThePreflightChecksStopsTheEmbeddedDatabaseToo) {
+  const std::string registration = dir_.path() + "/registration.yaml";
+  write_config({"", "  matrix:\n    - name: hs\n      homeserver_url: http://127.0.0.1:" +
+                        std::to_string(free_port()) +
+                        "\n      server_name: hs.test\n      registration: " + registration +
+                        "\n      url: http://127.0.0.1:" + std::to_string(port_) + "\n"});
+  ASSERT_EQ(
+      BridgeProcess::run_to_end({"generate-registration", "--config", config_path()}, log_path()),
+      0)
+      << read_file(log_path());
+  BridgeProcess bridge({"run", "--config", config_path()}, log_path());
+  bridge.start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_file(log_path()).find("homeserver not reachable yet") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(read_file(log_path()).find("homeserver not reachable yet"), std::string::npos)
+      << read_file(log_path());
+  EXPECT_TRUE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
+  EXPECT_EQ(bridge.stop(SIGTERM), 0) << read_file(log_path());
+  EXPECT_FALSE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid")) << read_file(log_path());
+}
+
 TEST_F(ProcessTest, CommandLineExitCodes) {
   const std::string example = std::string(COIBRIDGE_SOURCE_DIR) + "/config/coi-bridge.example.yaml";
   EXPECT_EQ(BridgeProcess::run_to_end({"check-config", "--config", example}, log_path()), 0);
