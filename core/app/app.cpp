@@ -134,7 +134,7 @@ awaitable<void> supervise(core::ConnectorPtr connector, core::EventSink& sink,
 }  // namespace
 
 int run_migrate(const core::Config& config) {
-  auto database = open_database(config);
+  auto database = open_database(config, kDatabaseWait);
   if (!database) {
     spdlog::error("database: {}", database.error().message);
     return kExitFailure;
@@ -161,7 +161,7 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
   ::sigaction(SIGINT, &ask, nullptr);
   ::sigaction(SIGTERM, &ask, nullptr);
 
-  auto database = open_database(config);
+  auto database = open_database(config, kDatabaseWait);
   if (!database) {
     spdlog::error("database: {}", database.error().message);
     return kExitFailure;

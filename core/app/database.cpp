@@ -6,12 +6,18 @@
 
 namespace coibridge::app {
 
-core::Result<Database> open_database(const core::Config& config) {
+core::Result<Database> open_database(const core::Config& config, std::chrono::seconds wait) {
   Database db;
   if (!config.database.url.empty()) {
     db.conninfo = config.database.url;
+    auto lock = lock_database(db.conninfo, wait);
+    if (!lock) return lock.error();
+    db.database_lock = std::move(*lock);
     return db;
   }
+  auto lock = DirectoryLock::take(config.database.data_dir);
+  if (!lock) return lock.error();
+  db.directory_lock = std::move(*lock);
   auto embedded =
       core::pg::EmbeddedPostgres::start({config.database.data_dir, config.database.pg_bin_dir});
   if (!embedded) return embedded.error();

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <regex>
 #include <thread>
 
 #include "core/admin/admin_api.hpp"
@@ -429,6 +430,49 @@ TEST_F(ProcessTest, SigtermDuringThePreflightChecksStopsTheEmbeddedDatabaseToo) 
   EXPECT_TRUE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
   EXPECT_EQ(bridge.stop(SIGTERM), 0) << read_file(log_path());
   EXPECT_FALSE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid")) << read_file(log_path());
+}
+
+// One process per embedded data directory: a second run (on another port) or a migrate is
+// refused, names the holder, and leaves the running instance and its database alone.
+TEST_F(ProcessTest, ASecondProcessOnTheSameDataDirectoryIsRefusedAndChangesNothing) {
+  write_config({"", ""});
+  auto bridge = start();
+  ASSERT_EQ(call("POST", "/api/v1/bridges", R"({"name":"first"})").status, 201);
+  const std::string second_log = dir_.path() + "/second.log";
+  EXPECT_EQ(BridgeProcess::run_to_end({"migrate", "--config", config_path()}, second_log), 1);
+  const std::string config = read_file(config_path());
+  const std::string other_port = std::to_string(free_port());
+  std::ofstream(dir_.path() + "/second.yaml") << std::regex_replace(
+      config, std::regex("listen: 127\\.0\\.0\\.1:[0-9]+"), "listen: 127.0.0.1:" + other_port);
+  EXPECT_EQ(
+      BridgeProcess::run_to_end({"run", "--config", dir_.path() + "/second.yaml"}, second_log), 1);
+  const auto refused = read_file(second_log);
+  EXPECT_NE(refused.find("is in use by coi-bridge (pid "), std::string::npos) << refused;
+  // The first instance still has its database.
+  EXPECT_TRUE(fs::exists(dir_.path() + "/db/pgdata/postmaster.pid"));
+  EXPECT_EQ(http_request("127.0.0.1", port_, "GET", "/ready").status, 200);
+  EXPECT_EQ(json::parse(call("GET", "/api/v1/bridges").body)["items"].size(), 1u);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+  // Once it is gone, migrate may have the directory.
+  EXPECT_EQ(BridgeProcess::run_to_end({"migrate", "--config", config_path()}, second_log), 0);
+}
+
+TEST_F(ExternalDbTest, ASecondInstanceOnTheSameDatabaseIsRefused) {
+  auto bridge = start();
+  const std::string config = read_file(config_path());
+  std::ofstream(dir_.path() + "/second.yaml")
+      << std::regex_replace(config, std::regex("listen: 127\\.0\\.0\\.1:[0-9]+"),
+                            "listen: 127.0.0.1:" + std::to_string(free_port()));
+  const std::string second_log = dir_.path() + "/second.log";
+  EXPECT_EQ(
+      BridgeProcess::run_to_end({"run", "--config", dir_.path() + "/second.yaml"}, second_log), 1);
+  EXPECT_NE(read_file(second_log).find("another coi-bridge instance uses this database"),
+            std::string::npos)
+      << read_file(second_log);
+  EXPECT_EQ(BridgeProcess::run_to_end({"migrate", "--config", config_path()}, second_log), 1);
+  EXPECT_EQ(http_request("127.0.0.1", port_, "GET", "/ready").status, 200);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+  EXPECT_EQ(BridgeProcess::run_to_end({"migrate", "--config", config_path()}, second_log), 0);
 }
 
 TEST_F(ProcessTest, CommandLineExitCodes) {
