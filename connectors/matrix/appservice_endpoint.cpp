@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "connectors/matrix/registration.hpp"
+#include "core/model/json_limits.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -149,9 +150,15 @@ awaitable<core::HttpResponse> AppserviceEndpoint::on_transaction(const core::Htt
   auto seen = co_await parts_.ledger.seen(connector_, txn_id);
   if (!seen) co_return matrix_error(500, "M_UNKNOWN", seen.error().message);
   if (*seen) co_return core::HttpResponse::json(200, "{}");  // a retransmission: done before
-  auto body = json::parse(request.body, nullptr, false);
-  if (!body.is_object())
+  auto parsed = core::parse_json_limited(request.body);
+  if (!parsed && parsed.error().code == "too_deep") {
+    // Client-server API, "Standard error response": M_BAD_JSON is JSON that is valid but
+    // unusable. Deeper nesting than any event needs is refused before anything walks it.
+    co_return matrix_error(400, "M_BAD_JSON", parsed.error().message);
+  }
+  if (!parsed || !parsed->is_object())
     co_return matrix_error(400, "M_NOT_JSON", "the transaction is not a JSON object");
+  const json& body = *parsed;
   if (spdlog::should_log(spdlog::level::debug)) {
     std::string ids;
     if (auto events = body.find("events"); events != body.end() && events->is_array()) {

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 
+#include "core/model/json_limits.hpp"
 #include "core/text/percent.hpp"
 
 namespace coibridge::connectors::matrix {
@@ -16,6 +17,14 @@ using nlohmann::json;
 namespace {
 constexpr int kMaxRateLimitWaits = 3;
 constexpr std::chrono::milliseconds kMaxRateLimitWait{10000};
+
+// A homeserver's answer, or a discarded value when it is not JSON or is nested deeper than
+// any answer of the client-server API needs (RFC 8259 §9 allows the limit).
+json parse_answer(std::string_view body) {
+  auto parsed = core::parse_json_limited(body);
+  if (!parsed) return json(json::value_t::discarded);
+  return std::move(*parsed);
+}
 }  // namespace
 
 HttpClientApi::HttpClientApi(boost::asio::any_io_executor executor, std::string homeserver_url,
@@ -57,7 +66,7 @@ awaitable<core::Result<json>> HttpClientApi::call(std::string method, std::strin
   for (int waits = 0;; ++waits) {
     res = co_await raw(method, target, headers, payload);
     if (!res) co_return res.error();
-    parsed = json::parse(res->body, nullptr, false);
+    parsed = parse_answer(res->body);
     if (res->status != 429 || waits == kMaxRateLimitWaits) break;
     std::int64_t wait_ms = -1;
     if (parsed.is_object() && parsed.contains("retry_after_ms") &&
@@ -263,7 +272,7 @@ awaitable<core::Result<std::string>> HttpClientApi::upload_media(std::string con
       {"Content-Type", content_type.empty() ? "application/octet-stream" : content_type}};
   auto res = co_await raw("POST", target, std::move(headers), std::move(data));
   if (!res) co_return res.error();
-  auto parsed = json::parse(res->body, nullptr, false);
+  auto parsed = parse_answer(res->body);
   if (res->status != 200 || !parsed.is_object() || !parsed.contains("content_uri") ||
       !parsed["content_uri"].is_string()) {
     const std::string what =

@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "connectors/matrix/json_fields.hpp"
+#include "core/model/sanitize.hpp"
 
 namespace coibridge::connectors::matrix {
 namespace {
@@ -38,6 +39,10 @@ void InboundEvents::queue(Batch& batch, core::Event event, const json& raw) {
       posted != nullptr && parts_.bot.contains(event.where.remote_id)) {
     command = posted->body.text;
   }
+  // The router removes NUL as well; doing it here keeps a command and what is published
+  // the same text.
+  core::remove_nul(event);
+  if (command) command->erase(std::remove(command->begin(), command->end(), '\0'), command->end());
   const bool stop = command.has_value();
   batch.events.push_back(core::BatchEvent{std::move(event), stop});
   batch.raw.push_back(&raw);
@@ -47,17 +52,31 @@ void InboundEvents::queue(Batch& batch, core::Event event, const json& raw) {
 awaitable<bool> InboundEvents::flush(Batch& batch) {
   core::EventSink& sink = *parts_.runtime.sink;
   std::size_t next = 0;
+  bool one_at_a_time = false;
   while (next < batch.events.size()) {
     // The router stops at a command of an unlinked room; what follows it goes next round.
     const auto rest = std::span<const core::BatchEvent>(batch.events).subspan(next);
-    auto outcomes = co_await sink.publish_batch(rest);
+    const auto sent = one_at_a_time ? rest.first(1) : rest;
+    auto outcomes = co_await sink.publish_batch(sent);
+    if (!outcomes && outcomes.error().kind != core::ErrorKind::kUnavailable) {
+      if (sent.size() > 1) {
+        // Refused for good, and not said for which event: one at a time finds it.
+        one_at_a_time = true;
+        continue;
+      }
+      outcomes = std::vector<core::Result<core::PublishOutcome>>{outcomes.error()};
+    }
     if (!outcomes) co_return false;
     if (outcomes->empty()) co_return false;
     for (std::size_t k = 0; k < outcomes->size(); ++k) {
       const auto& outcome = (*outcomes)[k];
       const std::size_t index = next + k;
       if (!outcome) {
-        if (outcome.error().kind != core::ErrorKind::kInvalidArgument) co_return false;
+        // Application Service API, "Pushing events": the homeserver sends the transaction
+        // again until it is answered 200 and holds back every later one meanwhile. Only a
+        // transient failure is worth that; any other would fail the same way forever, so
+        // the event is parked as a dead letter and the transaction goes on.
+        if (outcome.error().kind == core::ErrorKind::kUnavailable) co_return false;
         auto st = co_await sink.reject(mapping_.connector, outcome.error().message,
                                        batch.raw[index]->dump());
         if (!st) co_return false;

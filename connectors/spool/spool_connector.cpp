@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/model/event_json.hpp"
+#include "core/model/json_limits.hpp"
 #include "core/model/media_type.hpp"
 #include "core/text/fnv1a.hpp"
 
@@ -209,10 +210,13 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
 
   std::optional<core::Event> event;
   if (problem.empty()) {
-    auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded() || !json.is_object()) {
+    auto parsed_json = core::parse_json_limited(text);
+    if (!parsed_json) {
+      problem = parsed_json.error().message;
+    } else if (!parsed_json->is_object()) {
       problem = "not a JSON object";
     } else {
+      auto& json = *parsed_json;
       // The spool owns these fields; a file need not repeat them.
       if (!json.contains("id")) json["id"] = core::new_event_id().value;
       if (!json.contains("at"))
@@ -232,7 +236,7 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
 
   if (event) {
     auto stored = co_await store_files(*event);
-    if (!stored && stored.error().kind != core::ErrorKind::kInvalidArgument) {
+    if (!stored && stored.error().kind == core::ErrorKind::kUnavailable) {
       co_return;  // database trouble: keep the file, try again on the next pass
     }
     if (!stored) {
@@ -248,8 +252,11 @@ awaitable<void> SpoolConnector::take_inbox_file(core::ConnectorContext& ctx, con
   }
   auto outcome = co_await ctx.sink.publish(std::move(*event));
   if (!outcome) {
-    if (outcome.error().kind == core::ErrorKind::kInvalidArgument) {
-      auto st = co_await ctx.sink.reject(config_.name, outcome.error().message, text);
+    // Only a transient failure can end differently next time; any other would hold the file
+    // in the inbox, retried on every pass, forever.
+    if (outcome.error().kind != core::ErrorKind::kUnavailable) {
+      auto st = co_await ctx.sink.reject(
+          config_.name, file.filename().string() + ": " + outcome.error().message, text);
       if (st) fs::remove(file, ec);
     }
     co_return;  // database trouble: keep the file, try again on the next pass

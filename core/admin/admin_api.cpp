@@ -55,6 +55,12 @@ HttpResponse invalid_json() {
   return error_response(400, "invalid_json", "request body must be a JSON object");
 }
 
+// A body nested too deep names the member it was in; any other unusable body is not JSON.
+HttpResponse body_error(const Error& error) {
+  if (error.code == "too_deep") return invalid_field_response(error);
+  return invalid_json();
+}
+
 HttpResponse no_content() { return HttpResponse{204, "", "", {}}; }
 
 json page_cursor(const std::optional<std::int64_t>& next) {
@@ -227,7 +233,7 @@ asio::awaitable<HttpResponse> AdminApi::list_bridges(const Call& call) {
 
 asio::awaitable<HttpResponse> AdminApi::create_bridge(const Call& call) {
   auto body = parse_json_object(call.request.body);
-  if (!body) co_return invalid_json();
+  if (!body) co_return body_error(body.error());
   auto name = string_field(*body, "name");
   if (!name) co_return invalid_field_response(name.error());
   if (auto st = check_name(*name); !st) co_return invalid_field_response(st.error());
@@ -251,7 +257,7 @@ asio::awaitable<HttpResponse> AdminApi::rename_bridge(const Call& call) {
   auto id = parse_id(call.params.get("id"), "id");
   if (!id) co_return invalid_field_response(id.error());
   auto body = parse_json_object(call.request.body);
-  if (!body) co_return invalid_json();
+  if (!body) co_return body_error(body.error());
   auto name = string_field(*body, "name");
   if (!name) co_return invalid_field_response(name.error());
   if (auto st = check_name(*name); !st) co_return invalid_field_response(st.error());
@@ -293,7 +299,7 @@ asio::awaitable<HttpResponse> AdminApi::add_link(const Call& call) {
   auto id = parse_id(call.params.get("id"), "id");
   if (!id) co_return invalid_field_response(id.error());
   auto body = parse_json_object(call.request.body);
-  if (!body) co_return invalid_json();
+  if (!body) co_return body_error(body.error());
   auto connector = string_field(*body, "connector");
   if (!connector) co_return invalid_field_response(connector.error());
   if (auto st = check_connector(*connector); !st) co_return invalid_field_response(st.error());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/model/json_limits.hpp"
+
 namespace coibridge::core {
 namespace {
 
@@ -53,9 +55,10 @@ Result<int> parse_limit(const HttpRequest& request) {
   return static_cast<int>(*value);
 }
 
-std::optional<nlohmann::json> parse_json_object(std::string_view body) {
-  auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return std::nullopt;  // also covers discarded (unparsable) input
+Result<nlohmann::json> parse_json_object(std::string_view body) {
+  auto json = parse_json_limited(body);
+  if (!json) return json.error();
+  if (!json->is_object()) return Error::invalid("", "request body must be a JSON object");
   return json;
 }
 

@@ -26,8 +26,10 @@ Result<std::int64_t> parse_after(const HttpRequest& request);
 // Query parameter `limit`: 1..kMaxPageLimit, kDefaultPageLimit when absent.
 Result<int> parse_limit(const HttpRequest& request);
 
-// The body as a JSON object, nullopt when it is not JSON or not an object.
-std::optional<nlohmann::json> parse_json_object(std::string_view body);
+// The body as a JSON object. Errors: kInvalidArgument with code "too_deep" and the field that
+// holds the deep value when it is nested beyond kMaxJsonDepth; with no code when it is not
+// JSON or not an object.
+Result<nlohmann::json> parse_json_object(std::string_view body);
 // body[field] as a string; an error when absent or of another type.
 // A link's options: `direction` is "both", "inbound" or "outbound" when given
 // (core/router/fanout.hpp); a misspelt one would silently mean "both".

@@ -64,7 +64,8 @@ core::Result<std::unique_ptr<pqxx::connection>> lock_database(const std::string&
     try {
       auto conn = std::make_unique<pqxx::connection>(conninfo);
       pqxx::nontransaction tx(*conn);
-      const bool held = tx.exec_params1("SELECT pg_try_advisory_lock($1)", kAdvisoryKey)[0].as<bool>();
+      const bool held =
+          tx.exec_params1("SELECT pg_try_advisory_lock($1)", kAdvisoryKey)[0].as<bool>();
       if (!held) {
         return core::Error::conflict(
             "another coi-bridge instance uses this database; one instance per database (stop it "

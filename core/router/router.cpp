@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/model/sanitize.hpp"
 #include "core/router/fanout.hpp"
 
 namespace coibridge::core {
@@ -23,10 +24,17 @@ Counter& Router::published(const std::string& connector, PublishStatus status) {
 }
 
 Status Router::prepare(Event& event) const {
+  if (remove_nul(event)) {
+    spdlog::debug("event from {}: NUL characters removed", event.where.connector);
+  }
   if (event.origin.remote_id.empty() || event.where.remote_id.empty()) {
     return Error::invalid("origin", "an event needs its conversation and origin id");
   }
   if (event.id.empty()) event.id = new_event_id();
+  // The store keys events by UUID: another id would fail the transaction on every retry.
+  if (!is_uuid(event.id.value)) {
+    return Error::invalid("id", "event id \"" + event.id.value.substr(0, 64) + "\" is not a UUID");
+  }
   if (event.at == Timestamp{}) event.at = std::chrono::system_clock::now();
   // The stored form keeps milliseconds; deliveries must see what was stored.
   event.at = std::chrono::floor<std::chrono::milliseconds>(event.at);
@@ -70,7 +78,19 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
                                  return connector->capabilities();
                                });
   };
-  auto written = co_await store_.publish_batch(stored, planner);
+  Result<std::vector<Result<PublishOutcome>>> written = Error::internal("not stored");
+  if (auto all = co_await store_.publish_batch(stored, planner); all) {
+    written = std::vector<Result<PublishOutcome>>(all->begin(), all->end());
+  } else if (all.error().kind == ErrorKind::kUnavailable) {
+    written = all.error();
+  } else if (stored.size() == 1) {
+    written = std::vector<Result<PublishOutcome>>{all.error()};
+  } else {
+    // A failure that is not transient comes back on every retry: the batch is committed one
+    // event at a time so that only the event causing it fails, and its publisher can park it
+    // as a dead letter instead of holding back everything after it.
+    written = co_await publish_one_by_one(stored, planner);
+  }
   if (!written) {
     spdlog::warn("publish from {} failed: {}", stored.front().event.where.connector,
                  written.error().message);
@@ -79,9 +99,10 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
   bool wake = false;
   for (std::size_t k = 0; k < written->size(); ++k) {
     const auto& outcome = (*written)[k];
-    published(stored[k].event.where.connector, outcome.status).inc();
-    wake = wake || (outcome.status == PublishStatus::kAccepted && outcome.targets > 0);
     outcomes[slot[k]] = outcome;
+    if (!outcome) continue;
+    published(stored[k].event.where.connector, outcome->status).inc();
+    wake = wake || (outcome->status == PublishStatus::kAccepted && outcome->targets > 0);
   }
   // The store stopped early: what it did not reach is not part of the answer.
   if (!written->empty() && written->size() < stored.size()) {
@@ -90,6 +111,30 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
   }
   if (wake && on_committed_) on_committed_();
   co_return outcomes;
+}
+
+boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publish_one_by_one(
+    const std::vector<BatchEvent>& stored, const FanoutPlanner& planner) {
+  std::vector<Result<PublishOutcome>> written;
+  for (const auto& item : stored) {
+    const std::vector<BatchEvent> one{item};
+    auto outcome = co_await store_.publish_batch(one, planner);
+    if (!outcome && outcome.error().kind == ErrorKind::kUnavailable) {
+      // What was committed is the answer; the rest is published again later.
+      if (written.empty()) co_return outcome.error();
+      break;
+    }
+    if (!outcome) {
+      spdlog::warn("event from {} not stored: {}", item.event.where.connector,
+                   outcome.error().message);
+      written.emplace_back(outcome.error());
+      continue;
+    }
+    if (outcome->empty()) break;
+    written.emplace_back(outcome->front());
+    if (item.stop_if_unlinked && outcome->front().status == PublishStatus::kUnlinked) break;
+  }
+  co_return written;
 }
 
 boost::asio::awaitable<Status> Router::reject(std::string connector, std::string reason,

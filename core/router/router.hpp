@@ -50,6 +50,10 @@ class Router final : public EventSink, public MessageMap {
   Counter& published(const std::string& connector, PublishStatus status);
   // Checks an inbound event and gives it its id and a stored-precision timestamp.
   Status prepare(Event& event) const;
+  // Commits `stored` one event per transaction: one outcome per event reached, an error for
+  // an event the store refused. Stops at a transient failure.
+  boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> publish_one_by_one(
+      const std::vector<BatchEvent>& stored, const FanoutPlanner& planner);
 
   EventStore& store_;
   const ConnectorRegistry& registry_;

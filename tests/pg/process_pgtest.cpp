@@ -50,6 +50,7 @@ class TempDir {
 struct ConfigOptions {
   std::string database_url;  // empty: embedded
   std::string extra;         // appended YAML
+  std::size_t max_body_bytes = 4096;
 };
 
 class ProcessTest : public ::testing::Test {
@@ -57,7 +58,8 @@ class ProcessTest : public ::testing::Test {
   void write_config(const ConfigOptions& o) {
     std::ofstream out(config_path());
     out << "database:\n  url: \"" << o.database_url << "\"\n  data_dir: " << dir_.path() << "/db\n"
-        << "http:\n  listen: 127.0.0.1:" << port_ << "\n  max_body_bytes: 4096\n"
+        << "http:\n  listen: 127.0.0.1:" << port_ << "\n  max_body_bytes: " << o.max_body_bytes
+        << "\n"
         << "admin:\n  tokens:\n"
         << "    - {name: writer, token: \"" << kWriteToken << "\", scopes: [read, write]}\n"
         << "    - {name: reader, token: \"" << kReadToken << "\", scopes: [read]}\n"
@@ -367,6 +369,93 @@ TEST_F(ExternalDbTest, SymbolicLinksInTheSpoolInboxAreDeadLettersNotRead) {
     const auto text = read_file(entry.path());
     EXPECT_EQ(text.find("SECRET"), std::string::npos) << entry.path();
   }
+}
+
+// Inbound items that would fail the same way on every retry are stored cleaned or parked as
+// dead letters; either way the inbox moves on.
+TEST_F(ExternalDbTest, PoisonInboundFilesNeverWedgeTheSpool) {
+  auto bridge = start();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"poison"})").body)["id"]
+                .get<std::int64_t>();
+  for (const char* conv : {"room-a", "room-b"}) {
+    ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
+                   json{{"connector", "spool"}, {"remote_id", conv}}.dump())
+                  .status,
+              201);
+  }
+  fs::create_directories(dir_.path() + "/out");
+  fs::create_directories(dir_.path() + "/in");
+  const auto drop = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir_.path() + "/in/" + name + ".part") << text;
+    fs::rename(dir_.path() + "/in/" + name + ".part", dir_.path() + "/in/" + name);
+  };
+  // JSON may carry U+0000 (RFC 8259 §7); PostgreSQL's text and jsonb cannot.
+  drop(
+      "001.json",
+      R"({"where":{"remote_id":"room-a"},"who":{"connector":"spool","remote_id":"alice","display_name":"Al\u0000ice"},)"
+      R"("origin":{"remote_id":"nul"},"payload":{"kind":"message.posted","body":{"text":"a\u0000b"}}})");
+  drop(
+      "002.json",
+      R"({"id":"not-a-uuid","where":{"remote_id":"room-a"},"who":{"connector":"spool","remote_id":"alice"},)"
+      R"("origin":{"remote_id":"bad-id"},"payload":{"kind":"message.posted","body":{"text":"x"}}})");
+  const auto inbox_empty = [&] {
+    for (const auto& entry : fs::directory_iterator(dir_.path() + "/in")) {
+      if (entry.path().extension() == ".json") return false;
+    }
+    return true;
+  };
+  const auto wait_for = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  };
+  ASSERT_TRUE(wait_for(inbox_empty)) << bridge->log();
+  drop(
+      "003.json",
+      R"({"where":{"remote_id":"room-a"},"who":{"connector":"spool","remote_id":"alice"},)"
+      R"("origin":{"remote_id":"after"},"payload":{"kind":"message.posted","body":{"text":"after"}}})");
+  ASSERT_TRUE(wait_for([&] {
+    return inbox_empty() && count("SELECT count(*) FROM messages") == 2 &&
+           count("SELECT count(*) FROM outbox") == 0;
+  })) << bridge->log();
+
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason LIKE "
+                  "'002.json:%not a UUID%'"),
+            1);
+  std::vector<std::string> texts;
+  for (const auto& entry : fs::directory_iterator(dir_.path() + "/out")) {
+    if (entry.path().extension() != ".json") continue;
+    auto delivered = json::parse(read_file(entry.path()));
+    EXPECT_EQ(delivered["target"]["remote_id"], "room-b");
+    texts.push_back(delivered["event"]["payload"]["body"]["text"].get<std::string>());
+    if (texts.back() == "ab") {
+      EXPECT_EQ(delivered["event"]["who"]["display_name"], "Alice");
+    }
+  }
+  std::sort(texts.begin(), texts.end());
+  EXPECT_EQ(texts, (std::vector<std::string>{"ab", "after"}));
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
+}
+
+TEST_F(ExternalDbTest, AdminBodyNestedTooDeepIs400AndTheProcessStaysUp) {
+  ConfigOptions options{pg_.conninfo(), ""};
+  options.max_body_bytes = 1 << 20;
+  write_config(options);
+  auto bridge = start();
+  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"deep"})").body)["id"]
+                .get<std::int64_t>();
+  std::string nested;
+  for (int i = 0; i < 100000; ++i) nested += R"({"a":)";
+  nested += "1" + std::string(100000, '}');
+  const auto res = call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
+                        R"({"connector":"spool","remote_id":"r","options":)" + nested + "}");
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("\"options\""), std::string::npos) << res.body;
+  EXPECT_EQ(http_request("127.0.0.1", port_, "GET", "/health").status, 200);
+  EXPECT_EQ(count("SELECT count(*) FROM links"), 0);
+  EXPECT_EQ(bridge->stop(SIGTERM), 0);
 }
 
 TEST_F(ExternalDbTest, SecretsNeverReachTheLog) {

@@ -3,7 +3,9 @@
 // the store's contract (dedupe by origin, one queue per target, head first) without SQL.
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +19,12 @@ class MemoryEventStore final : public core::EventStore {
   boost::asio::awaitable<core::Result<std::vector<core::PublishOutcome>>> publish_batch(
       const std::vector<core::BatchEvent>& events, const core::FanoutPlanner& planner) override {
     ++publish_calls;
+    // One refused event fails the whole transaction, as in PostgreSQL.
+    if (refuse) {
+      for (const auto& item : events) {
+        if (auto error = refuse(item.event)) co_return *error;
+      }
+    }
     std::vector<core::PublishOutcome> outcomes;
     for (const auto& item : events) {
       const auto& event = item.event;
@@ -40,6 +48,9 @@ class MemoryEventStore final : public core::EventStore {
     }
     co_return outcomes;
   }
+
+  // When set: an event for which it gives an error fails its batch with that error.
+  std::function<std::optional<core::Error>(const core::Event&)> refuse;
 
   boost::asio::awaitable<core::Result<std::vector<QueueHead>>> queue_heads() override {
     std::map<core::ConversationRef, core::Timestamp> heads;

@@ -350,6 +350,26 @@ TEST_F(AdminApiTest, LinkBodyValidation) {
             201);
 }
 
+// RFC 8259 §9: nesting is limited; past the limit the recursive serialiser would run out of
+// stack, so a body like this must never reach a store or a response.
+TEST_F(AdminApiTest, BodyNestedTooDeepIs400NamingTheField) {
+  const auto id = make_bridge("b");
+  const std::string links = "/api/v1/bridges/" + std::to_string(id) + "/links";
+  const auto calls_before = bridges_.calls;
+  for (const std::size_t depth : {std::size_t{64}, std::size_t{100000}}) {
+    const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+    const auto res =
+        call("POST", links, R"({"connector":"c","remote_id":"r","options":{"x":)" + deep + "}}");
+    ASSERT_EQ(res.status, 400) << depth;
+    EXPECT_EQ(body(res).at("error"), "invalid_field");
+    EXPECT_EQ(body(res).at("field"), "options");
+    const auto renamed =
+        call("PATCH", "/api/v1/bridges/" + std::to_string(id), R"({"name":)" + deep + "}");
+    EXPECT_EQ(renamed.status, 400);
+  }
+  EXPECT_EQ(bridges_.calls, calls_before);
+}
+
 TEST_F(AdminApiTest, LinkToAConnectorThatDoesNotRunHereIs400) {
   AdminDeps deps{bridges_,
                  events_,

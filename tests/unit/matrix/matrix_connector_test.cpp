@@ -173,6 +173,10 @@ class FakeSink final : public core::EventSink {
   std::set<std::string> linked;
   std::vector<core::Event> published;  // committed events, in order
   std::vector<std::string> rejected;
+  // A batch holding a message with this text fails as a whole with `refusal`, as a store
+  // transaction does.
+  std::string refused_text;
+  core::Error refusal;
 
   awaitable<core::Result<core::PublishOutcome>> publish(core::Event event) override {
     const bool is_linked = linked.contains(event.where.remote_id);
@@ -183,6 +187,11 @@ class FakeSink final : public core::EventSink {
   }
   awaitable<core::Result<std::vector<core::Result<core::PublishOutcome>>>> publish_batch(
       std::span<const core::BatchEvent> events) override {
+    for (const auto& item : events) {
+      const auto* posted = std::get_if<core::MessagePosted>(&item.event.payload);
+      if (!refused_text.empty() && posted != nullptr && posted->body.text == refused_text)
+        co_return refusal;
+    }
     std::vector<core::Result<core::PublishOutcome>> outcomes;
     for (const auto& item : events) {
       const bool is_linked = linked.contains(item.event.where.remote_id);
@@ -334,12 +343,18 @@ class MatrixConnectorTest : public ::testing::Test {
 
   core::HttpResponse put_transaction(const std::string& txn_id, json events,
                                      std::string token = kHsToken) {
+    return put_raw_transaction(txn_id, json{{"events", std::move(events)}}.dump(),
+                               std::move(token));
+  }
+
+  core::HttpResponse put_raw_transaction(const std::string& txn_id, std::string body,
+                                         std::string token = kHsToken) {
     core::HttpRequest request;
     request.method = "PUT";
     request.path = "/_matrix/app/v1/transactions/" + txn_id;
     request.target = request.path;
     request.headers["Authorization"] = "Bearer " + token;
-    request.body = json{{"events", std::move(events)}}.dump();
+    request.body = std::move(body);
     return while_running<core::HttpResponse>([&]() -> awaitable<core::HttpResponse> {
       co_return co_await connector_->handle_http(request);
     });
@@ -431,6 +446,73 @@ TEST_F(MatrixConnectorTest, EventsOfOurOwnGhostsAndBotAreEchoesAndDropped) {
   EXPECT_TRUE(sink_.rejected.empty());
   // Nobody asks the homeserver for a ghost's profile: the bridge made it.
   for (const auto& asked : api_->of("get_displayname")) EXPECT_NE(asked.detail, ghost);
+}
+
+TEST_F(MatrixConnectorTest, NulInAnEventIsRemovedAndTheTransactionAnswered) {
+  api_->display_names["@alice:matrix.test"] = std::string("Al\0ice", 6);
+  // JSON may carry U+0000 (RFC 8259 §7); PostgreSQL cannot store it.
+  const std::string body =
+      R"({"events":[{"type":"m.room.message","room_id":")" + std::string(kPortal) +
+      R"(","sender":"@alice:matrix.test","event_id":"$nul","origin_server_ts":1700000000000,)"
+      R"("content":{"msgtype":"m.text","body":"a\u0000b"}}]})";
+  auto response = put_raw_transaction("1", body);
+  EXPECT_EQ(response.status, 200) << response.body;
+  ASSERT_EQ(sink_.published.size(), 1u);
+  const auto& event = sink_.published[0];
+  EXPECT_EQ(std::get<core::MessagePosted>(event.payload).body.text, "ab");
+  EXPECT_EQ(event.who.display_name.find('\0'), std::string::npos);
+  EXPECT_TRUE(sink_.rejected.empty());
+}
+
+TEST_F(MatrixConnectorTest, TransactionNestedTooDeepIsBadJson) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string body =
+      R"({"events":[{"type":"m.room.message","room_id":")" + std::string(kPortal) +
+      R"(","sender":"@alice:matrix.test","event_id":"$deep","origin_server_ts":1700000000000,)"
+      R"("content":{"msgtype":"m.text","body":"x","deep":)" +
+      deep + "}}]}";
+  auto response = put_raw_transaction("1", body);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(json::parse(response.body).at("errcode"), "M_BAD_JSON");
+  EXPECT_TRUE(sink_.published.empty());
+}
+
+TEST_F(MatrixConnectorTest, EventTheSinkRefusesForGoodIsParkedAndTheTransactionAnswered) {
+  for (const auto& refusal : {core::Error::internal("database error: invalid byte sequence"),
+                              core::Error::invalid("origin", "unusable")}) {
+    sink_.published.clear();
+    sink_.rejected.clear();
+    sink_.refused_text = "poison";
+    sink_.refusal = refusal;
+    const std::string txn = refusal.kind == core::ErrorKind::kInternal ? "1" : "2";
+    auto response = put_transaction(
+        txn, json::array({text_event(kPortal, "@alice:matrix.test", "$a" + txn, "before"),
+                          text_event(kPortal, "@alice:matrix.test", "$p" + txn, "poison"),
+                          text_event(kPortal, "@alice:matrix.test", "$b" + txn, "after")}));
+    EXPECT_EQ(response.status, 200) << response.body;
+    ASSERT_EQ(sink_.rejected.size(), 1u);
+    EXPECT_EQ(sink_.rejected[0], refusal.message);
+    ASSERT_EQ(sink_.published.size(), 2u);
+    EXPECT_EQ(std::get<core::MessagePosted>(sink_.published[0].payload).body.text, "before");
+    EXPECT_EQ(std::get<core::MessagePosted>(sink_.published[1].payload).body.text, "after");
+    EXPECT_TRUE(ledger_.keys.contains(txn));
+  }
+}
+
+TEST_F(MatrixConnectorTest, TransientSinkFailureLetsTheHomeserverRetry) {
+  sink_.refused_text = "hi";
+  sink_.refusal = core::Error::unavailable("database connection lost");
+  auto response =
+      put_transaction("1", json::array({text_event(kPortal, "@alice:matrix.test", "$m1", "hi")}));
+  EXPECT_NE(response.status, 200);
+  EXPECT_TRUE(sink_.rejected.empty());
+  EXPECT_FALSE(ledger_.keys.contains("1"));
+  sink_.refused_text.clear();
+  EXPECT_EQ(
+      put_transaction("1", json::array({text_event(kPortal, "@alice:matrix.test", "$m1", "hi")}))
+          .status,
+      200);
+  EXPECT_EQ(sink_.published.size(), 1u);
 }
 
 TEST_F(MatrixConnectorTest, WrongOrMissingHsTokenIsRefused) {

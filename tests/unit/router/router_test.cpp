@@ -253,6 +253,77 @@ TEST_F(RouterTest, BatchIsOneStoreCallWithAnOutcomePerEventInOrder) {
   EXPECT_EQ(std::get<MessagePosted>(dst_->delivered_order[1].event.payload).body.text, "three");
 }
 
+// PostgreSQL's text and jsonb cannot hold U+0000 (SQLSTATE 22P05 / 22021).
+std::optional<Error> refuse_nul(const Event& event) {
+  const auto* posted = std::get_if<MessagePosted>(&event.payload);
+  const bool nul = event.who.display_name.find('\0') != std::string::npos ||
+                   (posted != nullptr && posted->body.text.find('\0') != std::string::npos);
+  if (nul) return Error::internal("database error: unsupported Unicode escape sequence");
+  return std::nullopt;
+}
+
+TEST_F(RouterTest, NulIsRemovedFromAnEventBeforeItIsStored) {
+  store_.refuse = refuse_nul;
+  start();
+  auto e = posted("src", "room", "m1", std::string("a\0b", 3));
+  e.who.display_name = std::string("Al\0ice", 6);
+  auto out = publish(e);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->status, PublishStatus::kAccepted);
+  ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered.size() == 1; }));
+  stop();
+  EXPECT_EQ(std::get<MessagePosted>(dst_->calls[0].event.payload).body.text, "ab");
+  EXPECT_EQ(dst_->calls[0].event.who.display_name, "Alice");
+}
+
+TEST_F(RouterTest, EventIdThatIsNotAUuidIsAnInvalidArgument) {
+  start();
+  auto e = posted("src", "room", "m1");
+  e.id = EventId{"not-a-uuid"};
+  auto out = publish(e);
+  stop();
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(out.error().field, "id");
+  EXPECT_EQ(store_.publish_calls, 0);
+}
+
+TEST_F(RouterTest, PermanentStoreFailureFailsOnlyTheEventCausingIt) {
+  store_.refuse = [](const Event& event) -> std::optional<Error> {
+    if (event.origin.remote_id == "bad") return Error::internal("database error: value too long");
+    return std::nullopt;
+  };
+  start();
+  std::vector<BatchEvent> batch{{posted("src", "room", "m1", "one"), false},
+                                {posted("src", "room", "bad", "two"), false},
+                                {posted("src", "room", "m3", "three"), false}};
+  auto out = publish_batch(batch);
+  ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered_order.size() == 2; }));
+  stop();
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  ASSERT_EQ(out->size(), 3u);
+  EXPECT_EQ((*out)[0]->status, PublishStatus::kAccepted);
+  ASSERT_FALSE((*out)[1].ok());
+  EXPECT_EQ((*out)[1].error().kind, ErrorKind::kInternal);
+  EXPECT_EQ((*out)[2]->status, PublishStatus::kAccepted);
+  EXPECT_EQ(std::get<MessagePosted>(dst_->delivered_order[1].event.payload).body.text, "three");
+}
+
+TEST_F(RouterTest, TransientStoreFailureFailsTheWholeBatchForARetry) {
+  store_.refuse = [](const Event& event) -> std::optional<Error> {
+    if (event.origin.remote_id == "bad") return Error::unavailable("database connection lost");
+    return std::nullopt;
+  };
+  start();
+  std::vector<BatchEvent> batch{{posted("src", "room", "m1"), false},
+                                {posted("src", "room", "bad"), false}};
+  auto out = publish_batch(batch);
+  stop();
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(store_.publish_calls, 1);
+}
+
 TEST_F(RouterTest, BatchEndsAfterAnUnlinkedEventThatAsksToStop) {
   store_.unlinked = {{"src", "dm"}, {"src", "other"}};
   start();
