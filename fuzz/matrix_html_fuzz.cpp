@@ -21,6 +21,7 @@
 namespace {
 
 using namespace coibridge::connectors::matrix;
+namespace core = coibridge::core;
 
 // The only failure allowed: input over the 256 KiB bound.
 void check_refusal(const coibridge::core::Error& error, std::size_t input_size) {

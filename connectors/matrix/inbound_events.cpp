@@ -166,9 +166,10 @@ awaitable<bool> InboundEvents::backfill() {
   auto joined = co_await parts_.api.joined_rooms("");
   if (!joined) co_return joined.error().kind != core::ErrorKind::kUnavailable;
   for (const auto& room : *joined) rooms.emplace_back(room, "");
-  for (auto& [room, ghost] : parts_.ghosts.rooms()) {
+  for (auto& in_room : parts_.ghosts.rooms()) {
+    const std::string& room = in_room.first;
     if (std::none_of(rooms.begin(), rooms.end(), [&](const auto& r) { return r.first == room; }))
-      rooms.emplace_back(room, ghost);
+      rooms.emplace_back(room, in_room.second);
   }
   for (const auto& [room, as_user] : rooms) {
     auto chunk = co_await parts_.api.recent_events(room, kBackfillEvents, as_user);
