@@ -72,6 +72,8 @@ std::shared_ptr<core::ConnectorConfig> parse_coi_config(core::ConfigSection& sec
   if (auto n = section.integer("max_attachment_bytes", 1024, kMaxBytes)) {
     coi->max_attachment_bytes = static_cast<std::size_t>(*n);
   }
+  if (auto n = section.integer("date_lead_seconds", 0, 300))
+    coi->date_lead = std::chrono::seconds(*n);
   for (auto [key, server] : {std::pair{"imap", &coi->imap}, std::pair{"smtp", &coi->smtp}}) {
     auto nested = section.section(key, Need::kRequired);
     if (!nested || !parse_server(*nested, *server)) ok = false;

@@ -2,6 +2,7 @@
 // connectors.coi[]: a chat-over-email account the bridge owns (COI and Delta Chat peers reach
 // it by mail), with its IMAP and SMTP servers and how remote people appear on the mail side.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,9 @@ struct CoiConnectorConfig : core::ConnectorConfig {
   // One attachment, either way. A larger one is left out of the relayed message, which says
   // so in its text, rather than failing the whole message.
   std::size_t max_attachment_bytes = 16 * 1024 * 1024;
+  // How far into the future a mail's Date may be rather than wait for its second
+  // (mail_date_clock.hpp). 0, the default, keeps the order certain in Delta Chat.
+  std::chrono::seconds date_lead{0};
 };
 
 std::shared_ptr<core::ConnectorConfig> parse_coi_config(core::ConfigSection& section);

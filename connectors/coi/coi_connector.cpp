@@ -82,6 +82,7 @@ CoiConnector::CoiConnector(CoiConnectorConfig config, Stores stores, core::Metri
       metrics_(metrics),
       addresses_(config_.address),
       reader_(config_, addresses_, stores, metrics),
+      dates_(config_.name, stores.conversations, MailDateClock::Options{config_.date_lead}),
       imap_(endpoint_from<imap::ImapEndpoint>(config_.imap)),
       submission_(submission ? std::move(submission)
                              : std::make_unique<SmtpSubmission>(
@@ -195,6 +196,30 @@ awaitable<core::Status> CoiConnector::load_attachments(const core::Event& event,
   co_return core::Status{};
 }
 
+awaitable<core::Status> CoiConnector::stamp_date(const core::Delivery& delivery,
+                                                 mime::OutgoingMail& mail) {
+  // Edits, deletions, reactions and receipts change what a chat shows already; they take no
+  // place in its order, so they keep the event's time and never wait.
+  const auto& payload = delivery.event.payload;
+  if (std::holds_alternative<core::MessageEdited>(payload) ||
+      std::holds_alternative<core::MessageDeleted>(payload) ||
+      std::holds_alternative<core::ReactionChanged>(payload) ||
+      std::holds_alternative<core::ReadUpTo>(payload)) {
+    co_return core::Status{};
+  }
+  auto slot = co_await dates_.next(delivery.target.remote_id, delivery.event.at);
+  if (!slot) co_return slot.error();
+  const auto not_before =
+      std::chrono::system_clock::time_point(std::chrono::seconds(slot->not_before));
+  if (const auto wait = not_before - std::chrono::system_clock::now(); wait.count() > 0) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(wait);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  mail.date_unix = slot->date;
+  co_return core::Status{};
+}
+
 awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(
     const core::Delivery& delivery) {
   const IdentityOptions identity{config_.identity == MailIdentity::kRelay, config_.display_name};
@@ -208,6 +233,7 @@ awaitable<core::Result<core::RemoteMessageRef>> CoiConnector::deliver(
   if (!mail) co_return mail.error();
   if (!*mail) co_return core::RemoteMessageRef{config_.name, ""};  // nothing the mail side can show
   if (auto st = co_await load_attachments(delivery.event, **mail); !st) co_return st.error();
+  if (auto st = co_await stamp_date(delivery, **mail); !st) co_return st.error();
   auto bytes = mime::compose_mail(**mail);
   if (!bytes) co_return core::Error::permanent("cannot compose the mail: " + bytes.error().message);
   // A named envelope: g++ 12 destroys aggregate temporaries inside a co_await expression twice.

@@ -16,6 +16,7 @@
 #include "connectors/coi/group_state.hpp"
 #include "connectors/coi/imap/imap_session.hpp"
 #include "connectors/coi/inbound_mail.hpp"
+#include "connectors/coi/mail_date_clock.hpp"
 #include "connectors/coi/mail_mapping.hpp"
 #include "connectors/coi/mail_submission.hpp"
 #include "connectors/coi/mailbox_reader.hpp"
@@ -51,6 +52,10 @@ class CoiConnector final : public core::Connector {
   // Fills the outgoing mail's attachment bytes from the blob store.
   boost::asio::awaitable<core::Status> load_attachments(const core::Event& event,
                                                         mime::OutgoingMail& mail);
+  // Gives a mail that adds to the conversation its own Date second (mail_date_clock.hpp) and
+  // waits until that second may go out.
+  boost::asio::awaitable<core::Status> stamp_date(const core::Delivery& delivery,
+                                                  mime::OutgoingMail& mail);
 
   MappingContext mapping() const {
     return MappingContext{config_.name, addresses_, config_.max_attachment_bytes};
@@ -62,6 +67,7 @@ class CoiConnector final : public core::Connector {
   core::MetricsRegistry& metrics_;
   AddressBook addresses_;
   MailboxReader reader_;
+  MailDateClock dates_;
   imap::ImapEndpoint imap_;
   std::unique_ptr<MailSubmission> submission_;
 };

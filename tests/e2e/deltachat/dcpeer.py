@@ -57,12 +57,15 @@ What does not work without encryption in core 2.65.0 (the bridge must expect it)
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import email.utils
 import os
 import queue
+import shutil
 import smtplib
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -1047,3 +1050,30 @@ class DcAccount:
                 return True
             return self.get_message(mid).chat_id == 3  # moved to the trash chat
         self.wait_until(cond, f"message {mid} deleted", timeout)
+
+
+@contextlib.contextmanager
+def parallel_delivery(stack: "StackEnv"):
+    """The stack's Postfix delivering as a provider's does, while the block runs: up to
+    Postfix's default of 20 LMTP deliveries at once into the same mailbox server.
+    scripts/stack delivers one mail at a time; with parallel deliveries, mails sent
+    milliseconds apart reach a mailbox out of order, as they do in a deployment. The stack's
+    own setting comes back afterwards."""
+    etc = stack.dir / "postfix" / "etc"  # scripts/stack's layout: DIR/postfix/etc/main.cf
+
+    def run(*cmd: str) -> str:
+        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, f"{' '.join(cmd)}: {r.returncode} {r.stdout}{r.stderr}"
+        return r.stdout.strip()
+
+    postconf = shutil.which("postconf") or "/usr/sbin/postconf"
+    postfix = shutil.which("postfix") or "/usr/sbin/postfix"
+    key = "lmtp_destination_concurrency_limit"
+    before = run(postconf, "-c", str(etc), "-h", key)
+    run(postconf, "-c", str(etc), "-e", f"{key}=$default_destination_concurrency_limit")
+    run(postfix, "-c", str(etc), "reload")
+    try:
+        yield
+    finally:
+        run(postconf, "-c", str(etc), "-e", f"{key}={before}")
+        run(postfix, "-c", str(etc), "reload")

@@ -22,9 +22,7 @@ import email.utils
 import imaplib
 import os
 import random
-import shutil
 import smtplib
-import subprocess
 import time
 import urllib.parse
 import uuid
@@ -383,29 +381,9 @@ def coi_group_mails(group_id: str, name: str, people: list, bridge_address: str,
 
 @pytest.fixture
 def parallel_delivery(stack):
-    """The stack's Postfix delivering as a provider's does, for one test: up to Postfix's
-    default of 20 LMTP deliveries at once into the same mailbox server. scripts/stack
-    delivers one mail at a time so that other tests can assert chat order end to end; with
-    parallel deliveries, mails sent milliseconds apart reach the bridge's mailbox out of
-    order, as they do in a deployment. The stack's own setting comes back afterwards."""
-    etc = stack.dir / "postfix" / "etc"  # scripts/stack's layout: DIR/postfix/etc/main.cf
-
-    def run(*cmd: str) -> str:
-        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-        assert r.returncode == 0, f"{' '.join(cmd)}: {r.returncode} {r.stdout}{r.stderr}"
-        return r.stdout.strip()
-
-    postconf = shutil.which("postconf") or "/usr/sbin/postconf"
-    postfix = shutil.which("postfix") or "/usr/sbin/postfix"
-    key = "lmtp_destination_concurrency_limit"
-    before = run(postconf, "-c", str(etc), "-h", key)
-    run(postconf, "-c", str(etc), "-e", f"{key}=$default_destination_concurrency_limit")
-    run(postfix, "-c", str(etc), "reload")
-    try:
+    """The stack's Postfix delivering in parallel, for one test (dcpeer.parallel_delivery)."""
+    with dcpeer.parallel_delivery(stack):
         yield
-    finally:
-        run(postconf, "-c", str(etc), "-e", f"{key}={before}")
-        run(postfix, "-c", str(etc), "reload")
 
 
 @pytest.fixture(scope="session")

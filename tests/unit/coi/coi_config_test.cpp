@@ -54,6 +54,18 @@ TEST(CoiConfig, FullEntryIsRead) {
   EXPECT_FALSE(c.smtp.verify_certificate);
   EXPECT_EQ(c.smtp.ca_file, "/etc/ssl/ca.pem");
   EXPECT_EQ(c.smtp.password, "smtp-secret");
+  EXPECT_EQ(c.date_lead, std::chrono::seconds(0));  // order first: no Date ahead of the clock
+}
+
+TEST(CoiConfig, DateLeadIsBounded) {
+  auto r = load_with_admin(std::string(kCoiSection) + "      date_lead_seconds: 5\n");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].path << ": " << r.errors[0].message;
+  EXPECT_EQ(only_instance<CoiConnectorConfig>(r).date_lead, std::chrono::seconds(5));
+  for (const char* bad : {"-1", "301", "soon"}) {
+    auto e = load_with_admin(std::string(kCoiSection) + "      date_lead_seconds: " + bad + "\n");
+    ASSERT_EQ(e.errors.size(), 1u) << bad;
+    EXPECT_EQ(e.errors[0].path, "connectors.coi[0].date_lead_seconds");
+  }
 }
 
 TEST(CoiConfig, ErrorsNameTheKeyAndNeverTheSecret) {

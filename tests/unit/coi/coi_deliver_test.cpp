@@ -181,6 +181,28 @@ TEST_F(CoiDeliverTest, ASubmissionThatFailsIsAnErrorToRetry) {
   EXPECT_TRUE(submitted_.empty());
 }
 
+TEST_F(CoiDeliverTest, MessagesOfOneSecondGetOneDateSecondEachAndAReactionTakesNone) {
+  const auto d = delivery(core::MessagePosted{{"first", std::nullopt, {}, std::nullopt}});
+  const auto at = std::chrono::duration_cast<std::chrono::seconds>(d.event.at.time_since_epoch());
+  ASSERT_TRUE(deliver(d).ok());
+  ASSERT_TRUE(
+      deliver(delivery(core::MessagePosted{{"second", std::nullopt, {}, std::nullopt}})).ok());
+  // Another conversation keeps its own seconds.
+  ASSERT_TRUE(deliver(delivery(core::MessagePosted{{"to bob", std::nullopt, {}, std::nullopt}},
+                               "dm:bob@example.org"))
+                  .ok());
+  ASSERT_TRUE(
+      deliver(delivery(core::ReactionChanged{{kConnector, "first@example.org"}, "👍", true})).ok());
+  ASSERT_TRUE(
+      deliver(delivery(core::MessagePosted{{"third", std::nullopt, {}, std::nullopt}})).ok());
+  ASSERT_EQ(submitted_.size(), 5u);
+  EXPECT_EQ(parsed(0).date_unix, at.count());
+  EXPECT_EQ(parsed(1).date_unix, at.count() + 1);
+  EXPECT_EQ(parsed(2).date_unix, at.count());
+  EXPECT_EQ(parsed(3).date_unix, at.count());  // the reaction: the event's own time
+  EXPECT_EQ(parsed(4).date_unix, at.count() + 2);
+}
+
 TEST_F(CoiDeliverTest, WhatMailCannotShowSendsNothing) {
   auto ref = deliver(delivery(core::Typing{true}));
   ASSERT_TRUE(ref.ok()) << ref.error().message;
