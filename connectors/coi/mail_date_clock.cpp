@@ -24,8 +24,7 @@ MailDateClock::MailDateClock(std::string connector, core::ConversationStateStore
     : connector_(std::move(connector)),
       store_(store),
       options_(options),
-      now_(now ? std::move(now)
-               : [] { return unix_seconds(std::chrono::system_clock::now()); }) {}
+      now_(now ? std::move(now) : [] { return unix_seconds(std::chrono::system_clock::now()); }) {}
 
 std::string MailDateClock::state_key(const std::string& conversation) {
   return "date-clock:" + conversation;
@@ -55,8 +54,7 @@ boost::asio::awaitable<core::Result<MailDateClock::Slot>> MailDateClock::next(
     const std::int64_t reserved = date + options_.reserve.count();
     nlohmann::json reservation = nlohmann::json::object();
     reservation[kReservedKey] = reserved;
-    auto saved =
-        co_await store_.save(connector_, state_key(conversation), std::move(reservation));
+    auto saved = co_await store_.save(connector_, state_key(conversation), std::move(reservation));
     if (!saved) co_return saved.error();
     state.reserved = std::max(state.reserved, reserved);
   }

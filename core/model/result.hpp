@@ -28,6 +28,11 @@ struct Error {
   // The peer's own machine-readable code (a Matrix errcode), empty when it gave none: callers
   // decide on it, never on the message text.
   std::string code;
+  // For kUnavailable: the peer could not be reached at all (no connection, no session), so
+  // the failure says nothing about the item being sent. The delivery scheduler then waits
+  // without counting an attempt towards the dead letter: an outage of the other side,
+  // however long, parks nothing.
+  bool unreachable = false;
 
   static Error invalid(std::string field, std::string message) {
     return {ErrorKind::kInvalidArgument, std::move(message), std::move(field), {}};
@@ -40,6 +45,11 @@ struct Error {
   }
   static Error unavailable(std::string message) {
     return {ErrorKind::kUnavailable, std::move(message), {}, {}};
+  }
+  static Error unreachable_peer(std::string message) {
+    Error e{ErrorKind::kUnavailable, std::move(message), {}, {}};
+    e.unreachable = true;
+    return e;
   }
   static Error permanent(std::string message) {
     return {ErrorKind::kPermanent, std::move(message), {}, {}};

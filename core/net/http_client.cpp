@@ -110,7 +110,11 @@ struct HttpClient::Impl {
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const ParsedUrl& u) {
     if (u.tls && !tls_setup) co_return tls_setup.error();
     auto endpoints = co_await resolve_with_timeout(executor, u.host, u.port, options.timeout);
-    if (!endpoints) co_return endpoints.error();
+    if (!endpoints) {
+      Error down = endpoints.error();
+      down.unreachable = down.kind == ErrorKind::kUnavailable;
+      co_return down;
+    }
     auto conn = std::make_unique<Conn>();
     if (u.tls) {
       conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, ssl_ctx);
@@ -120,8 +124,9 @@ struct HttpClient::Impl {
     auto& tcp_stream = conn->lowest();
     tcp_stream.expires_after(options.timeout);
     auto [cec, ep] = co_await tcp_stream.async_connect(*endpoints, kAwait);
-    if (cec)
-      co_return Error::unavailable("cannot connect to " + origin_of(u) + ": " + cec.message());
+    if (cec) {
+      co_return Error::unreachable_peer("cannot connect to " + origin_of(u) + ": " + cec.message());
+    }
     if (u.tls) {
       auto& s = *conn->secure;
       // RFC 9110 §4.3.4: the certificate must name the host of the URL.
@@ -135,8 +140,8 @@ struct HttpClient::Impl {
             co_return Error::permanent("TLS certificate of " + u.host + " not accepted: " + why);
           }
         }
-        co_return Error::unavailable("TLS handshake with " + origin_of(u) +
-                                     " failed: " + hec.message());
+        co_return Error::unreachable_peer("TLS handshake with " + origin_of(u) +
+                                          " failed: " + hec.message());
       }
     }
     co_return conn;

@@ -120,6 +120,7 @@ awaitable<void> DeliveryScheduler::worker(ConversationRef target) {
     }
   }
   workers_.erase(target);
+  unreachable_streak_.erase(target);
 }
 
 awaitable<void> DeliveryScheduler::translate_refs(Event& event,
@@ -162,7 +163,24 @@ awaitable<bool> DeliveryScheduler::deliver_one(const OutboxItem& item) {
 
   Status recorded;
   bool left_queue = true;
-  if (result) {
+  const bool unreachable =
+      !result && result.error().kind == ErrorKind::kUnavailable && result.error().unreachable;
+  if (!unreachable) unreachable_streak_.erase(target);
+  if (unreachable) {
+    // The other side is down, not this item at fault: wait, with backoff over the outage,
+    // and count no attempt, so that no outage however long parks a message.
+    const int streak = ++unreachable_streak_[target];
+    const auto delay = backoff_delay(policy_.backoff, streak, random_());
+    if (streak == 1 || streak % 10 == 0) {
+      spdlog::info("delivery to {}:{} waits for its peer ({} tries so far), next in {} ms: {}",
+                   target.connector, target.remote_id, streak, delay.count(),
+                   result.error().message);
+    }
+    recorded = co_await store_.mark_waiting(item.id, result.error().message,
+                                            std::chrono::system_clock::now() + delay);
+    deliveries(target.connector, "unreachable").inc();
+    left_queue = false;
+  } else if (result) {
     recorded = co_await store_.mark_delivered(item.id, item.event.id, target, *result);
     deliveries(target.connector, "ok").inc();
   } else if (result.error().kind == ErrorKind::kUnavailable &&

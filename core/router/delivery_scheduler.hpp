@@ -1,8 +1,9 @@
 #pragma once
 // Drains the outbox: one ordered queue per target conversation, one delivery in flight per
 // queue, capped exponential backoff with jitter between failed attempts, and a dead letter
-// after max_attempts or at once on a permanent error. A queue's head blocks the queue, so a
-// conversation never sees its messages out of order.
+// after max_attempts or at once on a permanent error. A target that cannot be reached at all
+// costs no attempt: its queue waits, with the same backoff, until it answers again. A queue's head
+// blocks the queue, so a conversation never sees its messages out of order.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -63,6 +64,9 @@ class DeliveryScheduler {
   std::uint64_t generation_ = 0;  // bumped by every notify(), to close the lost-wake-up race
   boost::asio::steady_timer wake_;
   std::map<ConversationRef, std::shared_ptr<boost::asio::steady_timer>> workers_;
+  // Failures in a row of a queue's head whose target was unreachable (Error::unreachable):
+  // they pace the waiting, as attempts pace retries.
+  std::map<ConversationRef, int> unreachable_streak_;
 };
 
 }  // namespace coibridge::core

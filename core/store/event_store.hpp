@@ -76,6 +76,10 @@ class EventStore {
                                                         RemoteMessageRef remote) = 0;
   virtual boost::asio::awaitable<Status> mark_failed(std::int64_t outbox_id, std::string error,
                                                      Timestamp next_attempt_at) = 0;
+  // The target could not be reached at all: the row waits until next_attempt_at without an
+  // attempt counted against it (Error::unreachable).
+  virtual boost::asio::awaitable<Status> mark_waiting(std::int64_t outbox_id, std::string error,
+                                                      Timestamp next_attempt_at) = 0;
   // The row moves to dead_letters with the reason, atomically.
   virtual boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id,
                                                      std::string reason) = 0;

@@ -229,6 +229,14 @@ TEST_F(StoreTest, FailedAndDeadLetteredRows) {
   EXPECT_EQ((*head)->last_error, "peer down");
   EXPECT_GT((*head)->next_attempt_at, std::chrono::system_clock::now() + std::chrono::minutes(59));
 
+  // Waiting for an unreachable peer moves the time and keeps the error, not the count.
+  const auto sooner = std::chrono::system_clock::now() + std::chrono::minutes(5);
+  ASSERT_TRUE(run_awaitable(events_.mark_waiting(id, "connection refused", sooner)).ok());
+  head = run_awaitable(events_.head_of({"b", "chan"}));
+  EXPECT_EQ((*head)->attempts, 1);
+  EXPECT_EQ((*head)->last_error, "connection refused");
+  EXPECT_LT((*head)->next_attempt_at, std::chrono::system_clock::now() + std::chrono::minutes(6));
+
   ASSERT_TRUE(run_awaitable(events_.dead_letter(id, "gave up")).ok());
   EXPECT_EQ(*run_awaitable(events_.outbox_depth()), 0);
   auto dead = run_awaitable(events_.dead_letters(0, 10));

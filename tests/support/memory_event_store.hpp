@@ -88,6 +88,17 @@ class MemoryEventStore final : public core::EventStore {
     co_return core::Status{};
   }
 
+  boost::asio::awaitable<core::Status> mark_waiting(std::int64_t id, std::string error,
+                                                    core::Timestamp next) override {
+    for (auto& item : outbox) {
+      if (item.id == id) {
+        item.last_error = std::move(error);
+        item.next_attempt_at = next;
+      }
+    }
+    co_return core::Status{};
+  }
+
   boost::asio::awaitable<core::Status> dead_letter(std::int64_t id, std::string reason) override {
     for (const auto& item : outbox) {
       if (item.id == id) {

@@ -121,6 +121,16 @@ class Session {
   Clock::time_point deadline_;
 };
 
+// A session that could not be opened (no connection, no greeting, no TLS, no login): a
+// transient failure then says nothing about the mail, the server is unreachable for every
+// mail (Error::unreachable).
+Status no_session(Status st) {
+  if (st || st.error().kind != core::ErrorKind::kUnavailable) return st;
+  core::Error down = st.error();
+  down.unreachable = true;
+  return down;
+}
+
 std::string tls_name(const SmtpEndpoint& ep) {
   return ep.tls_server_name.empty() ? ep.host : ep.tls_server_name;
 }
@@ -417,7 +427,7 @@ awaitable<void> Session::quit() {
 }
 
 awaitable<Status> Session::run(const Envelope& env, const std::string& message) {
-  if (auto o = co_await open(); !o) co_return o;
+  if (auto o = co_await open(); !o) co_return no_session(std::move(o));
   if (auto t = co_await send(env, message); !t) co_return t;
   co_await quit();
   co_return Status{};
@@ -586,7 +596,7 @@ struct SmtpSender::Connection {
   // Each awaitable is named before the co_await: g++ 12 mishandles temporaries there.
   awaitable<Status> open() {
     auto step = session.open();
-    co_return co_await with_deadline(session, std::move(step));
+    co_return no_session(co_await with_deadline(session, std::move(step)));
   }
   awaitable<Status> send(const Envelope& env, const std::string& message) {
     auto step = session.send(env, message);

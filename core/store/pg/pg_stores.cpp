@@ -376,6 +376,16 @@ awaitable<Status> PgEventStore::mark_failed(std::int64_t outbox_id, std::string 
   });
 }
 
+awaitable<Status> PgEventStore::mark_waiting(std::int64_t outbox_id, std::string error,
+                                             Timestamp next_attempt_at) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_prepared("outbox_waiting", outbox_id, error, to_ms(next_attempt_at));
+    tx.commit();
+    return {};
+  });
+}
+
 awaitable<Status> PgEventStore::dead_letter(std::int64_t outbox_id, std::string reason) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Status {
     pqxx::work tx(c);

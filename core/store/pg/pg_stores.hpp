@@ -46,6 +46,8 @@ class PgEventStore final : public EventStore {
                                                 RemoteMessageRef remote) override;
   boost::asio::awaitable<Status> mark_failed(std::int64_t outbox_id, std::string error,
                                              Timestamp next_attempt_at) override;
+  boost::asio::awaitable<Status> mark_waiting(std::int64_t outbox_id, std::string error,
+                                              Timestamp next_attempt_at) override;
   boost::asio::awaitable<Status> dead_letter(std::int64_t outbox_id, std::string reason) override;
   boost::asio::awaitable<Status> dead_letter_inbound(std::string connector, std::string reason,
                                                      std::string raw) override;

@@ -97,6 +97,9 @@ constexpr Statement kStatements[] = {
     {"outbox_failed",
      "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
      " next_attempt_at = to_timestamp($3::bigint / 1000.0) WHERE id = $1"},
+    {"outbox_waiting",
+     "UPDATE outbox SET last_error = $2, next_attempt_at = to_timestamp($3::bigint / 1000.0)"
+     " WHERE id = $1"},
     {"outbox_to_dead",
      "WITH moved AS (DELETE FROM outbox WHERE id = $1 RETURNING *)"
      " INSERT INTO dead_letters (event_id, source, connector, conversation, event, reason, "

@@ -370,6 +370,8 @@ TEST_F(SmtpE2eTest, ServerDownIsTransient) {
   EXPECT_EQ(st.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(contains(st.error().message, "connect failed: Connection refused"))
       << st.error().message;
+  // Nothing about this mail: the delivery scheduler waits without counting an attempt.
+  EXPECT_TRUE(st.error().unreachable);
 }
 
 }  // namespace

@@ -192,6 +192,9 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Status> mark_failed(std::int64_t, std::string, Timestamp) override {
     co_return unused();
   }
+  boost::asio::awaitable<Status> mark_waiting(std::int64_t, std::string, Timestamp) override {
+    co_return unused();
+  }
   boost::asio::awaitable<Status> dead_letter(std::int64_t, std::string) override {
     co_return unused();
   }

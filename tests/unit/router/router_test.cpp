@@ -370,6 +370,42 @@ TEST_F(RouterTest, TransientFailuresThenRecoveryDeliverExactlyOnce) {
   EXPECT_EQ(dst_->calls[2].attempt, 3);  // the attempt number reaches the connector
 }
 
+TEST_F(RouterTest, AnUnreachablePeerCostsNoAttemptSoAnOutageParksNothing) {
+  // Three times max_attempts failures in a row: with attempts counted, "one" would be a dead
+  // letter after four.
+  for (int i = 0; i < 12; ++i) {
+    dst_->scripted_failures.push_back(Error::unreachable_peer("connection refused"));
+  }
+  start(4);
+  ASSERT_TRUE(publish(posted("src", "room", "m1", "one")).ok());
+  ASSERT_TRUE(publish(posted("src", "room", "m2", "two")).ok());
+  ASSERT_TRUE(run_until(io_, [&] { return store_.outbox.empty(); }));
+  stop();
+  EXPECT_TRUE(store_.dead.empty());
+  ASSERT_EQ(dst_->delivered_order.size(), 2u);
+  EXPECT_EQ(std::get<MessagePosted>(dst_->delivered_order[0].event.payload).body.text, "one");
+  EXPECT_EQ(std::get<MessagePosted>(dst_->delivered_order[1].event.payload).body.text, "two");
+  EXPECT_EQ(dst_->calls.size(), 14u);
+  EXPECT_EQ(dst_->calls[12].attempt, 1);  // waiting for the peer was no attempt
+  EXPECT_EQ(metrics_
+                .counter("coibridge_deliveries_total", "",
+                         {{"connector", "dst"}, {"result", "unreachable"}})
+                .value(),
+            12);
+}
+
+TEST_F(RouterTest, AFailureOfTheItemStillCountsAfterAnOutage) {
+  dst_->scripted_failures = {Error::unreachable_peer("refused"), Error::unavailable("451"),
+                             Error::unavailable("451"), Error::unavailable("451"),
+                             Error::unavailable("451")};
+  start(4);
+  ASSERT_TRUE(publish(posted("src", "room", "m1", "one")).ok());
+  ASSERT_TRUE(run_until(io_, [&] { return store_.dead.size() == 1; }));
+  stop();
+  EXPECT_NE(store_.dead[0].reason.find("after 4 attempts"), std::string::npos)
+      << store_.dead[0].reason;
+}
+
 TEST_F(RouterTest, UnknownTargetConnectorEndsAsDeadLetter) {
   store_.links.push_back(link(3, "gone", "x"));
   start(2);
