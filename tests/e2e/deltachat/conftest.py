@@ -194,8 +194,11 @@ class Bridge:
     `deliveries_log()` is that log's lines."""
 
     def __init__(self, stack: dcpeer.StackEnv, workdir: Path, binary: str, conninfo: str,
-                 address: str, password: str, identity: str = "puppet"):
+                 address: str, password: str, identity: str = "puppet",
+                 smtp_port: Optional[int] = None, delivery_extra: str = ""):
         self.stack = stack
+        self.smtp_port = smtp_port or stack.submission_port  # another port: a TcpGate to it
+        self.delivery_extra = delivery_extra  # more keys of the delivery section, indented by two
         self.dir = workdir
         self.binary = binary
         self.conninfo = conninfo
@@ -236,6 +239,7 @@ class Bridge:
             "delivery:\n"
             "  backoff_initial_ms: 50\n"
             "  backoff_max_ms: 500\n"
+            f"{self.delivery_extra}"
             "connectors:\n"
             "  spool:\n"
             f"    - {{name: spool, inbox_dir: {q(str(self.inbox))}, outbox_dir: {q(str(self.outbox_dir))}}}\n"
@@ -244,7 +248,7 @@ class Bridge:
             f"      address: {q(self.address)}\n"
             f"      identity: {self.identity}\n"
             f"      imap: {server(s.imap_port)}\n"
-            f"      smtp: {server(s.submission_port)}\n"
+            f"      smtp: {server(self.smtp_port)}\n"
         )
 
     def start(self, timeout: float = 60) -> None:
@@ -454,13 +458,13 @@ def make_bridge(stack, new_user, tmp_path, request):
     made: list = []
     dbs: list = []
 
-    def make(identity: str = "puppet", start: bool = True) -> Bridge:
+    def make(identity: str = "puppet", start: bool = True, **kw) -> Bridge:
         db = f"dcbridge_{os.getpid()}_{random.randrange(10**9)}"
         psql(admin, f'CREATE DATABASE "{db}"')
         dbs.append(db)
         address, password = new_user("br", "bridgepw")
         work = tmp_path / f"bridge{len(made)}"
-        b = Bridge(stack, work, binary, f"{admin} dbname={db}", address, password, identity)
+        b = Bridge(stack, work, binary, f"{admin} dbname={db}", address, password, identity, **kw)
         made.append(b)
         if start:
             b.start()

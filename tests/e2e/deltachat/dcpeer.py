@@ -65,7 +65,9 @@ import os
 import queue
 import shutil
 import smtplib
+import socket
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -1077,3 +1079,70 @@ def parallel_delivery(stack: "StackEnv"):
     finally:
         run(postconf, "-c", str(etc), "-e", f"{key}={before}")
         run(postfix, "-c", str(etc), "reload")
+
+
+class TcpGate:
+    """A TCP forwarder from a free loopback port to `target_port`, which a test can shut as
+    if the server went away: while shut, new connections are closed at once and the open
+    ones are cut. Transparent to STARTTLS and TLS (the bytes pass unchanged)."""
+
+    def __init__(self, target_port: int, host: str = "127.0.0.1"):
+        self.target = (host, target_port)
+        self._listener = socket.create_server((host, 0))
+        self.port = self._listener.getsockname()[1]
+        self._open = True
+        self._lock = threading.Lock()
+        self._socks: set = set()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if not self._open:
+                    client.close()
+                    continue
+                try:
+                    server = socket.create_connection(self.target, timeout=10)
+                except OSError:
+                    client.close()
+                    continue
+                server.settimeout(None)
+                self._socks |= {client, server}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def shut(self) -> None:
+        with self._lock:
+            self._open = False
+            socks, self._socks = self._socks, set()
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def open(self) -> None:
+        with self._lock:
+            self._open = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.shut()
+        self._listener.close()
