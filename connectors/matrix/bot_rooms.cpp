@@ -21,7 +21,7 @@ boost::asio::awaitable<void> BotRooms::say(std::string room, std::string text) {
   // API, "m.notice"). Each answer is new, so its transaction id is too.
   nlohmann::json content{{"msgtype", "m.notice"}, {"body", text}};
   const std::string txn = "coi.cmd." + core::new_event_id().value;
-  auto r = co_await api_.send_event(room, "m.room.message", txn, content, "");
+  auto r = co_await api_.send_event(room, "m.room.message", txn, content, "", std::nullopt);
   if (!r) spdlog::warn("matrix {}: cannot answer in {}: {}", connector_, room, r.error().message);
 }
 

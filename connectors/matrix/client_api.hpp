@@ -14,6 +14,7 @@
 // retrying cannot fix them.
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -72,12 +73,12 @@ class ClientApi {
 
   // PUT /rooms/{roomId}/send/{eventType}/{txnId}: the event id ("" when the answer names
   // none). The homeserver answers a repeated txn id of the same user with the first answer
-  // ("Transaction identifiers"), which is what makes a retried delivery safe.
-  virtual boost::asio::awaitable<core::Result<std::string>> send_event(std::string room_id,
-                                                                       std::string event_type,
-                                                                       std::string txn_id,
-                                                                       nlohmann::json content,
-                                                                       std::string as_user) = 0;
+  // ("Transaction identifiers"), which is what makes a retried delivery safe. `origin_ts_ms`,
+  // when given, becomes the event's origin_server_ts (application service API, "Timestamp
+  // massaging": the `ts` query parameter): the time the message was written on its network.
+  virtual boost::asio::awaitable<core::Result<std::string>> send_event(
+      std::string room_id, std::string event_type, std::string txn_id, nlohmann::json content,
+      std::string as_user, std::optional<std::int64_t> origin_ts_ms) = 0;
   // PUT /rooms/{roomId}/state/{eventType}/{stateKey}: the event id.
   virtual boost::asio::awaitable<core::Result<std::string>> send_state(std::string room_id,
                                                                        std::string event_type,

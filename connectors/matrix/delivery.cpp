@@ -5,6 +5,20 @@ namespace coibridge::connectors::matrix {
 using boost::asio::awaitable;
 using nlohmann::json;
 
+namespace {
+
+// The time a message was written on its network, as the event's origin_server_ts. Never
+// later than now: a sender's clock ahead must not date a message into the future (Delta Chat
+// takes min(Date, now) the same way). None for an event without a time.
+std::optional<std::int64_t> origin_ts_ms(core::Timestamp at) {
+  using namespace std::chrono;
+  if (at.time_since_epoch().count() <= 0) return std::nullopt;
+  const auto capped = std::min(at, time_point_cast<core::Timestamp::duration>(system_clock::now()));
+  return duration_cast<milliseconds>(capped.time_since_epoch()).count();
+}
+
+}  // namespace
+
 awaitable<core::Result<core::RemoteMessageRef>> RoomDelivery::manage_room(
     const core::Event& event, const std::string& room, const std::string& ghost) {
   const core::RemoteMessageRef nothing{mapping_.connector, ""};
@@ -34,7 +48,7 @@ awaitable<core::Result<core::RemoteMessageRef>> RoomDelivery::manage_room(
   json notice{{"msgtype", "m.emote"},
               {"body", "renamed the chat to \u201c" + renamed.name + "\u201d"}};
   const std::string txn = "coi.rename." + event.id.value;
-  auto said = co_await api_.send_event(room, "m.room.message", txn, notice, ghost);
+  auto said = co_await api_.send_event(room, "m.room.message", txn, notice, ghost, std::nullopt);
   if (!said) co_return said.error();
   co_return core::RemoteMessageRef{mapping_.connector, *said};
 }
@@ -104,7 +118,8 @@ awaitable<core::Result<core::RemoteMessageRef>> RoomDelivery::deliver(
     core::Result<std::string> posted = std::string();
     switch (send.kind) {
       case MatrixSend::Kind::kSend:
-        posted = co_await api_.send_event(room, send.event_type, send.txn_id, send.content, ghost);
+        posted = co_await api_.send_event(room, send.event_type, send.txn_id, send.content, ghost,
+                                          origin_ts_ms(event.at));
         break;
       case MatrixSend::Kind::kRedact:
         posted = co_await api_.redact(room, send.target_event_id, send.txn_id, send.content, ghost);

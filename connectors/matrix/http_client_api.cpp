@@ -222,13 +222,12 @@ awaitable<core::Status> HttpClientApi::delete_alias(std::string alias) {
       co_await call("DELETE", kClient + "/directory/room/" + enc(alias), "", json()));
 }
 
-awaitable<core::Result<std::string>> HttpClientApi::send_event(std::string room_id,
-                                                               std::string event_type,
-                                                               std::string txn_id, json content,
-                                                               std::string as_user) {
-  co_return event_id_or_error(
-      co_await call("PUT", room_path(room_id) + "/send/" + enc(event_type) + "/" + enc(txn_id),
-                    as_user, std::move(content)));
+awaitable<core::Result<std::string>> HttpClientApi::send_event(
+    std::string room_id, std::string event_type, std::string txn_id, json content,
+    std::string as_user, std::optional<std::int64_t> origin_ts_ms) {
+  std::string path = room_path(room_id) + "/send/" + enc(event_type) + "/" + enc(txn_id);
+  if (origin_ts_ms) path += "?ts=" + std::to_string(*origin_ts_ms);
+  co_return event_id_or_error(co_await call("PUT", path, as_user, std::move(content)));
 }
 
 awaitable<core::Result<std::string>> HttpClientApi::send_state(std::string room_id,

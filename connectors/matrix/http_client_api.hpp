@@ -35,11 +35,9 @@ class HttpClientApi final : public ClientApi {
                                                                      std::string as_user) override;
   boost::asio::awaitable<core::Result<std::string>> resolve_alias(std::string alias) override;
   boost::asio::awaitable<core::Status> delete_alias(std::string alias) override;
-  boost::asio::awaitable<core::Result<std::string>> send_event(std::string room_id,
-                                                               std::string event_type,
-                                                               std::string txn_id,
-                                                               nlohmann::json content,
-                                                               std::string as_user) override;
+  boost::asio::awaitable<core::Result<std::string>> send_event(
+      std::string room_id, std::string event_type, std::string txn_id, nlohmann::json content,
+      std::string as_user, std::optional<std::int64_t> origin_ts_ms) override;
   boost::asio::awaitable<core::Result<std::string>> send_state(std::string room_id,
                                                                std::string event_type,
                                                                std::string state_key,

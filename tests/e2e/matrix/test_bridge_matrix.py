@@ -12,6 +12,7 @@ import json
 import re
 import time
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 
@@ -148,6 +149,14 @@ def test_text_crosses_both_ways_with_the_right_senders(bridge, new_user, bridge_
     assert m.sender == "@_coi_spool_-rita:matrix.test"
     profile = alice.hs.run(alice.client.get_displayname(m.sender))
     assert profile.displayname == "Remote Rita"
+    # A message written an hour ago (a backlog) keeps its time in the room: the bridge sends
+    # it with the application service's `ts` (timestamp massaging).
+    written_ms = (int(time.time()) - 3600) * 1000 + 250
+    old = spool_message(f"written an hour ago {tok}", f"s-old-{tok}")
+    old["at"] = datetime.fromtimestamp(written_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    bridge.drop("002", old)
+    m_old = alice.wait_for_message(room_id=room, body=f"written an hour ago {tok}")
+    assert m_old.source["origin_server_ts"] == written_ms, m_old.source
     # Nothing echoed back: the ghost's message did not come back to the spool before Alice's
     # next one.
     out = bridge.outbox_through_marker(lambda text: alice.send_text(room, text))

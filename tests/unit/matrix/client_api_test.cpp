@@ -94,7 +94,7 @@ TEST_F(ClientApiTest, SendsTheAsTokenAndMasqueradesAsTheGhost) {
         const std::string room = "!r:hs", type = "m.room.message", txn = "t1";
         const std::string ghost = "@_coi_bob=40x.org:hs";
         const nlohmann::json content{{"body", "hi"}};
-        co_return co_await api.send_event(room, type, txn, content, ghost);
+        co_return co_await api.send_event(room, type, txn, content, ghost, std::nullopt);
       });
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, "$e");
@@ -104,6 +104,25 @@ TEST_F(ClientApiTest, SendsTheAsTokenAndMasqueradesAsTheGhost) {
   EXPECT_EQ(seen_[0].target,
             "/_matrix/client/v3/rooms/%21r%3Ahs/send/m.room.message/"
             "t1?user_id=%40_coi_bob%3D40x.org%3Ahs");
+}
+
+TEST_F(ClientApiTest, AnOriginTimeIsTheTsParameter) {
+  start([](const core::HttpRequest&, int) {
+    return core::HttpResponse::json(200, R"({"event_id":"$e"})");
+  });
+  auto r = with_api<core::Result<std::string>>(
+      [](ClientApi& api) -> asio::awaitable<core::Result<std::string>> {
+        const std::string room = "!r:hs", type = "m.room.message", txn = "t2";
+        const std::string ghost = "@_coi_bob=40x.org:hs";
+        const nlohmann::json content{{"body", "hi"}};
+        const std::optional<std::int64_t> ts = 1795000000123;
+        co_return co_await api.send_event(room, type, txn, content, ghost, ts);
+      });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].target,
+            "/_matrix/client/v3/rooms/%21r%3Ahs/send/m.room.message/"
+            "t2?ts=1795000000123&user_id=%40_coi_bob%3D40x.org%3Ahs");
 }
 
 TEST_F(ClientApiTest, StateKeysAndEventIdsAreEncodedInThePath) {

@@ -51,8 +51,9 @@ struct Call {
 class FakeClientApi final : public ClientApi {
  public:
   std::vector<Call> calls;
-  std::map<std::string, std::string> display_names;  // what get_displayname answers
-  std::vector<std::string> bot_rooms;                // what joined_rooms("") answers
+  std::vector<std::optional<std::int64_t>> origin_ts;  // of each send_event
+  std::map<std::string, std::string> display_names;    // what get_displayname answers
+  std::vector<std::string> bot_rooms;                  // what joined_rooms("") answers
   // Joins of these users fail with M_FORBIDDEN until they are invited.
   std::set<std::string> needs_invite;
   // Sends of these users fail with M_FORBIDDEN (not in the room) until they join it again.
@@ -128,8 +129,10 @@ class FakeClientApi final : public ClientApi {
   }
   awaitable<core::Result<std::string>> send_event(std::string room, std::string type,
                                                   std::string txn_id, json content,
-                                                  std::string as_user) override {
+                                                  std::string as_user,
+                                                  std::optional<std::int64_t> ts) override {
     calls.push_back({"send_event", room, as_user, type, txn_id, content});
+    origin_ts.push_back(ts);
     if (not_in_room.contains(as_user)) co_return matrix_error("M_FORBIDDEN");
     // The homeserver's answer depends on the transaction id only, as a repeat gets the
     // first answer ("Transaction identifiers").
@@ -554,6 +557,31 @@ TEST_F(MatrixConnectorTest, DeliveryRegistersAndJoinsTheGhostThenSendsAsIt) {
   EXPECT_EQ(send.detail, "m.room.message");
   EXPECT_EQ(send.txn_id, txn);
   EXPECT_EQ(send.content["body"], "hello Matrix");
+}
+
+TEST_F(MatrixConnectorTest, AMessageKeepsTheTimeItWasWrittenButNeverOneInTheFuture) {
+  auto delivery = mail_text("written an hour ago");
+  const auto written = std::chrono::system_clock::now() - std::chrono::hours(1);
+  delivery.event.at = written;
+  ASSERT_TRUE(deliver(delivery).ok());
+  auto ahead = mail_text("from a clock a day ahead");
+  ahead.event.at = std::chrono::system_clock::now() + std::chrono::hours(24);
+  const auto before = std::chrono::system_clock::now();
+  ASSERT_TRUE(deliver(ahead).ok());
+  auto untimed = mail_text("no time");
+  untimed.event.at = {};
+  ASSERT_TRUE(deliver(untimed).ok());
+
+  using std::chrono::milliseconds;
+  const auto ms = [](auto t) {
+    return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+  };
+  ASSERT_EQ(api_->origin_ts.size(), 3u);
+  EXPECT_EQ(api_->origin_ts[0], ms(written));
+  ASSERT_TRUE(api_->origin_ts[1].has_value());
+  EXPECT_GE(*api_->origin_ts[1], ms(before));
+  EXPECT_LE(*api_->origin_ts[1], ms(std::chrono::system_clock::now()));
+  EXPECT_EQ(api_->origin_ts[2], std::nullopt);
 }
 
 TEST_F(MatrixConnectorTest, RetriedDeliveryReusesItsTransactionId) {
