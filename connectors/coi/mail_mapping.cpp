@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/text/fnv1a.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::coi {
 namespace {
@@ -11,6 +12,16 @@ namespace {
 using mime::ChatKind;
 
 constexpr std::size_t kLongestNamedSubaddress = 30;
+// How much of the answered message a reply quotes: Delta Chat shows a quote's first lines.
+constexpr std::size_t kQuoteBytes = 500;
+
+// The "> " block a reply starts with (Delta Chat src/mimefactory.rs): Delta Chat shows a mail
+// as a reply to the message In-Reply-To names only when the mail quotes it.
+std::string quote_of(const core::QuotedMessage& quoted) {
+  std::string text(core::utf8_prefix(quoted.text, kQuoteBytes));
+  if (text.size() < quoted.text.size()) text += "\u2026";
+  return text;
+}
 
 core::RemoteMessageRef ref(const MappingContext& ctx, const std::string& message_id) {
   return {ctx.connector, message_id};
@@ -242,6 +253,9 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
             mail.attachments.push_back(mime::MailAttachment{file.filename, file.content_type, {}});
           }
           add_reply(p.body.reply_to);
+          if (delivery.quoted && p.body.reply_to && mail_ref(*p.body.reply_to)) {
+            mail.quote = quote_of(*delivery.quoted);
+          }
           return true;
         } else if constexpr (std::is_same_v<T, core::MessageEdited>) {
           auto target = mail_ref(p.target);

@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,11 +67,19 @@ class MessageMap {
 };
 
 // One delivery of one event to one target conversation.
+// The message a reply answers, as the bridge knows it: for networks whose replies carry the
+// quoted text (mail's "> " quote, XEP-0461's fallback).
+struct QuotedMessage {
+  ActorRef who;
+  std::string text;  // its text, or the name of its first file when it has no text
+};
+
 struct Delivery {
   EventId event_id;  // idempotency key: the same event id must never post twice
   ConversationRef target;
   Event event;  // message references already translated to the target network where known
   int attempt = 1;
+  std::optional<QuotedMessage> quoted;  // a posted reply: what it answers, when known
 };
 
 // Direct chats between people of two networks. A person writing to another network's person

@@ -144,9 +144,25 @@ awaitable<void> DeliveryScheduler::translate_refs(Event& event,
   }
 }
 
+awaitable<void> DeliveryScheduler::find_quoted(Delivery& delivery) {
+  const auto* posted = std::get_if<MessagePosted>(&delivery.event.payload);
+  if (posted == nullptr || !posted->body.reply_to) co_return;
+  // A courtesy: when the answered message cannot be looked up, the reply goes without it.
+  auto found = co_await store_.event_of(*posted->body.reply_to);
+  if (!found || !*found) co_return;
+  const auto* answered = std::get_if<MessagePosted>(&(*found)->payload);
+  if (answered == nullptr) co_return;
+  std::string text = answered->body.text;
+  if (text.empty() && !answered->body.attachments.empty()) {
+    text = answered->body.attachments.front().filename;
+  }
+  delivery.quoted = QuotedMessage{(*found)->who, std::move(text)};
+}
+
 awaitable<bool> DeliveryScheduler::deliver_one(const OutboxItem& item) {
   const auto& target = item.target;
-  Delivery delivery{item.event.id, target, item.event, item.attempts + 1};
+  Delivery delivery{item.event.id, target, item.event, item.attempts + 1, std::nullopt};
+  co_await find_quoted(delivery);
   co_await translate_refs(delivery.event, target.connector);
 
   Result<RemoteMessageRef> result =

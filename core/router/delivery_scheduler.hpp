@@ -48,6 +48,8 @@ class DeliveryScheduler {
   // Delivers one row; true when it left the queue (delivered or dead-lettered).
   boost::asio::awaitable<bool> deliver_one(const OutboxItem& item);
   boost::asio::awaitable<void> translate_refs(Event& event, const std::string& target_connector);
+  // A posted reply: what it answers (Delivery::quoted), looked up in its own network's terms.
+  boost::asio::awaitable<void> find_quoted(Delivery& delivery);
   boost::asio::awaitable<void> sleep(std::shared_ptr<boost::asio::steady_timer> timer,
                                      std::chrono::steady_clock::duration d);
   Counter& deliveries(const std::string& connector, const char* result);

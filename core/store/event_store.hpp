@@ -109,6 +109,9 @@ class EventStore {
   // The event published from this origin, if any.
   virtual boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(
       RemoteMessageRef ref) = 0;
+  // The event this message is on its network: published from there, or delivered there by
+  // us as this id. What a reply quotes.
+  virtual boost::asio::awaitable<Result<std::optional<Event>>> event_of(RemoteMessageRef ref) = 0;
   // The id on target_connector of the newest reaction `who` added (in conversation `where`,
   // to `target`, all in the source network's terms) that was delivered there: what to
   // withdraw when that person withdraws their reaction.

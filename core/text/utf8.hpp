@@ -22,5 +22,7 @@ std::optional<std::vector<char32_t>> decode_utf8(std::string_view text);
 
 // Appends the UTF-8 form of `cp`, which must be a Unicode scalar value.
 void append_utf8(std::string& out, char32_t cp);
+// At most `max_bytes` of the text, cut before a code point, never inside one.
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
 
 }  // namespace coibridge::core

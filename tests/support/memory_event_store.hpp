@@ -124,6 +124,14 @@ class MemoryEventStore final : public core::EventStore {
       core::RemoteMessageRef) override {
     co_return std::optional<core::Event>{};
   }
+  // Filled by a test: the events event_of finds, by "connector/remote id".
+  std::map<std::string, core::Event> events_of;
+  boost::asio::awaitable<core::Result<std::optional<core::Event>>> event_of(
+      core::RemoteMessageRef ref) override {
+    const auto it = events_of.find(ref.connector + "/" + ref.remote_id);
+    if (it == events_of.end()) co_return std::optional<core::Event>{};
+    co_return std::optional<core::Event>(it->second);
+  }
   boost::asio::awaitable<core::Result<std::optional<std::string>>> reaction_delivered(
       core::ConversationRef, std::string, core::RemoteMessageRef, std::string) override {
     co_return std::optional<std::string>{};

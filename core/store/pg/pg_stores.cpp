@@ -429,6 +429,17 @@ awaitable<Result<std::optional<Event>>> PgEventStore::event_by_origin(RemoteMess
   });
 }
 
+awaitable<Result<std::optional<Event>>> PgEventStore::event_of(RemoteMessageRef ref) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<Event>> {
+    pqxx::nontransaction tx(c);
+    auto rows = tx.exec_prepared("event_of_message", ref.connector, ref.remote_id);
+    if (rows.empty() || rows[0][0].is_null()) return std::optional<Event>{};
+    auto event = event_from_json(nlohmann::json::parse(rows[0][0].as<std::string>()));
+    if (!event) return event.error();
+    return std::optional<Event>(std::move(*event));
+  });
+}
+
 awaitable<Result<std::optional<std::string>>> PgEventStore::reaction_delivered(
     ConversationRef where, std::string who, RemoteMessageRef target, std::string target_connector) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<std::string>> {

@@ -60,6 +60,7 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds age) override;
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
       std::vector<RemoteMessageRef> refs) override;
+  boost::asio::awaitable<Result<std::optional<Event>>> event_of(RemoteMessageRef ref) override;
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(
       RemoteMessageRef ref) override;
   boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(

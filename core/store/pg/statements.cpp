@@ -126,6 +126,11 @@ constexpr Statement kStatements[] = {
     {"outbox_depth", "SELECT count(*) FROM outbox"},
     {"event_by_origin",
      "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
+    {"event_of_message",
+     "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
+     " UNION ALL SELECT m.event::text FROM message_parts p JOIN messages m ON m.event_id = "
+     "p.event_id"
+     " WHERE p.connector = $1 AND p.remote_id = $2 LIMIT 1"},
     // The newest reaction a person added to a message, as delivered to one connector.
     {"reaction_part",
      "SELECT p.remote_id FROM messages m JOIN message_parts p ON p.event_id = m.event_id AND "

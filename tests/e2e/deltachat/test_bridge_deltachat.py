@@ -437,6 +437,31 @@ def test_reply_quoting_a_bridged_message_refers_to_the_spool_id(bridge, make_acc
     assert texts_of(bridge.outbox_through_marker(lambda text: alice.send_text(q.chat_id, text))) == [answer, own, again]
 
 
+def test_spool_replies_show_in_delta_chat_as_quotes_of_the_messages_they_answer(bridge, make_account, new_user):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    bridge.link(f"dm:{alice.addr}", "room")
+    tok = token()
+    question = f"question from Rita {tok}?"
+    bridge.drop("001", spool_message(question, f"q-{tok}"))
+    q = alice.wait_for_message(text=question)
+    alice.accept_chat(q.chat_id)
+    note = f"a note of Alice {tok}"
+    note_id = alice.send_text(q.chat_id, note)
+    [(note_file, _)] = bridge.wait_outbox(1, pred=lambda d: d["event"]["payload"].get("body", {}).get("text") == note)
+
+    # Rita answers Alice's note (by the spool's id of it) and then her own question (by its
+    # origin): Delta Chat shows each as a reply, quoting the message it answers.
+    for i, (reply_to, answered, answered_id) in enumerate(((note_file, note, note_id),
+                                                           (f"q-{tok}", question, q.id))):
+        text = f"Rita's answer {i} {tok}"
+        event = spool_message(text, f"r{i}-{tok}")
+        event["payload"]["body"]["reply_to"] = {"connector": "spool", "remote_id": reply_to}
+        bridge.drop(f"00{i + 2}", event)
+        got = alice.wait_for_message(text=text)
+        assert got.quote_text == answered, got.raw
+        assert got.quote_msg_id == answered_id, got.raw
+
+
 # --------------------------------------------------------------------------------------------
 # 5. Reactions
 

@@ -58,6 +58,13 @@ def test_matrix_user_opens_a_dm_with_a_ghost_and_both_sides_write(mail_bridge, d
                                                                            f"marker {tok}"]
     assert mail_bridge.sql("SELECT count(*) FROM messages WHERE kind = 'message.posted'") == "3"
 
+    # A Matrix reply to Bob's message shows in Delta Chat as a reply quoting it.
+    alice.send(room, {"msgtype": "m.text", "body": f"a reply to your hello {tok}",
+                      "m.relates_to": {"m.in_reply_to": {"event_id": answer.event_id}}})
+    quoted = bob.wait_for_message(text=f"a reply to your hello {tok}")
+    assert quoted.quote_text == f"hello Alice, from Delta Chat {tok}", quoted.raw
+    assert quoted.quote_msg_id == bob_msg.id, quoted.raw
+
 
 def test_mail_to_a_matrix_users_puppet_opens_a_dm_on_matrix(mail_bridge, dc_account, new_user):
     """The other way round: a Delta Chat user writes to a Matrix user's puppet address; the

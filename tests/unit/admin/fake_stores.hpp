@@ -202,6 +202,9 @@ class FakeEventStore : public EventStore {
                                                      std::string) override {
     co_return unused();
   }
+  boost::asio::awaitable<Result<std::optional<Event>>> event_of(RemoteMessageRef) override {
+    co_return unused();
+  }
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef) override {
     co_return std::optional<Event>{};
   }

@@ -203,6 +203,35 @@ TEST_F(CoiDeliverTest, MessagesOfOneSecondGetOneDateSecondEachAndAReactionTakesN
   EXPECT_EQ(parsed(4).date_unix, at.count() + 2);
 }
 
+TEST_F(CoiDeliverTest, AReplyQuotesTheMessageItAnswersSoDeltaChatShowsAReply) {
+  core::MessagePosted reply{{"at three", std::nullopt, {}, std::nullopt}};
+  reply.body.reply_to = core::RemoteMessageRef{kConnector, "question-1@example.org"};
+  auto d = delivery(reply);
+  d.quoted = core::QuotedMessage{{"coi", "alice@example.org", "Alice"}, "what time is the call?"};
+  ASSERT_TRUE(deliver(d).ok());
+  // A long message is quoted in part, never cut inside a character.
+  auto long_reply = delivery(reply);
+  long_reply.quoted = core::QuotedMessage{{"coi", "alice@example.org", "Alice"},
+                                          std::string(498, 'x') + "\u00e9\u00e9"};
+  ASSERT_TRUE(deliver(long_reply).ok());
+  // What mail cannot refer to is not quoted either.
+  core::MessagePosted elsewhere{{"hm", std::nullopt, {}, std::nullopt}};
+  elsewhere.body.reply_to = core::RemoteMessageRef{"matrix", "$never-in-mail"};
+  auto d3 = delivery(elsewhere);
+  d3.quoted = d.quoted;
+  ASSERT_TRUE(deliver(d3).ok());
+
+  const auto mail = parsed(0);
+  EXPECT_THAT(mail.in_reply_to, ElementsAre("question-1@example.org"));
+  ASSERT_TRUE(mail.quote.has_value());
+  EXPECT_EQ(*mail.quote, "what time is the call?");
+  EXPECT_THAT(mail.text, StartsWith("at three"));
+  const auto long_mail = parsed(1);
+  ASSERT_TRUE(long_mail.quote.has_value());
+  EXPECT_EQ(*long_mail.quote, std::string(498, 'x') + "\u00e9\u2026");
+  EXPECT_FALSE(parsed(2).quote.has_value());
+}
+
 TEST_F(CoiDeliverTest, WhatMailCannotShowSendsNothing) {
   auto ref = deliver(delivery(core::Typing{true}));
   ASSERT_TRUE(ref.ok()) << ref.error().message;

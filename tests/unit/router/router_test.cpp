@@ -406,6 +406,33 @@ TEST_F(RouterTest, AFailureOfTheItemStillCountsAfterAnOutage) {
       << store_.dead[0].reason;
 }
 
+TEST_F(RouterTest, AReplyIsDeliveredWithTheMessageItAnswers) {
+  Event answered = posted("src", "room", "m0", "what time is the call?");
+  answered.who = {"src", "bob", "Bob"};
+  store_.events_of["src/m0"] = answered;
+  Event photo = posted("src", "room", "m1", "");
+  std::get<MessagePosted>(photo.payload)
+      .body.attachments.push_back({"call-agenda.pdf", "application/pdf", 10, "blob:1"});
+  store_.events_of["src/m1"] = photo;
+  start();
+  Event reply = posted("src", "room", "m2", "at three");
+  std::get<MessagePosted>(reply.payload).body.reply_to = RemoteMessageRef{"src", "m0"};
+  ASSERT_TRUE(publish(reply).ok());
+  Event on_file = posted("src", "room", "m3", "thanks");
+  std::get<MessagePosted>(on_file.payload).body.reply_to = RemoteMessageRef{"src", "m1"};
+  ASSERT_TRUE(publish(on_file).ok());
+  ASSERT_TRUE(publish(posted("src", "room", "m4", "no reply")).ok());
+  ASSERT_TRUE(run_until(io_, [&] { return dst_->delivered_order.size() == 3; }));
+  stop();
+  const auto& first = dst_->delivered_order[0];
+  ASSERT_TRUE(first.quoted.has_value());
+  EXPECT_EQ(first.quoted->who.display_name, "Bob");
+  EXPECT_EQ(first.quoted->text, "what time is the call?");
+  ASSERT_TRUE(dst_->delivered_order[1].quoted.has_value());
+  EXPECT_EQ(dst_->delivered_order[1].quoted->text, "call-agenda.pdf");  // a file: its name
+  EXPECT_FALSE(dst_->delivered_order[2].quoted.has_value());
+}
+
 TEST_F(RouterTest, UnknownTargetConnectorEndsAsDeadLetter) {
   store_.links.push_back(link(3, "gone", "x"));
   start(2);

@@ -34,6 +34,17 @@ TEST(Utf8, ValidationAndRepair) {
   EXPECT_EQ(repair_utf8("ok ü"), "ok ü");
 }
 
+TEST(Utf8, APrefixNeverCutsACodePoint) {
+  const std::string text = "ab\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";  // ab é € 😀
+  EXPECT_EQ(utf8_prefix(text, 100), text);
+  EXPECT_EQ(utf8_prefix(text, 2), "ab");
+  EXPECT_EQ(utf8_prefix(text, 3), "ab");  // é is two bytes
+  EXPECT_EQ(utf8_prefix(text, 4), "ab\xC3\xA9");
+  EXPECT_EQ(utf8_prefix(text, 6), "ab\xC3\xA9");
+  EXPECT_EQ(utf8_prefix(text, 10), "ab\xC3\xA9\xE2\x82\xAC");
+  EXPECT_EQ(utf8_prefix(text, 0), "");
+}
+
 TEST(Utf8, DecodeToCodePoints) {
   const auto cps = decode_utf8("a\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80");  // a ü € 😀
   ASSERT_TRUE(cps);
