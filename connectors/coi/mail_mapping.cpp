@@ -162,8 +162,10 @@ core::Result<std::optional<mime::OutgoingMail>> mail_for_delivery(const core::De
     mail.to = {mime::Mailbox{*peer, ""}};
   } else if (is_group_conversation(conversation)) {
     if (group == nullptr || group->members.empty()) {
-      return core::Error::permanent("group '" + conversation +
-                                    "': no member list yet (no mail from the group was read)");
+      // A group linked before its first mail: mail has no server-side member list, the
+      // group's first mail brings it. Until then the queue waits, costing no attempt.
+      return core::Error::unreachable_peer(
+          "group '" + conversation + "': no member list yet (waiting for the group's first mail)");
     }
   } else {
     return core::Error::permanent("conversation '" + conversation +

@@ -629,6 +629,43 @@ def test_bridge_killed_in_a_burst_loses_nothing_and_doubles_nothing(parallel_del
     assert conv["messages"] == 152, conv  # with the hello and the marker
 
 
+def test_a_group_linked_before_its_first_mail_gets_what_the_room_said_meanwhile(mail_bridge, dc_account, new_user):
+    """An admin links Alice's new group (by its first mail's Message-ID) before that mail
+    reached the bridge, and Mia writes in the room at once: the bridge has no member list for
+    the group yet, so her message waits (no attempt counted, no dead letter) until the first
+    mail is read; then it reaches every member, and so does the room's next message."""
+    alice = dc_account("Alice DC")
+    bob = dc_account("Bob DC")
+    mia = new_user("mia", displayname="Mia Matrix")
+    tok = token()
+    name = f"Early {tok}"
+    room = linked_room(mia, mail_bridge, name)
+    mia_puppet = mail_bridge.mail.puppet("matrix", mia.user_id)
+    group = alice.create_group(name, [bob.addr, mia_puppet])
+    alice.stop_io()
+    try:
+        first = alice.send_text(group, f"{tok} first mail")
+        conversation = f"adhoc:{alice.message_id_header(first)}"
+        mail_bridge.link_pair(("mail", conversation), ("matrix", room))
+        mia.send_text(room, f"{tok} early from mia")
+        # Tried, and waiting for the member list, for longer than five attempts of the test
+        # config's backoff would take.
+        mail_bridge.wait_sql("SELECT count(*) FROM outbox WHERE last_error LIKE '%no member list yet%'", "1")
+        time.sleep(3)
+        assert mail_bridge.sql("SELECT count(*) FROM dead_letters") == "0"
+        assert mail_bridge.sql("SELECT attempts FROM outbox") == "0"
+    finally:
+        alice.start_io()
+    mia.wait_for_message(room_id=room, body=f"{tok} first mail", timeout=60)
+    for acc in (alice, bob):
+        acc.wait_for_message(text=f"{tok} early from mia", timeout=60)
+    mia.send_text(room, f"{tok} next from mia")
+    for acc in (alice, bob):
+        got = acc.wait_for_message(text=f"{tok} next from mia", timeout=60)
+        assert got.sender_addr.lower() == mia_puppet
+    assert mail_bridge.sql("SELECT count(*) FROM dead_letters") == "0"
+
+
 def test_rename_and_new_member_keep_the_conversation(mail_bridge, dc_account, new_user):
     """Renaming the group and adding a member in Delta Chat: the same conversation goes on,
     messages after each change reach the linked room, and the REST API shows the new name

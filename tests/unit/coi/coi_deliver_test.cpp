@@ -150,12 +150,22 @@ TEST_F(CoiDeliverTest, AnAdHocGroupMessageAnswersInTheGroupsThread) {
             (std::vector<std::string>{"team-1@example.org", "team-5@example.org"}));
 }
 
-TEST_F(CoiDeliverTest, AGroupTheConnectorNeverSawIsRefusedForGoodAndNothingIsSent) {
-  auto ref = deliver(delivery(core::MessagePosted{{"hello?", std::nullopt, {}, std::nullopt}},
-                              "group:Unknown0001"));
+TEST_F(CoiDeliverTest, AGroupWithoutAMailYetWaitsForItsMemberListAndNothingIsSent) {
+  const auto d =
+      delivery(core::MessagePosted{{"hello?", std::nullopt, {}, std::nullopt}}, "group:Later0001");
+  auto ref = deliver(d);
   ASSERT_FALSE(ref.ok());
-  EXPECT_EQ(ref.error().kind, core::ErrorKind::kPermanent);
+  // Linked before its first mail: not a failure of the message, the queue waits.
+  EXPECT_EQ(ref.error().kind, core::ErrorKind::kUnavailable);
+  EXPECT_TRUE(ref.error().unreachable);
   EXPECT_TRUE(submitted_.empty());
+  // The group's first mail was read: the same delivery goes to its members.
+  conversations_.states["group:Later0001"] =
+      to_json(GroupState{"Later", {"alice@example.org", "bridge@example.org"}, "", "l-1@x.org"});
+  ASSERT_TRUE(deliver(d).ok());
+  ASSERT_EQ(submitted_.size(), 1u);
+  EXPECT_THAT(submitted_[0].envelope.rcpt_to,
+              ElementsAre("alice@example.org", "bridge@example.org"));
 }
 
 TEST_F(CoiDeliverTest, AnAttachmentIsSentWithTheBytesOfItsBlob) {
