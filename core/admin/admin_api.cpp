@@ -8,6 +8,7 @@
 
 #include "core/admin/admin_json.hpp"
 #include "core/admin/validation.hpp"
+#include "core/model/event_json.hpp"
 
 namespace coibridge::core {
 
@@ -91,6 +92,7 @@ const std::vector<AdminApi::Route>& AdminApi::table() {
       {{"POST", "/api/v1/bridges/{id}/links", Scope::kWrite}, &AdminApi::add_link},
       {{"DELETE", "/api/v1/bridges/{id}/links/{link_id}", Scope::kWrite}, &AdminApi::remove_link},
       {{"GET", "/api/v1/conversations", Scope::kRead}, &AdminApi::list_conversations},
+      {{"GET", "/api/v1/unlinked", Scope::kRead}, &AdminApi::list_unlinked},
       {{"GET", "/api/v1/dead-letters", Scope::kRead}, &AdminApi::list_dead_letters},
       {{"POST", "/api/v1/dead-letters/{id}/replay", Scope::kWrite}, &AdminApi::replay_dead_letter},
   };
@@ -372,6 +374,37 @@ asio::awaitable<HttpResponse> AdminApi::list_conversations(const Call& call) {
   if (!page) co_return store_error_response(page.error());
   json items = json::array();
   for (const auto& conversation : page->items) items.push_back(conversation_json(conversation));
+  co_return json_response(
+      200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
+}
+
+asio::awaitable<HttpResponse> AdminApi::list_unlinked(const Call& call) {
+  ConversationFilter filter;
+  auto after = parse_after(call.request);
+  if (!after) co_return invalid_field_response(after.error());
+  auto limit = parse_limit(call.request);
+  if (!limit) co_return invalid_field_response(limit.error());
+  filter.after = *after;
+  filter.limit = *limit;
+  filter.linked = false;
+  filter.with_unlinked_events = true;
+  const auto& query = call.request.query;
+  if (auto it = query.find("connector"); it != query.end()) filter.connector = it->second;
+  if (filter.connector.size() > kMaxQueryText) {
+    co_return invalid_field_response(
+        Error::invalid("connector", "at most " + std::to_string(kMaxQueryText) + " bytes"));
+  }
+  auto page = co_await deps_.bridges.list_conversations(std::move(filter));
+  if (!page) co_return store_error_response(page.error());
+  json items = json::array();
+  for (const auto& c : page->items) {
+    items.push_back(json{{"connector", c.connector},
+                         {"conversation", c.remote_id},
+                         {"kind", c.kind},
+                         {"title", c.title},
+                         {"count", c.unlinked_events},
+                         {"last_seen", format_timestamp(c.last_activity)}});
+  }
   co_return json_response(
       200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
 }

@@ -72,6 +72,9 @@ class AdminApi {
   boost::asio::awaitable<HttpResponse> add_link(const Call& call);
   boost::asio::awaitable<HttpResponse> remove_link(const Call& call);
   boost::asio::awaitable<HttpResponse> list_conversations(const Call& call);
+  // Conversations whose events crossed nowhere because nothing links them: "why did my
+  // message not cross?"
+  boost::asio::awaitable<HttpResponse> list_unlinked(const Call& call);
   boost::asio::awaitable<HttpResponse> list_dead_letters(const Call& call);
   boost::asio::awaitable<HttpResponse> replay_dead_letter(const Call& call);
 

@@ -50,6 +50,8 @@ struct ConversationFilter {
   std::string query;           // empty, or a case-insensitive part of the title or id
   std::int64_t after = 0;
   int limit = 100;
+  // Only conversations with events that crossed nowhere (unlinked_events > 0).
+  bool with_unlinked_events = false;
 };
 
 struct ConversationPage {

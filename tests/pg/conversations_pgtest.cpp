@@ -68,6 +68,11 @@ TEST_F(ConversationsTest, DirectoryCountsMessagesAndUnlinkedEventsPerConversatio
   EXPECT_TRUE(all[1].bridge_id.has_value());
 
   EXPECT_EQ(listed({"mail", false, "", 0, 100}).size(), 1u);
+  ConversationFilter unlinked;
+  unlinked.linked = false;
+  unlinked.with_unlinked_events = true;
+  ASSERT_EQ(listed(unlinked).size(), 1u);
+  EXPECT_EQ(listed(unlinked).front().remote_id, "adhoc:<g1>");
   EXPECT_EQ(listed({"mail", true, "", 0, 100}).front().remote_id, "dm:carol@example.org");
   EXPECT_EQ(listed({"spool", std::nullopt, "", 0, 100}).size(), 0u);
   EXPECT_EQ(listed({"", std::nullopt, "tEAm", 0, 100}).front().remote_id, "adhoc:<g1>");

@@ -173,7 +173,7 @@ awaitable<Result<ConversationPage>> PgBridgeStore::list_conversations(Conversati
     const std::string linked = !filter.linked ? "" : *filter.linked ? "true" : "false";
     // One extra row tells whether another page exists.
     auto rows = tx.exec_prepared("conversation_list", filter.after, filter.connector, linked,
-                                 filter.query, filter.limit + 1);
+                                 filter.query, filter.limit + 1, filter.with_unlinked_events);
     ConversationPage page;
     for (const auto& r : rows) {
       if (static_cast<int>(page.items.size()) == filter.limit) {

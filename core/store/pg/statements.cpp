@@ -219,6 +219,7 @@ constexpr Statement kStatements[] = {
                             " AND ($3 = '' OR (l.id IS NOT NULL) = ($3 = 'true'))"
                             " AND ($4 = '' OR strpos(lower(c.title || ' ' || c.remote_id), "
                             "lower($4)) > 0)"
+                            " AND (NOT $6::boolean OR c.unlinked_events > 0)"
                             " ORDER BY c.id LIMIT $5"},
     // --- merging two conversations that are one (ConversationStateStore::merge)
     {"conversation_survivor_of",

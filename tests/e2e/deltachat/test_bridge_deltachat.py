@@ -462,6 +462,26 @@ def test_spool_replies_show_in_delta_chat_as_quotes_of_the_messages_they_answer(
         assert got.quote_msg_id == answered_id, got.raw
 
 
+def test_a_message_to_a_chat_nothing_links_is_listed_as_unlinked(bridge, make_account, new_user):
+    alice = dc_user(new_user, make_account, "Alice DC")
+    chat = alice.chat_with(bridge.address)
+    tok = token()
+    for i in range(3):
+        alice.send_text(chat, f"anyone there? {i} {tok}")
+    want = f"dm:{alice.addr}".lower()
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = bridge.api("GET", "/api/v1/unlinked?connector=mail")
+        assert status == 200, body
+        found = [i for i in body["items"] if i["conversation"].lower() == want]
+        if found and found[0]["count"] == 3:
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    assert found[0]["connector"] == "mail", found
+    assert texts_of(bridge.outbox()) == []  # nothing crossed
+
+
 # --------------------------------------------------------------------------------------------
 # 5. Reactions
 

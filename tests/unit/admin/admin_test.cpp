@@ -494,6 +494,40 @@ TEST_F(AdminApiTest, ListConversationsFiltersAndPages) {
   EXPECT_EQ(call("GET", "/api/v1/conversations", "", std::nullopt).status, 401);
 }
 
+TEST_F(AdminApiTest, UnlinkedListsWhatCrossedNowhere) {
+  ConversationSummary group;
+  group.id = 4;
+  group.connector = "mail";
+  group.remote_id = "adhoc:<first@x>";
+  group.kind = "group";
+  group.title = "Team";
+  group.unlinked_events = 31;
+  group.first_seen = group.last_activity = fixed_time();
+  ConversationSummary quiet = group;  // seen, nothing unlinked
+  quiet.id = 5;
+  quiet.remote_id = "dm:a@x";
+  quiet.unlinked_events = 0;
+  ConversationSummary linked = group;
+  linked.id = 6;
+  linked.bridge_id = 2;
+  bridges_.conversations = {group, quiet, linked};
+
+  auto res = call("GET", "/api/v1/unlinked?connector=mail", "", kReadToken);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_TRUE(bridges_.last_filter.with_unlinked_events);
+  EXPECT_EQ(bridges_.last_filter.linked, std::optional<bool>(false));
+  auto j = body(res);
+  ASSERT_EQ(j.at("items").size(), 1U);
+  EXPECT_EQ(j.at("items")[0], json({{"connector", "mail"},
+                                    {"conversation", "adhoc:<first@x>"},
+                                    {"kind", "group"},
+                                    {"title", "Team"},
+                                    {"count", 31},
+                                    {"last_seen", "2023-11-14T22:13:20.123Z"}}));
+  EXPECT_EQ(body(call("GET", "/api/v1/unlinked?limit=0", "", kReadToken)).at("field"), "limit");
+  EXPECT_EQ(call("GET", "/api/v1/unlinked", "", std::nullopt).status, 401);
+}
+
 TEST_F(AdminApiTest, ReplayDeadLetter) {
   events_.letters.push_back(
       DeadLetter{7, "ev-7", {"matrix", "!r:x"}, "rejected", 10, fixed_time()});

@@ -136,6 +136,7 @@ class FakeBridgeStore : public BridgeStore {
       if (c.id <= filter.after) continue;
       if (!filter.connector.empty() && c.connector != filter.connector) continue;
       if (filter.linked && c.bridge_id.has_value() != *filter.linked) continue;
+      if (filter.with_unlinked_events && c.unlinked_events == 0) continue;
       if (static_cast<int>(page.items.size()) == filter.limit) {
         page.next_after = page.items.back().id;
         break;
