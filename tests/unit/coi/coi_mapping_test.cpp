@@ -262,9 +262,11 @@ TEST_F(MappingTest, WhatMailCannotShowIsDroppedOrDegraded) {
       ctx_, {});
   EXPECT_EQ((*known)->kind, mime::ChatKind::kEdit);
   EXPECT_EQ((*known)->target_message_id, "Mr.o@x");
+  // A group whose first mail was not read yet: its queue waits for the member list.
   auto group = mail_for_delivery(delivery(core::MessagePosted{}, "group:abc"), ctx_, {});
   ASSERT_FALSE(group.ok());
-  EXPECT_EQ(group.error().kind, core::ErrorKind::kPermanent);
+  EXPECT_EQ(group.error().kind, core::ErrorKind::kUnavailable);
+  EXPECT_TRUE(group.error().unreachable);
 }
 
 }  // namespace
@@ -356,10 +358,11 @@ TEST(GroupState, DeliveryToAGroupAddressesEveryOtherMemberInItsThread) {
   EXPECT_EQ(m.references, (std::vector<std::string>{"root@x", "m5@x"}));
   EXPECT_EQ(m.in_reply_to, std::vector<std::string>{"m5@x"});
 
-  // Without a member list the group cannot be written to: a dead letter that says why.
+  // Without a member list the group cannot be written to yet: the delivery waits for it.
   auto unknown = mail_for_delivery(d, ctx, {}, nullptr);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().kind, core::ErrorKind::kPermanent);
+  EXPECT_EQ(unknown.error().kind, core::ErrorKind::kUnavailable);
+  EXPECT_TRUE(unknown.error().unreachable);
 }
 
 }  // namespace
