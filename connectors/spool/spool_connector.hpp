@@ -5,10 +5,13 @@
 // (and is retried) while outbox_dir is missing or not writable.
 //
 // Inbox file: the canonical event JSON (core/model/event_json.hpp) in which `id` and `at` may
-// be left out and `where.connector`/`origin.connector` are set to this connector's name. A
-// file is removed only after the router committed it (or rejected it as a dead letter).
-// Outbox file: <event id>.json, written once; a repeated delivery of the same event finds it
-// and succeeds without writing (idempotent). deliveries.log gets one line per deliver() call.
+// be left out and `where.connector`/`origin.connector` are set to this connector's name;
+// `who` (with its `connector`, the network the person is on) is required. A file is removed
+// only after the router committed it (or rejected it as a dead letter).
+// Outbox file: <event id>--<16 hex digits of the target conversation>.json, written once; a
+// repeated delivery of the same event finds it and succeeds without writing (idempotent).
+// That file name is the spool's id of the delivered message: a reply from the spool names it
+// in `reply_to`. deliveries.log gets one line per deliver() call.
 //
 // Attachments: in an inbox file, an attachment whose location is "file:<name>" names a file
 // beside it in inbox_dir (a plain name, no directories); its bytes go to the blob store before
