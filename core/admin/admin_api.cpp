@@ -24,6 +24,8 @@ constexpr const char* kOutboxDepthHelp = "Deliveries waiting in the outbox.";
 constexpr const char* kUnmatched = "unmatched";
 // Search texts and connector names in a query string: longer ones are mistakes.
 constexpr std::size_t kMaxQueryText = 200;
+// The most history one link request may ask for, per conversation.
+constexpr std::int64_t kMaxBackfill = 1000;
 constexpr const char* kRealm = R"(Bearer realm="coi-bridge")";
 
 // Metric label for the method: clients choose arbitrary method tokens, and each distinct
@@ -320,12 +322,37 @@ asio::awaitable<HttpResponse> AdminApi::add_link(const Call& call) {
     options = std::move(*it);
   }
   if (auto st = check_link_options(options); !st) co_return invalid_field_response(st.error());
+  // History: the newest messages each conversation of the bridge kept while unlinked.
+  int backfill = 0;
+  if (auto it = body->find("backfill"); it != body->end()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > kMaxBackfill) {
+      co_return invalid_field_response(Error::invalid(
+          "backfill", "must be an integer from 0 to " + std::to_string(kMaxBackfill)));
+    }
+    backfill = it->get<int>();
+    if (backfill > 0 && !deps_.backfill) {
+      co_return invalid_field_response(Error::invalid("backfill", "not offered here"));
+    }
+  }
   auto link = co_await deps_.bridges.add_link(*id, std::move(*connector), std::move(*remote_id),
                                               std::move(options), call.actor);
   if (!link) co_return store_error_response(link.error());
   spdlog::info("admin: {} added link {} to bridge {}", call.actor, link->id, link->bridge_id);
   if (deps_.on_linked) deps_.on_linked(*link);
-  co_return json_response(201, link_json(*link));
+  json answer = link_json(*link);
+  if (backfill > 0) {
+    auto queued = co_await deps_.backfill(link->bridge_id, backfill);
+    if (!queued) {
+      // The link stands; the history can be asked for again with the next link request.
+      spdlog::warn("admin: backfill of bridge {} failed: {}", link->bridge_id,
+                   queued.error().message);
+      co_return store_error_response(queued.error());
+    }
+    spdlog::info("admin: bridge {}: {} deliveries of history queued", link->bridge_id, *queued);
+    answer["backfilled"] = *queued;
+  }
+  co_return json_response(201, std::move(answer));
 }
 
 asio::awaitable<HttpResponse> AdminApi::remove_link(const Call& call) {

@@ -35,6 +35,9 @@ struct AdminDeps {
   // Whether this process has a connector of that name: a link to any other is refused (400).
   // Unset: every name is taken.
   std::function<bool(std::string_view)> connector_known;
+  // Queues a bridge's history kept while unlinked (Router::backfill): a link request's
+  // "backfill". Unset: such a request is refused (400).
+  std::function<boost::asio::awaitable<Result<int>>(std::int64_t bridge_id, int messages)> backfill;
 };
 
 class AdminApi {

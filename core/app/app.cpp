@@ -231,7 +231,10 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
        [&scheduler] { scheduler.notify(); },
        [&portal_links](const core::Link& link) { portal_links.announce_linked(link); },
        [&portal_links](const core::Link& link) { portal_links.announce_unlinked(link); },
-       [&registry](std::string_view name) { return registry.find(name) != nullptr; }});
+       [&registry](std::string_view name) { return registry.find(name) != nullptr; },
+       [&router](std::int64_t bridge_id, int messages) {
+         return router.backfill(bridge_id, messages);
+       }});
   // Connector webhooks (a homeserver's transactions, ...) to the instance that claims them;
   // the rest is the admin API.
   core::HttpServerOptions http_options;

@@ -68,16 +68,7 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
     }
   }
   if (stored.empty()) co_return outcomes;
-  // Runs inside the publish transaction, on a database thread: the registry is read-only
-  // once connectors run.
-  const FanoutPlanner planner = [this](const Event& event, const std::vector<Link>& links) {
-    return plan_capable_fanout(event, links,
-                               [this](std::string_view name) -> std::optional<Capabilities> {
-                                 const auto* connector = registry_.find(name);
-                                 if (connector == nullptr) return std::nullopt;
-                                 return connector->capabilities();
-                               });
-  };
+  const FanoutPlanner planner = fanout_planner();
   Result<std::vector<Result<PublishOutcome>>> written = Error::internal("not stored");
   if (auto all = co_await store_.publish_batch(stored, planner); all) {
     written = std::vector<Result<PublishOutcome>>(all->begin(), all->end());
@@ -111,6 +102,26 @@ boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publ
   }
   if (wake && on_committed_) on_committed_();
   co_return outcomes;
+}
+
+FanoutPlanner Router::fanout_planner() const {
+  // Runs inside the store's transaction, on a database thread: the registry is read-only once
+  // connectors run.
+  return [this](const Event& event, const std::vector<Link>& links) {
+    return plan_capable_fanout(event, links,
+                               [this](std::string_view name) -> std::optional<Capabilities> {
+                                 const auto* connector = registry_.find(name);
+                                 if (connector == nullptr) return std::nullopt;
+                                 return connector->capabilities();
+                               });
+  };
+}
+
+boost::asio::awaitable<Result<int>> Router::backfill(std::int64_t bridge_id, int messages) {
+  const FanoutPlanner planner = fanout_planner();
+  auto queued = co_await store_.backfill(bridge_id, messages, planner);
+  if (queued && *queued > 0 && on_committed_) on_committed_();
+  co_return queued;
 }
 
 boost::asio::awaitable<Result<std::vector<Result<PublishOutcome>>>> Router::publish_one_by_one(

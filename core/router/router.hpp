@@ -46,8 +46,13 @@ class Router final : public EventSink, public MessageMap {
                                                  std::move(target), std::move(target_connector));
   }
 
+  // History on linking (EventStore::backfill), fanned out as a publish is; wakes the delivery
+  // scheduler. The number of deliveries queued.
+  boost::asio::awaitable<Result<int>> backfill(std::int64_t bridge_id, int messages);
+
  private:
   Counter& published(const std::string& connector, PublishStatus status);
+  FanoutPlanner fanout_planner() const;
   // Checks an inbound event and gives it its id and a stored-precision timestamp.
   Status prepare(Event& event) const;
   // Commits `stored` one event per transaction: one outcome per event reached, an error for

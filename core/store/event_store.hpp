@@ -99,6 +99,13 @@ class EventStore {
   // conversation_of for many messages of one network: message id -> conversation id.
   virtual boost::asio::awaitable<Result<std::map<std::string, std::string>>> conversations_of(
       std::string connector, std::vector<std::string> ids) = 0;
+  // History on linking: of the newest `messages` posted messages of each conversation linked
+  // in the bridge, those kept while it was linked to nothing join the bridge and are queued,
+  // oldest first, for the bridge's other conversations as `planner` says. Messages that
+  // crossed already are never queued again (a repeat queues nothing), and none older than one
+  // that crossed. Returns the number of deliveries queued.
+  virtual boost::asio::awaitable<Result<int>> backfill(std::int64_t bridge_id, int messages,
+                                                       const FanoutPlanner& planner) = 0;
   // Forgets events of unlinked conversations older than `age`; returns how many.
   virtual boost::asio::awaitable<Result<std::int64_t>> prune_unlinked(std::chrono::seconds age) = 0;
   // Of these messages of one network (published from there, or delivered there by us), the

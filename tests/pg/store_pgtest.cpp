@@ -193,6 +193,43 @@ TEST_F(StoreTest, UnlinkedConversationKeepsItsEventsWithoutDeliveries) {
   EXPECT_EQ(count("SELECT count(*) FROM messages WHERE origin_remote_id = 't'"), 0);
 }
 
+TEST_F(StoreTest, BackfillQueuesTheNewestKeptMessagesOldestFirstAndOnlyOnce) {
+  for (int i = 0; i < 15; ++i) {
+    auto e = message("a", "group", "m" + std::to_string(i), "text " + std::to_string(i));
+    ASSERT_EQ(run_awaitable(events_.publish(e, plan_fanout))->status, PublishStatus::kUnlinked);
+  }
+  auto reaction = message("a", "group", "r1", "");
+  reaction.payload = ReactionChanged{{"a", "m3"}, "+", true};
+  ASSERT_TRUE(run_awaitable(events_.publish(reaction, plan_fanout)).ok());
+  ASSERT_EQ(
+      run_awaitable(events_.publish(message("b", "chan", "b-early", "on b"), plan_fanout))->status,
+      PublishStatus::kUnlinked);
+  ASSERT_EQ(run_awaitable(events_.publish(message("c", "elsewhere", "c1", "not here"), plan_fanout))
+                ->status,
+            PublishStatus::kUnlinked);
+  const auto b = bridge_with({{"a", "group"}, {"b", "chan"}});
+
+  auto queued = run_awaitable(events_.backfill(b.id, 10, plan_fanout));
+  ASSERT_TRUE(queued.ok()) << queued.error().message;
+  EXPECT_EQ(*queued, 11);  // a's newest ten posted messages to b, b's one to a
+  auto to_b = run_awaitable(events_.queue_of({"b", "chan"}, 100));
+  ASSERT_TRUE(to_b.ok());
+  ASSERT_EQ(to_b->size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(std::get<MessagePosted>((*to_b)[i].event.payload).body.text,
+              "text " + std::to_string(i + 5));
+  }
+  auto to_a = run_awaitable(events_.queue_of({"a", "group"}, 100));
+  ASSERT_EQ(to_a->size(), 1u);
+  EXPECT_EQ(std::get<MessagePosted>(to_a->front().event.payload).body.text, "on b");
+  // Joined the bridge: asked again, nothing more (older ones would come after newer ones);
+  // the older five, the reaction and the other conversation's message stay kept.
+  EXPECT_EQ(*run_awaitable(events_.backfill(b.id, 10, plan_fanout)), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE bridge_id IS NULL"), 7);
+  EXPECT_EQ(run_awaitable(events_.backfill(424242, 10, plan_fanout)).error().kind,
+            ErrorKind::kNotFound);
+}
+
 TEST_F(StoreTest, OurOwnDeliveryComingBackIsAnEcho) {
   bridge_with({{"a", "room"}, {"b", "chan"}});
   auto e = message("a", "room", "msg-1", "hello");

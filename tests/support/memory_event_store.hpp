@@ -124,6 +124,10 @@ class MemoryEventStore final : public core::EventStore {
       core::RemoteMessageRef) override {
     co_return std::optional<core::Event>{};
   }
+  boost::asio::awaitable<core::Result<int>> backfill(std::int64_t, int,
+                                                     const core::FanoutPlanner&) override {
+    co_return 0;
+  }
   // Filled by a test: the events event_of finds, by "connector/remote id".
   std::map<std::string, core::Event> events_of;
   boost::asio::awaitable<core::Result<std::optional<core::Event>>> event_of(

@@ -429,6 +429,36 @@ awaitable<Result<std::optional<Event>>> PgEventStore::event_by_origin(RemoteMess
   });
 }
 
+awaitable<Result<int>> PgEventStore::backfill(std::int64_t bridge_id, int messages,
+                                              const FanoutPlanner& planner) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Result<int> {
+    pqxx::work tx(c);
+    std::vector<Link> links;
+    for (const auto& r : tx.exec_prepared("link_list", bridge_id)) links.push_back(link_from(r));
+    if (links.empty()) return Error::not_found("no bridge with id " + std::to_string(bridge_id));
+    int queued = 0;
+    for (const auto& r : tx.exec_prepared("backfill_candidates", bridge_id, messages)) {
+      auto event = event_from_json(nlohmann::json::parse(r[1].as<std::string>()));
+      if (!event) continue;  // written by this store; unreadable only if edited by hand
+      // The message's conversation may have been merged into the linked one since.
+      event->where.remote_id = r[2].as<std::string>();
+      // A concurrent backfill or publish took it: it is queued there, not twice.
+      if (tx.exec_prepared("message_join_bridge", r[0].as<std::string>(), bridge_id)
+              .affected_rows() == 0) {
+        continue;
+      }
+      const std::string body = to_json(*event).dump();
+      for (const auto& target : planner(*event, links)) {
+        tx.exec_prepared("outbox_insert", event->id.value, bridge_id, target.connector,
+                         target.remote_id, body);
+        ++queued;
+      }
+    }
+    tx.commit();
+    return queued;
+  });
+}
+
 awaitable<Result<std::optional<Event>>> PgEventStore::event_of(RemoteMessageRef ref) {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::optional<Event>> {
     pqxx::nontransaction tx(c);

@@ -61,6 +61,8 @@ class PgEventStore final : public EventStore {
   boost::asio::awaitable<Result<std::optional<RemoteMessageRef>>> newest_of(
       std::vector<RemoteMessageRef> refs) override;
   boost::asio::awaitable<Result<std::optional<Event>>> event_of(RemoteMessageRef ref) override;
+  boost::asio::awaitable<Result<int>> backfill(std::int64_t bridge_id, int messages,
+                                               const FanoutPlanner& planner) override;
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(
       RemoteMessageRef ref) override;
   boost::asio::awaitable<Result<std::optional<std::string>>> reaction_delivered(

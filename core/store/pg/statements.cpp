@@ -126,6 +126,25 @@ constexpr Statement kStatements[] = {
     {"outbox_depth", "SELECT count(*) FROM outbox"},
     {"event_by_origin",
      "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"},
+    // Of the newest `$2` posted messages of each conversation of bridge $1, those kept while
+    // it was linked to nothing, oldest first; with the linked conversation they belong to.
+    // Older ones are never taken once newer ones crossed: history arrives in order or not.
+    // By the time each was written (`at`, RFC 3339 in UTC with milliseconds, so the text
+    // sorts as the time), then by when it was read: a mail server delivers in its own order.
+    {"backfill_candidates",
+     "SELECT event_id::text, event::text, remote_id FROM ("
+     " SELECT m.event_id, m.event, m.bridge_id, m.created_at, l.remote_id, m.event->>'at' AS at,"
+     "  row_number() OVER ("
+     "  PARTITION BY l.id ORDER BY m.event->>'at' DESC, m.created_at DESC, m.event_id DESC) AS "
+     "newest"
+     " FROM links l JOIN messages m ON m.origin_connector = l.connector"
+     "  AND (m.origin_conversation = l.remote_id OR m.origin_conversation IN ("
+     "   SELECT remote_id FROM conversations WHERE connector = l.connector AND merged_into = "
+     "l.remote_id))"
+     " WHERE l.bridge_id = $1 AND m.kind = 'message.posted' AND m.event IS NOT NULL) candidates"
+     " WHERE newest <= $2 AND bridge_id IS NULL ORDER BY at, created_at, event_id"},
+    {"message_join_bridge",
+     "UPDATE messages SET bridge_id = $2 WHERE event_id = $1::uuid AND bridge_id IS NULL"},
     {"event_of_message",
      "SELECT event::text FROM messages WHERE origin_connector = $1 AND origin_remote_id = $2"
      " UNION ALL SELECT m.event::text FROM message_parts p JOIN messages m ON m.event_id = "

@@ -666,6 +666,58 @@ def test_a_group_linked_before_its_first_mail_gets_what_the_room_said_meanwhile(
     assert mail_bridge.sql("SELECT count(*) FROM dead_letters") == "0"
 
 
+def test_an_admin_finds_a_group_links_it_with_backfill_and_its_history_arrives_in_order(mail_bridge, dc_account,
+                                                                                        new_user):
+    """Alice's Delta Chat group writes twelve messages, a second apart, while nothing links it.
+    An admin finds it through GET /api/v1/conversations (no database), links it to Mia's room
+    with `backfill: 10`: the ten newest arrive in the room, in the order written, each at the
+    time Alice wrote it (origin_server_ts from the mail's Date), whatever order the mail server
+    delivered them in. Then messages flow both ways."""
+    alice = dc_account("Alice DC")
+    bob = dc_account("Bob DC")
+    mia = new_user("mia", displayname="Mia Matrix")
+    tok = token()
+    name = f"History {tok}"
+    group = alice.create_group(name, [bob.addr, mail_bridge.mail.address])
+    texts = [f"{tok} before the link {i:02d}" for i in range(12)]
+    sent_ids = []
+    for text in texts:
+        sent_ids.append(alice.send_text(group, text))
+        time.sleep(1.05)  # Date has seconds: the order written is in the mails
+
+    def found() -> list:
+        status, body = mail_bridge.api("GET", f"/api/v1/conversations?connector=mail&q={urllib_quote(name)}")
+        assert status == 200, body
+        return [c for c in body["items"] if c["messages"] == 12]
+
+    [conv] = wait_conversation(mail_bridge, f"the group {name!r} with its 12 messages", lambda items: len(items) == 1,
+                               found)
+    assert conv["kind"] == "group" and conv["bridge_id"] is None, conv
+    room = linked_room(mia, mail_bridge, name)
+    status, made = mail_bridge.api("POST", "/api/v1/bridges", {"name": f"history-{tok}"})
+    assert status == 201, made
+    links = f"/api/v1/bridges/{made['id']}/links"
+    status, body = mail_bridge.api("POST", links, {"connector": "mail", "remote_id": conv["remote_id"]})
+    assert status == 201, body
+    status, body = mail_bridge.api("POST", links, {"connector": "matrix", "remote_id": room, "backfill": 10})
+    assert status == 201, body
+    assert body["backfilled"] == 10, body
+
+    got = {m.body: m for m in (mia.wait_for_message(room_id=room, body=t, timeout=60) for t in texts[2:])}
+    in_room = [b for _, b in room_messages(mia, room) if b and b.startswith(f"{tok} before the link")]
+    assert in_room == texts[2:]  # the ten newest, once each, in order
+    for text, msg_id in zip(texts[2:], sent_ids[2:]):
+        written = alice.get_message(msg_id).raw["timestamp"]  # the mail's Date, in seconds
+        assert got[text].source["origin_server_ts"] == written * 1000, (text, got[text].source, written)
+
+    alice.send_text(group, f"{tok} after the link")
+    mia.wait_for_message(room_id=room, body=f"{tok} after the link", timeout=60)
+    mia.send_text(room, f"{tok} mia answers")
+    for acc in (alice, bob):
+        acc.wait_for_message(text=f"{tok} mia answers", timeout=60)
+    assert [b for _, b in room_messages(mia, room) if b and b.startswith(f"{tok} before the link")] == texts[2:]
+
+
 def test_rename_and_new_member_keep_the_conversation(mail_bridge, dc_account, new_user):
     """Renaming the group and adding a member in Delta Chat: the same conversation goes on,
     messages after each change reach the linked room, and the REST API shows the new name

@@ -96,8 +96,10 @@ class AdminApiTest : public ::testing::Test {
   bool ready_ = true;
   bool ready_throws_ = false;
   int replay_notifications_ = 0;
-  std::vector<Link> linked_;    // on_linked calls
-  std::vector<Link> unlinked_;  // on_unlinked calls
+  std::vector<Link> linked_;                             // on_linked calls
+  std::vector<Link> unlinked_;                           // on_unlinked calls
+  std::vector<std::pair<std::int64_t, int>> backfills_;  // backfill calls: bridge, messages
+  Result<int> backfill_result_ = 0;
   AdminApi api_{AdminDeps{
       bridges_,
       events_,
@@ -110,7 +112,11 @@ class AdminApiTest : public ::testing::Test {
       [this] { ++replay_notifications_; },
       [this](const Link& link) { linked_.push_back(link); },
       [this](const Link& link) { unlinked_.push_back(link); },
-      {}}};  // every connector name is taken
+      {},  // every connector name is taken
+      [this](std::int64_t bridge, int messages) -> boost::asio::awaitable<Result<int>> {
+        backfills_.emplace_back(bridge, messages);
+        co_return backfill_result_;
+      }}};
 };
 
 }  // namespace coibridge::core::fakes

@@ -370,6 +370,30 @@ TEST_F(AdminApiTest, BodyNestedTooDeepIs400NamingTheField) {
   EXPECT_EQ(bridges_.calls, calls_before);
 }
 
+TEST_F(AdminApiTest, ALinkMayAskForTheHistoryKeptWhileUnlinked) {
+  const auto id = make_bridge("b");
+  const std::string links = "/api/v1/bridges/" + std::to_string(id) + "/links";
+  ASSERT_EQ(call("POST", links, R"({"connector":"mail","remote_id":"adhoc:<g@x>"})").status, 201);
+  EXPECT_TRUE(backfills_.empty());  // not asked for
+  backfill_result_ = 10;
+  auto res = call("POST", links, R"({"connector":"matrix","remote_id":"!r:x","backfill":10})");
+  ASSERT_EQ(res.status, 201) << res.body;
+  EXPECT_EQ(body(res).at("backfilled"), 10);
+  ASSERT_EQ(backfills_.size(), 1u);
+  EXPECT_EQ(backfills_[0], std::make_pair(id, 10));
+  for (const char* bad : {R"("ten")", "-1", "1001", "2.5"}) {
+    res = call("POST", links,
+               std::string(R"({"connector":"spool","remote_id":"s","backfill":)") + bad + "}");
+    EXPECT_EQ(res.status, 400) << bad;
+    EXPECT_EQ(body(res).at("field"), "backfill") << bad;
+  }
+  EXPECT_EQ(backfills_.size(), 1u);
+  // The store failing: the answer says so (the link stands).
+  backfill_result_ = Error::unavailable("database down");
+  res = call("POST", links, R"({"connector":"spool","remote_id":"s2","backfill":5})");
+  EXPECT_EQ(res.status, 503) << res.body;
+}
+
 TEST_F(AdminApiTest, LinkToAConnectorThatDoesNotRunHereIs400) {
   AdminDeps deps{bridges_,
                  events_,
@@ -379,7 +403,8 @@ TEST_F(AdminApiTest, LinkToAConnectorThatDoesNotRunHereIs400) {
                  {},
                  {},
                  {},
-                 [](std::string_view name) { return name == "mail" || name == "matrix"; }};
+                 [](std::string_view name) { return name == "mail" || name == "matrix"; },
+                 {}};
   AdminApi api(std::move(deps));
   const auto id = make_bridge("b");
   const auto links = "/api/v1/bridges/" + std::to_string(id) + "/links";

@@ -206,6 +206,9 @@ class FakeEventStore : public EventStore {
   boost::asio::awaitable<Result<std::optional<Event>>> event_of(RemoteMessageRef) override {
     co_return unused();
   }
+  boost::asio::awaitable<Result<int>> backfill(std::int64_t, int, const FanoutPlanner&) override {
+    co_return unused();
+  }
   boost::asio::awaitable<Result<std::optional<Event>>> event_by_origin(RemoteMessageRef) override {
     co_return std::optional<Event>{};
   }
