@@ -4,6 +4,13 @@ namespace coibridge::connectors::matrix {
 
 using boost::asio::awaitable;
 
+namespace {
+
+// The most history a link may ask for, per conversation (as the REST API allows).
+constexpr int kMaxBackfill = 1000;
+
+}  // namespace
+
 PermissionLevel BotCommands::permission_of(const std::string& user_id) const {
   return matrix::permission_of(user_id, config_.permissions, config_.server_name);
 }
@@ -11,13 +18,14 @@ PermissionLevel BotCommands::permission_of(const std::string& user_id) const {
 std::string BotCommands::help(const core::ActorRef& who) const {
   return "coi-bridge commands (in this room, which is linked to nothing):\n"
          "  dm <address>   open a direct chat with a mail (COI, Delta Chat) contact\n"
-         "  link <room id or #alias> <connector>:<conversation>\n"
+         "  link <room id or #alias> <connector>:<conversation> [backfill <n>]\n"
          "                 bridge a room with another network's conversation (admins), for "
          "example\n"
          "                 link #team:" +
          config_.server_name + " " +
          (config_.dm_connector.empty() ? std::string("mail") : config_.dm_connector) +
-         ":group:<group id>; invite the bot to the room first\n"
+         ":group:<group id>; invite the bot to the room first; backfill <n>: the\n"
+         "                 conversation's last n messages from before the link follow\n"
          "  unlink <room id or #alias>\n"
          "                 end that room's bridge (admins)\n"
          "  status         what this bridge serves\n"
@@ -101,13 +109,25 @@ awaitable<std::string> BotCommands::open_dm(const core::ActorRef& who, const std
 
 awaitable<std::string> BotCommands::link(const core::ActorRef& who, const std::string& args) {
   const std::string usage =
-      "usage: link <room id or #alias> <connector>:<conversation>, for example: link #team:" +
-      config_.server_name + " mail:group:1234";
+      "usage: link <room id or #alias> <connector>:<conversation> [backfill <n>], for example: "
+      "link #team:" +
+      config_.server_name + " mail:group:1234 backfill 20";
   const auto space = args.find(' ');
   if (space == std::string::npos) co_return usage;
   const std::string target = args.substr(0, space);
   std::string conversation = args.substr(space + 1);
   while (!conversation.empty() && conversation.front() == ' ') conversation.erase(0, 1);
+  // "backfill <n>": the conversations' history from before the link follows into the room.
+  int backfill = 0;
+  if (const auto more = conversation.find(" backfill "); more != std::string::npos) {
+    const std::string n = conversation.substr(more + 10);
+    if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(n) > kMaxBackfill) {
+      co_return "backfill wants a number from 0 to " + std::to_string(kMaxBackfill) + "; " + usage;
+    }
+    backfill = std::stoi(n);
+    conversation.resize(more);
+  }
   const auto colon = conversation.find(':');
   if (conversation.empty() || conversation.find(' ') != std::string::npos ||
       colon == std::string::npos || colon == 0 || colon + 1 == conversation.size()) {
@@ -141,8 +161,14 @@ awaitable<std::string> BotCommands::link(const core::ActorRef& who, const std::s
     co_return "cannot link " + target + " with " + conversation + ": " + e.message;
   }
   const std::string shown = target == *room ? *room : target + " (" + *room + ")";
+  std::string history;
+  if (backfill > 0) {
+    auto queued = co_await runtime_.portal_links->backfill(*bridge, backfill);
+    history = queued ? "; " + std::to_string(*queued) + " earlier messages follow"
+                     : "; no history: " + queued.error().message;
+  }
   co_return "linked " + shown + " with " + conversation + " (bridge " + std::to_string(*bridge) +
-      ")";
+      ")" + history;
 }
 
 awaitable<std::string> BotCommands::unlink(const core::ActorRef& who, const std::string& args) {

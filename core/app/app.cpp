@@ -214,7 +214,10 @@ int run_bridge(const core::Config& config, const core::ConnectorTypes& types) {
   core::DeliveryScheduler scheduler(io.get_executor(), events, registry, metrics, policy);
   core::Router router(events, registry, metrics, [&scheduler] { scheduler.notify(); });
   core::DirectChatLinker direct_chats(bridges, registry);
-  core::PortalLinker portal_links(bridges, registry, io.get_executor());
+  core::PortalLinker portal_links(bridges, registry, io.get_executor(),
+                                  [&router](std::int64_t bridge_id, int messages) {
+                                    return router.backfill(bridge_id, messages);
+                                  });
 
   // Ready once the connectors' preflight checks passed and they started, and the schema is
   // current.

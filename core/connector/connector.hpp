@@ -123,6 +123,10 @@ class PortalLinks {
   // connector of `conversation` is told (Connector::unlinked) before this returns.
   virtual boost::asio::awaitable<Result<std::vector<ConversationRef>>> unlink(
       ConversationRef conversation, std::string actor) = 0;
+  // History for a bridge just made: of each linked conversation's newest `messages` messages,
+  // those kept while nothing linked it go to the other conversations (EventStore::backfill).
+  // The number of deliveries queued; kInvalidArgument where the process offers no backfill.
+  virtual boost::asio::awaitable<Result<int>> backfill(std::int64_t bridge_id, int messages) = 0;
 };
 
 struct ConnectorContext {

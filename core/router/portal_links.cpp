@@ -55,6 +55,11 @@ boost::asio::awaitable<Result<std::int64_t>> PortalLinker::link(ConversationRef 
   co_return bridge->id;
 }
 
+boost::asio::awaitable<Result<int>> PortalLinker::backfill(std::int64_t bridge_id, int messages) {
+  if (!backfill_) co_return Error::invalid("backfill", "not offered by this process");
+  co_return co_await backfill_(bridge_id, messages);
+}
+
 boost::asio::awaitable<Result<std::vector<ConversationRef>>> PortalLinker::unlink(
     ConversationRef conversation, std::string actor) {
   auto bridge_id = co_await bridges_.bridge_of(conversation.connector, conversation.remote_id);

@@ -126,7 +126,21 @@ def test_admin_links_a_room_by_alias_with_link_and_messages_cross(make_bridge, n
     assert "no connector named nosuch" in command(admin, manage, f"link {other} nosuch:x", bridge_setup)
     assert "another network" in command(admin, manage, f"link {other} matrix:!x:matrix.test", bridge_setup)
     assert "no room has the alias" in command(admin, manage, f"link #nope{tok}:matrix.test spool:x", bridge_setup)
+    assert "backfill wants a number" in command(admin, manage, f"link {other} spool:x backfill many", bridge_setup)
     assert bridge.sql("SELECT count(*) FROM links") == "2"
+
+    # With history: four messages the spool conversation kept while nothing linked it; the
+    # three newest follow into the room, in order.
+    for i in range(4):
+        bridge.drop(f"h{i}", spool_message(f"history {i} {tok}", f"h{i}-{tok}", f"history{tok}"))
+    bridge.wait_sql(f"SELECT count(*) FROM messages WHERE origin_conversation = 'history{tok}'", "4")
+    answer = command(admin, manage, f"link {other} spool:history{tok} backfill 3", bridge_setup)
+    assert answer.startswith(f"linked {other} with spool:history{tok}") and "3 earlier messages follow" in answer, \
+        answer
+    for i in (1, 2, 3):
+        admin.wait_for_message(room_id=other, body=f"history {i} {tok}")
+    shown = [m.body for m in admin.messages(other) if m.body and m.body.startswith("history ")]
+    assert shown == [f"history {i} {tok}" for i in (1, 2, 3)], shown
 
 
 def test_unlink_stops_relaying_and_withdraws_the_bridge_info(make_bridge, new_user, bridge_setup):
