@@ -555,10 +555,28 @@ awaitable<core::Status> MailboxReader::publish_pending(core::ConnectorContext& c
                  pending.events[index].stop_if_unlinked) {
         if (auto st = co_await publish_direct(ctx, pending.events[index].event, message); !st)
           co_return st;
+      } else if (outcome->status != core::PublishStatus::kEcho) {
+        if (auto st = co_await describe_direct_chat(pending.events[index].event); !st) co_return st;
       }
     }
     next += outcomes->size();
   }
+  co_return core::Status{};
+}
+
+awaitable<core::Status> MailboxReader::describe_direct_chat(const core::Event& event) {
+  const auto peer = dm_peer(event.where.remote_id);
+  if (!peer || described_.contains(event.where.remote_id)) co_return core::Status{};
+  // The person who wrote: the peer, by the mail's From name.
+  const std::string title =
+      event.who.display_name.empty() ? *peer : event.who.display_name + " <" + *peer + ">";
+  core::ConversationInfo info{"direct", title, {*peer}, ""};
+  if (auto st = co_await conversations_.save(config_.name, event.where.remote_id,
+                                             nlohmann::json::object(), std::move(info));
+      !st) {
+    co_return st;
+  }
+  described_.insert(event.where.remote_id);
   co_return core::Status{};
 }
 
@@ -580,9 +598,9 @@ awaitable<core::Status> MailboxReader::publish_direct(core::ConnectorContext& ct
                     linked.error().message);
   }
   if (!opened) event.where.remote_id = dm_conversation(*dm_peer(event.where.remote_id));
-  auto outcome = co_await ctx.sink.publish(std::move(event));
+  auto outcome = co_await ctx.sink.publish(event);
   if (!outcome) co_return co_await refused(ctx, outcome.error(), message);
-  co_return core::Status{};
+  co_return co_await describe_direct_chat(event);
 }
 
 awaitable<core::Status> MailboxReader::store_attachments(core::Event& event,

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,9 @@ class MailboxReader {
   boost::asio::awaitable<core::Status> refused(core::ConnectorContext& ctx,
                                                const core::Error& error,
                                                const imap::FetchedMessage& message);
+  // Tells the conversation directory what the 1:1 chat of a published event is (kind
+  // "direct", the person's name and address), once per chat and process.
+  boost::asio::awaitable<core::Status> describe_direct_chat(const core::Event& event);
   // Moves the mail's attachment bytes into the blob store and points the event at them.
   boost::asio::awaitable<core::Status> store_attachments(core::Event& event,
                                                          const mime::ParsedMail& mail);
@@ -119,6 +123,8 @@ class MailboxReader {
   core::BlobStore& blobs_;
   core::ConversationStateStore& conversations_;
   core::MetricsRegistry& metrics_;
+  // 1:1 chats this process has described to the conversation directory already.
+  std::set<std::string> described_;
 };
 
 }  // namespace coibridge::connectors::coi

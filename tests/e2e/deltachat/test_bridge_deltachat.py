@@ -478,7 +478,8 @@ def test_a_message_to_a_chat_nothing_links_is_listed_as_unlinked(bridge, make_ac
             break
         assert time.monotonic() < deadline, body
         time.sleep(0.1)
-    assert found[0]["connector"] == "mail", found
+    assert found[0]["kind"] == "direct" and found[0]["connector"] == "mail", found
+    assert found[0]["title"].lower() == f"alice dc <{alice.addr}>".lower(), found  # Delta Chat's From name
     assert texts_of(bridge.outbox()) == []  # nothing crossed
 
 

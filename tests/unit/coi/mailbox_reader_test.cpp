@@ -124,6 +124,11 @@ TEST_F(MailboxReaderTest, APlainChatMailIsAMessageInTheSendersDirectChat) {
   ASSERT_NE(posted, nullptr);
   EXPECT_THAT(posted->body.text, StartsWith("Hello Bob from Delta Chat"));
   EXPECT_EQ(checkpoint(), 1u);
+  // The conversation directory learns what the chat is.
+  const auto& info = conversations_.infos.at(dm_conversation("alice@example.org"));
+  EXPECT_EQ(info.kind, "direct");
+  EXPECT_EQ(info.title, "Alice DC <alice@example.org>");
+  EXPECT_EQ(info.members, std::vector<std::string>{"alice@example.org"});
 }
 
 TEST_F(MailboxReaderTest, AnAttachmentIsPublishedAsABlobOfItsBytes) {
