@@ -97,6 +97,7 @@ const std::vector<AdminApi::Route>& AdminApi::table() {
       {{"GET", "/api/v1/unlinked", Scope::kRead}, &AdminApi::list_unlinked},
       {{"GET", "/api/v1/dead-letters", Scope::kRead}, &AdminApi::list_dead_letters},
       {{"POST", "/api/v1/dead-letters/{id}/replay", Scope::kWrite}, &AdminApi::replay_dead_letter},
+      {{"DELETE", "/api/v1/dead-letters/{id}", Scope::kWrite}, &AdminApi::discard_dead_letter},
   };
   return kTable;
 }
@@ -434,6 +435,15 @@ asio::awaitable<HttpResponse> AdminApi::list_unlinked(const Call& call) {
   }
   co_return json_response(
       200, {{"items", std::move(items)}, {"next_after", page_cursor(page->next_after)}});
+}
+
+asio::awaitable<HttpResponse> AdminApi::discard_dead_letter(const Call& call) {
+  auto id = parse_id(call.params.get("id"), "id");
+  if (!id) co_return invalid_field_response(id.error());
+  auto st = co_await deps_.events.discard_dead_letter(*id, call.actor);
+  if (!st) co_return store_error_response(st.error());
+  spdlog::info("admin: {} discarded dead letter {}", call.actor, *id);
+  co_return no_content();
 }
 
 asio::awaitable<HttpResponse> AdminApi::list_dead_letters(const Call& call) {

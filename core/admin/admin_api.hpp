@@ -78,6 +78,7 @@ class AdminApi {
   // Conversations whose events crossed nowhere because nothing links them: "why did my
   // message not cross?"
   boost::asio::awaitable<HttpResponse> list_unlinked(const Call& call);
+  boost::asio::awaitable<HttpResponse> discard_dead_letter(const Call& call);
   boost::asio::awaitable<HttpResponse> list_dead_letters(const Call& call);
   boost::asio::awaitable<HttpResponse> replay_dead_letter(const Call& call);
 

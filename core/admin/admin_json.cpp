@@ -38,6 +38,9 @@ nlohmann::json conversation_json(const ConversationSummary& c) {
 
 nlohmann::json dead_letter_json(const DeadLetter& d) {
   return {{"id", d.id},
+          {"direction", d.direction},
+          {"connector", d.target.connector},
+          {"conversation", d.target.remote_id},
           {"event_id", d.event_id},
           {"target", {{"connector", d.target.connector}, {"remote_id", d.target.remote_id}}},
           {"reason", d.reason},

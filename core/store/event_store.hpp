@@ -39,6 +39,9 @@ struct DeadLetter {
   std::string reason;
   int attempts = 0;
   Timestamp created_at{};
+  // "delivery": an outbox row given up on (target is where it was going); "inbound": an item
+  // a connector could not take in (target is that connector, and its conversation if known).
+  std::string direction = "delivery";
 };
 
 class EventStore {
@@ -134,6 +137,9 @@ class EventStore {
   // attempt count. kNotFound for an unknown id; kConflict when it cannot be replayed (an
   // inbound item, or a conversation that is no longer linked).
   virtual boost::asio::awaitable<Status> replay_dead_letter(std::int64_t id, std::string actor) = 0;
+  // Forgets a dead letter for good (audited). kNotFound for an unknown id.
+  virtual boost::asio::awaitable<Status> discard_dead_letter(std::int64_t id,
+                                                             std::string actor) = 0;
 
   virtual boost::asio::awaitable<Result<std::int64_t>> outbox_depth() = 0;
   virtual boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,

@@ -279,6 +279,7 @@ TEST_F(StoreTest, FailedAndDeadLetteredRows) {
   auto dead = run_awaitable(events_.dead_letters(0, 10));
   ASSERT_EQ(dead->size(), 1u);
   EXPECT_EQ(dead->front().reason, "gave up");
+  EXPECT_EQ(dead->front().direction, "delivery");
   EXPECT_EQ(dead->front().attempts, 2);
   EXPECT_EQ(dead->front().target.remote_id, "chan");
 }
@@ -346,6 +347,16 @@ TEST_F(StoreTest, InboundDeadLetterKeepsAnyBytes) {
   EXPECT_EQ(
       count("SELECT count(*) FROM dead_letters WHERE source = 'inbound' AND reason = 'bad mime'"),
       1);
+  auto dead = run_awaitable(events_.dead_letters(0, 10));
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().direction, "inbound");
+  EXPECT_EQ(dead->front().target.connector, "coi");
+  // Discarded: gone, and the audit log says who.
+  EXPECT_EQ(run_awaitable(events_.discard_dead_letter(dead->front().id, "admin")).ok(), true);
+  EXPECT_EQ(count("SELECT count(*) FROM dead_letters"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'dead_letter.discard'"), 1);
+  EXPECT_EQ(run_awaitable(events_.discard_dead_letter(dead->front().id, "admin")).error().kind,
+            ErrorKind::kNotFound);
 }
 
 TEST_F(StoreTest, BlobsRoundTripEveryByteAndAreStoredOnce) {

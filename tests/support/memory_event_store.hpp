@@ -124,6 +124,9 @@ class MemoryEventStore final : public core::EventStore {
       core::RemoteMessageRef) override {
     co_return std::optional<core::Event>{};
   }
+  boost::asio::awaitable<core::Status> discard_dead_letter(std::int64_t, std::string) override {
+    co_return core::Status{};
+  }
   boost::asio::awaitable<core::Result<int>> backfill(std::int64_t, int,
                                                      const core::FanoutPlanner&) override {
     co_return 0;

@@ -578,6 +578,21 @@ awaitable<Status> PgEventStore::replay_dead_letter(std::int64_t id, std::string 
   });
 }
 
+awaitable<Status> PgEventStore::discard_dead_letter(std::int64_t id, std::string actor) {
+  co_return co_await db_.run([&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    auto rows = tx.exec_prepared("dead_letter_get", id);
+    if (rows.empty()) return Error::not_found("no dead letter with id " + std::to_string(id));
+    tx.exec_prepared("dead_letter_delete", id);
+    audit(tx, actor, "dead_letter.discard", "dead_letter/" + std::to_string(id),
+          {{"connector", rows[0][1].as<std::string>()},
+           {"conversation", rows[0][2].as<std::string>()},
+           {"direction", rows[0][0].as<std::string>() == "inbound" ? "inbound" : "delivery"}});
+    tx.commit();
+    return {};
+  });
+}
+
 awaitable<Result<std::int64_t>> PgEventStore::outbox_depth() {
   co_return co_await db_.run([&](pqxx::connection& c) -> Result<std::int64_t> {
     pqxx::nontransaction tx(c);
@@ -596,7 +611,8 @@ awaitable<Result<std::vector<DeadLetter>>> PgEventStore::dead_letters(std::int64
                      {r[2].as<std::string>(), r[3].as<std::string>()},
                      r[4].as<std::string>(),
                      r[5].as<int>(),
-                     from_ms(r[6].as<std::int64_t>())});
+                     from_ms(r[6].as<std::int64_t>()),
+                     r[7].as<std::string>() == "inbound" ? "inbound" : "delivery"});
     }
     return out;
   });

@@ -69,6 +69,7 @@ class PgEventStore final : public EventStore {
       ConversationRef where, std::string who, RemoteMessageRef target,
       std::string target_connector) override;
   boost::asio::awaitable<Status> replay_dead_letter(std::int64_t id, std::string actor) override;
+  boost::asio::awaitable<Status> discard_dead_letter(std::int64_t id, std::string actor) override;
   boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override;
   boost::asio::awaitable<Result<std::vector<DeadLetter>>> dead_letters(std::int64_t after,
                                                                        int limit) override;

@@ -309,7 +309,7 @@ constexpr Statement kStatements[] = {
      "b.key) > 0)"},
     {"dead_letter_list",
      "SELECT id, coalesce(event_id::text, ''), connector, conversation, reason, attempts, " MS(
-         "created_at") " FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},
+         "created_at") ", source FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2"},
 };
 
 #undef MS

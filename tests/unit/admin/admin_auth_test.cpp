@@ -52,7 +52,7 @@ class AdminAuthTest : public AdminApiTest {
 
 TEST_F(AdminAuthTest, RouteTableProtectsEveryApiRoute) {
   const auto& routes = AdminApi::routes();
-  EXPECT_EQ(routes.size(), 15U);
+  EXPECT_EQ(routes.size(), 16U);
   for (const auto& route : routes) {
     const bool is_api = route.pattern.rfind("/api/", 0) == 0;
     EXPECT_EQ(is_api, route.scope != Scope::kNone) << route.method << " " << route.pattern;
@@ -85,7 +85,7 @@ TEST_F(AdminAuthTest, EveryApiRouteRejectsMissingMalformedAndUnknownTokens) {
                           what + " (malformed: '" + header + "')");
     }
   }
-  EXPECT_EQ(checked, 12);
+  EXPECT_EQ(checked, 13);
   // Nothing reached the store, nothing changed.
   EXPECT_EQ(bridges_.calls, 0);
   EXPECT_EQ(bridges_.bridge_count(), 1U);
@@ -101,7 +101,7 @@ TEST_F(AdminAuthTest, ReadOnlyTokenIsForbiddenOnEveryWriteRoute) {
     EXPECT_EQ(res.status, 403) << route.method << " " << route.pattern;
     EXPECT_EQ(body(res).at("error"), "forbidden") << route.method << " " << route.pattern;
   }
-  EXPECT_EQ(write_routes, 6);
+  EXPECT_EQ(write_routes, 7);
   EXPECT_EQ(bridges_.calls, 0);
 }
 

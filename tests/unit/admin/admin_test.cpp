@@ -452,6 +452,9 @@ TEST_F(AdminApiTest, ListDeadLetters) {
   auto j = body(res);
   ASSERT_EQ(j.at("items").size(), 3U);
   EXPECT_EQ(j.at("items")[0], json({{"id", 1},
+                                    {"direction", "delivery"},
+                                    {"connector", "matrix"},
+                                    {"conversation", "!r:x"},
                                     {"event_id", "ev-1"},
                                     {"target", {{"connector", "matrix"}, {"remote_id", "!r:x"}}},
                                     {"reason", "rejected"},
@@ -569,6 +572,31 @@ TEST_F(AdminApiTest, ReplayDeadLetter) {
   EXPECT_EQ(replay_notifications_, 1);
 }
 
+TEST_F(AdminApiTest, DeadLettersSayWhichWayTheyWentAndCanBeDiscarded) {
+  events_.letters.push_back(
+      DeadLetter{7, "ev-7", {"matrix", "!r:x"}, "rejected", 10, fixed_time()});
+  DeadLetter inbound{8, "", {"mail", "dm:a@x"}, "mail over max_message_bytes", 0, fixed_time()};
+  inbound.direction = "inbound";
+  events_.letters.push_back(inbound);
+  auto items = body(call("GET", "/api/v1/dead-letters", "", kReadToken)).at("items");
+  ASSERT_EQ(items.size(), 2U);
+  EXPECT_EQ(items[0].at("direction"), "delivery");
+  EXPECT_EQ(items[0].at("connector"), "matrix");
+  EXPECT_EQ(items[0].at("conversation"), "!r:x");
+  EXPECT_EQ(items[1].at("direction"), "inbound");
+  EXPECT_EQ(items[1].at("connector"), "mail");
+  EXPECT_EQ(items[1].at("conversation"), "dm:a@x");
+  EXPECT_EQ(items[1].at("reason"), "mail over max_message_bytes");
+
+  EXPECT_EQ(call("DELETE", "/api/v1/dead-letters/8", "", kReadToken).status, 403);
+  EXPECT_EQ(call("DELETE", "/api/v1/dead-letters/8").status, 204);
+  ASSERT_EQ(events_.discarded.size(), 1U);
+  EXPECT_EQ(events_.discarded[0], (std::pair<std::int64_t, std::string>{8, "admin"}));
+  EXPECT_EQ(call("DELETE", "/api/v1/dead-letters/8").status, 404);
+  EXPECT_EQ(body(call("DELETE", "/api/v1/dead-letters/x")).at("field"), "id");
+  EXPECT_EQ(body(call("GET", "/api/v1/dead-letters", "", kReadToken)).at("items").size(), 1U);
+}
+
 // ---- store errors ----
 
 TEST_F(AdminApiTest, StoreErrorsMapByKind) {
@@ -620,8 +648,11 @@ TEST_F(AdminApiTest, EveryRouteHasAWorkingHappyPath) {
   const auto spare = run_sync(bridges_.create_bridge("spare", "setup"))->id;
   const auto link =
       run_sync(bridges_.add_link(spare, "matrix", "!room:x", json::object(), "setup"))->id;
-  events_.letters.push_back(
-      DeadLetter{spare, "ev", {"matrix", "!room:x"}, "rejected", 3, fixed_time()});
+  // One for the replay, one for the discard.
+  for (int i = 0; i < 2; ++i) {
+    events_.letters.push_back(
+        DeadLetter{spare, "ev", {"matrix", "!room:x"}, "rejected", 3, fixed_time()});
+  }
   for (const auto& route : AdminApi::routes()) {
     const bool deletes_bridge = route.method == "DELETE" && route.pattern == "/api/v1/bridges/{id}";
     const auto target =

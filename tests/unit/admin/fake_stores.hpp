@@ -247,6 +247,17 @@ class FakeEventStore : public EventStore {
     }
     co_return Error::not_found("no dead letter");
   }
+  std::vector<std::pair<std::int64_t, std::string>> discarded;  // id, actor
+  boost::asio::awaitable<Status> discard_dead_letter(std::int64_t id, std::string actor) override {
+    for (auto it = letters.begin(); it != letters.end(); ++it) {
+      if (it->id == id) {
+        discarded.push_back({id, actor});
+        letters.erase(it);
+        co_return Status{};
+      }
+    }
+    co_return Error::not_found("no dead letter");
+  }
 
   boost::asio::awaitable<Result<std::int64_t>> outbox_depth() override { co_return depth; }
 
