@@ -376,29 +376,39 @@ asio::awaitable<HttpResponse> AdminApi::remove_link(const Call& call) {
   co_return no_content();
 }
 
-asio::awaitable<HttpResponse> AdminApi::list_conversations(const Call& call) {
+namespace {
+
+// The conversation directory's query: after, limit, connector, q, linked.
+Result<ConversationFilter> conversation_filter(const HttpRequest& request) {
   ConversationFilter filter;
-  auto after = parse_after(call.request);
-  if (!after) co_return invalid_field_response(after.error());
-  auto limit = parse_limit(call.request);
-  if (!limit) co_return invalid_field_response(limit.error());
+  auto after = parse_after(request);
+  if (!after) return after.error();
+  auto limit = parse_limit(request);
+  if (!limit) return limit.error();
   filter.after = *after;
   filter.limit = *limit;
-  const auto& query = call.request.query;
+  const auto& query = request.query;
   if (auto it = query.find("connector"); it != query.end()) filter.connector = it->second;
   if (auto it = query.find("q"); it != query.end()) filter.query = it->second;
   if (auto it = query.find("linked"); it != query.end()) {
     if (it->second != "true" && it->second != "false") {
-      co_return invalid_field_response(Error::invalid("linked", "must be true or false"));
+      return Error::invalid("linked", "must be true or false");
     }
     filter.linked = it->second == "true";
   }
   if (filter.connector.size() > kMaxQueryText || filter.query.size() > kMaxQueryText) {
-    co_return invalid_field_response(
-        Error::invalid(filter.query.size() > kMaxQueryText ? "q" : "connector",
-                       "at most " + std::to_string(kMaxQueryText) + " bytes"));
+    return Error::invalid(filter.query.size() > kMaxQueryText ? "q" : "connector",
+                          "at most " + std::to_string(kMaxQueryText) + " bytes");
   }
-  auto page = co_await deps_.bridges.list_conversations(std::move(filter));
+  return filter;
+}
+
+}  // namespace
+
+asio::awaitable<HttpResponse> AdminApi::list_conversations(const Call& call) {
+  auto filter = conversation_filter(call.request);
+  if (!filter) co_return invalid_field_response(filter.error());
+  auto page = co_await deps_.bridges.list_conversations(std::move(*filter));
   if (!page) co_return store_error_response(page.error());
   json items = json::array();
   for (const auto& conversation : page->items) items.push_back(conversation_json(conversation));
@@ -407,22 +417,11 @@ asio::awaitable<HttpResponse> AdminApi::list_conversations(const Call& call) {
 }
 
 asio::awaitable<HttpResponse> AdminApi::list_unlinked(const Call& call) {
-  ConversationFilter filter;
-  auto after = parse_after(call.request);
-  if (!after) co_return invalid_field_response(after.error());
-  auto limit = parse_limit(call.request);
-  if (!limit) co_return invalid_field_response(limit.error());
-  filter.after = *after;
-  filter.limit = *limit;
-  filter.linked = false;
-  filter.with_unlinked_events = true;
-  const auto& query = call.request.query;
-  if (auto it = query.find("connector"); it != query.end()) filter.connector = it->second;
-  if (filter.connector.size() > kMaxQueryText) {
-    co_return invalid_field_response(
-        Error::invalid("connector", "at most " + std::to_string(kMaxQueryText) + " bytes"));
-  }
-  auto page = co_await deps_.bridges.list_conversations(std::move(filter));
+  auto filter = conversation_filter(call.request);
+  if (!filter) co_return invalid_field_response(filter.error());
+  filter->linked = false;
+  filter->with_unlinked_events = true;
+  auto page = co_await deps_.bridges.list_conversations(std::move(*filter));
   if (!page) co_return store_error_response(page.error());
   json items = json::array();
   for (const auto& c : page->items) {
