@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <utility>
 
+#include "core/text/utf8.hpp"
+
 namespace coibridge::core {
 namespace {
 
@@ -15,14 +17,9 @@ constexpr std::size_t kMaxBridgeName = 200;  // schema: bridges.name, length 1..
 }  // namespace
 
 std::string PortalLinker::bridge_name(const ConversationRef& a, const ConversationRef& b) {
-  std::string name =
+  const std::string name =
       "portal " + a.connector + ":" + a.remote_id + " <> " + b.connector + ":" + b.remote_id;
-  if (name.size() <= kMaxBridgeName) return name;
-  std::size_t cut = kMaxBridgeName;
-  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80)
-    --cut;  // not inside a character
-  name.resize(cut);
-  return name;
+  return std::string(utf8_prefix(name, kMaxBridgeName));
 }
 
 boost::asio::awaitable<Result<std::int64_t>> PortalLinker::link(ConversationRef a,

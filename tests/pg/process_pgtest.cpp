@@ -88,6 +88,19 @@ class ProcessTest : public ::testing::Test {
     return http_request("127.0.0.1", port_, method, target, body, headers);
   }
 
+  // A bridge of that name linking the spool's room-a and room-b, through the REST API.
+  void bridge_of_two_spool_rooms(const std::string& name) {
+    const auto created = call("POST", "/api/v1/bridges", json{{"name", name}}.dump());
+    ASSERT_EQ(created.status, 201) << created.body;
+    const auto id = json::parse(created.body)["id"].get<std::int64_t>();
+    for (const char* conv : {"room-a", "room-b"}) {
+      ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
+                     json{{"connector", "spool"}, {"remote_id", conv}}.dump())
+                    .status,
+                201);
+    }
+  }
+
   TempDir dir_;
   std::uint16_t port_ = free_port();
 };
@@ -212,14 +225,8 @@ TEST_F(ExternalDbTest, EveryApiRouteRefusesMissingWrongAndUnderScopedTokens) {
 
 TEST_F(ExternalDbTest, EventCommittedBeforeSigkillIsDeliveredAfterRestartExactlyOnce) {
   auto bridge = start();
-  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"kill"})").body)["id"]
-                .get<std::int64_t>();
-  for (const char* conv : {"room-a", "room-b"}) {
-    ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
-                   json{{"connector", "spool"}, {"remote_id", conv}}.dump())
-                  .status,
-              201);
-  }
+  bridge_of_two_spool_rooms("kill");
+  if (HasFatalFailure()) return;
   // The target is failing: its outbox directory does not exist yet.
   fs::create_directories(dir_.path() + "/in");
   {
@@ -306,14 +313,8 @@ TEST_F(ExternalDbTest, MalformedInboundFileBecomesADeadLetterAndTheSpoolMovesOn)
 // dropped after them still arrives.
 TEST_F(ExternalDbTest, SymbolicLinksInTheSpoolInboxAreDeadLettersNotRead) {
   auto bridge = start();
-  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"links"})").body)["id"]
-                .get<std::int64_t>();
-  for (const char* conv : {"room-a", "room-b"}) {
-    ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
-                   json{{"connector", "spool"}, {"remote_id", conv}}.dump())
-                  .status,
-              201);
-  }
+  bridge_of_two_spool_rooms("links");
+  if (HasFatalFailure()) return;
   const std::string in = dir_.path() + "/in";
   fs::create_directories(in);
   fs::create_directories(dir_.path() + "/out");
@@ -375,14 +376,8 @@ TEST_F(ExternalDbTest, SymbolicLinksInTheSpoolInboxAreDeadLettersNotRead) {
 // dead letters; either way the inbox moves on.
 TEST_F(ExternalDbTest, PoisonInboundFilesNeverWedgeTheSpool) {
   auto bridge = start();
-  auto id = json::parse(call("POST", "/api/v1/bridges", R"({"name":"poison"})").body)["id"]
-                .get<std::int64_t>();
-  for (const char* conv : {"room-a", "room-b"}) {
-    ASSERT_EQ(call("POST", "/api/v1/bridges/" + std::to_string(id) + "/links",
-                   json{{"connector", "spool"}, {"remote_id", conv}}.dump())
-                  .status,
-              201);
-  }
+  bridge_of_two_spool_rooms("poison");
+  if (HasFatalFailure()) return;
   fs::create_directories(dir_.path() + "/out");
   fs::create_directories(dir_.path() + "/in");
   const auto drop = [&](const std::string& name, const std::string& text) {

@@ -14,6 +14,7 @@
 #include "connectors/coi/mime/gmime_ptr.hpp"
 #include "connectors/coi/mime/simplify.hpp"
 #include "connectors/coi/mime/text_util.hpp"
+#include "core/text/utf8.hpp"
 
 namespace coibridge::connectors::coi::mime {
 namespace {
@@ -359,12 +360,7 @@ std::string sanitize_filename(std::string_view name) {
   if (slash != std::string::npos) clean.erase(0, slash + 1);
   clean = std::string(trim(clean));
   if (clean == "." || clean == "..") clean.clear();
-  if (clean.size() > 255) {
-    std::size_t cut = 255;
-    while (cut > 0 && (static_cast<unsigned char>(clean[cut]) & 0xC0) == 0x80) --cut;
-    clean.resize(cut);
-  }
-  return clean;
+  return std::string(core::utf8_prefix(clean, 255));
 }
 
 std::string synthesize_filename(std::string_view type, std::string_view subtype) {
